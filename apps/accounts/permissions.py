@@ -1,0 +1,82 @@
+"""The one module of named permissions (SPEC A4), checked at the entry points.
+
+Permissions are django-guardian object permissions on the account's shop. The main account holds
+every permission, always, whatever is stored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from guardian.shortcuts import assign_perm, get_perms, remove_perm
+from rest_framework.permissions import BasePermission
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
+
+    from apps.accounts.models import Account
+
+
+class Perm(StrEnum):
+    CHAT = "chat"
+    MANAGE_ROUTING = "manage_routing"
+    MANAGE_ACCOUNTS = "manage_accounts"
+    MANAGE_SETTINGS = "manage_settings"
+    VIEW_ALL_HISTORY = "view_all_history"
+    VIEW_MONITOR = "view_monitor"
+    HANDLE_ORDERS = "handle_orders"
+    HANDLE_AFTER_SALES = "handle_after_sales"
+
+
+ALL_PERMS: tuple[Perm, ...] = tuple(Perm)
+# What a new sub-account gets when the creator names none: it can receive buyers.
+DEFAULT_SUB_PERMS: tuple[Perm, ...] = (Perm.CHAT,)
+
+
+def has_perm(account: Account, perm: Perm) -> bool:
+    if not account.is_active:
+        return False
+    if account.is_main:
+        return True
+    return account.has_perm(f"shops.{perm.value}", account.shop)
+
+
+def perms_of(account: Account) -> list[str]:
+    """The account's permissions, in the order of :class:`Perm`."""
+    if account.is_main:
+        return [p.value for p in ALL_PERMS]
+    held = set(get_perms(account, account.shop))
+    return [p.value for p in ALL_PERMS if p.value in held]
+
+
+def set_perms(account: Account, perms: set[Perm]) -> None:
+    """Store exactly ``perms`` for a sub-account (the main account's are implicit)."""
+    held = {Perm(p) for p in get_perms(account, account.shop) if p in Perm._value2member_map_}
+    for perm in perms - held:
+        assign_perm(f"shops.{perm.value}", account, account.shop)
+    for perm in held - perms:
+        remove_perm(f"shops.{perm.value}", account, account.shop)
+
+
+class HasShopPerm(BasePermission):
+    """DRF permission: ``permission_classes = [HasShopPerm.of(Perm.MANAGE_ACCOUNTS)]``."""
+
+    perm: Perm
+
+    @classmethod
+    def of(cls, perm: Perm) -> type[HasShopPerm]:
+        return type(f"Has_{perm.value}", (cls,), {"perm": perm})
+
+    def has_permission(self, request: Request, view: APIView) -> Any:
+        user = request.user
+        return bool(user and user.is_authenticated and has_perm(user, self.perm))  # type: ignore[arg-type]
+
+
+class IsStaff(BasePermission):
+    """An authenticated, active account of a shop."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active)

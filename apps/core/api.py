@@ -1,0 +1,55 @@
+"""One exception handler for the whole API: the error shapes of API.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from apps.core.errors import DomainError
+
+NON_FIELD_KEYS = ("non_field_errors", "__all__")
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, dict):
+        return [m for value in detail.values() for m in _flatten(value)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in _flatten(value)]
+    return [str(detail)]
+
+
+def validation_payload(detail: Any) -> dict[str, Any]:
+    """``{"errors": {field: [...]}}``; non-field errors alone become ``{"detail": "..."}``."""
+    if isinstance(detail, dict):
+        fields = {k: _flatten(v) for k, v in detail.items() if k not in NON_FIELD_KEYS}
+        general = [m for k in NON_FIELD_KEYS for m in _flatten(detail.get(k, []))]
+        if not fields:
+            return {"detail": " ".join(general)}
+        payload: dict[str, Any] = {"errors": fields}
+        if general:
+            payload["detail"] = " ".join(general)
+        return payload
+    return {"detail": " ".join(_flatten(detail))}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(exc.as_payload(), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        return Response(validation_payload(detail), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(validation_payload(exc.detail), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"detail": str(exc.detail)}, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,43 @@
+"""Domain errors, raised by services and mapped to HTTP (apps.core.api) and socket errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_payload(self) -> dict[str, Any]:
+        if self.field:
+            return {"errors": {self.field: [self.message]}}
+        return {"detail": self.message}
+
+
+class InvalidInput(DomainError):
+    """Bad input: 400 with the field named where there is one."""
+
+
+class NotFound(DomainError):
+    """Missing or another shop's: the same answer for both (SPEC A1)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The object's state does not allow the action (e.g. closing a closed conversation)."""
+
+    status_code = 409
+    code = "conflict"

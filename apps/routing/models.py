@@ -1,0 +1,96 @@
+"""Routing state that exists from the foundation on: groups (SPEC B3) and each agent's state."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import ShopOwned
+
+
+class AgentStatus(models.TextChoices):
+    ONLINE = "online", _("Online")
+    PAUSED = "paused", _("Paused")
+    OFFLINE = "offline", _("Offline")
+
+
+class Group(ShopOwned):
+    """A routing group (SPEC B3) with an optional reception scope (SPEC B4)."""
+
+    name = models.CharField(_("name"), max_length=64)
+    max_concurrent = models.PositiveIntegerField(
+        _("default max concurrent"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+    )
+    scope_segments = models.JSONField(default=list, blank=True)
+    scope_products = models.JSONField(default=list, blank=True)
+    scope_intents = models.JSONField(default=list, blank=True)
+    scope_order_statuses = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "name"], name="group_unique_name_per_shop")
+        ]
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentState(ShopOwned):
+    """Per-account routing state (DESIGN, data model). Counters move only inside services."""
+
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_state"
+    )
+    status = models.CharField(
+        max_length=8, choices=AgentStatus.choices, default=AgentStatus.OFFLINE
+    )
+    routing_enabled = models.BooleanField(default=True)
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    weight = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    # Own override of the group's and the shop's max concurrent (SPEC C1); null = inherited.
+    max_concurrent = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    open_count = models.PositiveIntegerField(default=0)
+    wrr_current = models.IntegerField(default=0)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Presence: the last heartbeat (status call or socket ping).
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["last_seen_at"],
+                name="agentstate_present_idx",
+                condition=~models.Q(status="offline"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}:{self.status}"
+
+
+class StatusChange(ShopOwned):
+    """Every status change, for the metrics of SPEC G3 (time online and paused)."""
+
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=8, choices=AgentStatus.choices)
+    reason = models.CharField(max_length=16)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "at"])]

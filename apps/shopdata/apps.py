@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ShopdataConfig(AppConfig):
+    name = "apps.shopdata"
+    label = "shopdata"

@@ -1,0 +1,142 @@
+"""The tenant (SPEC A1) and its settings (API.md, settings fields)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def default_business_hours() -> dict[str, Any]:
+    """SPEC D2: 08:00-19:00 every day, no exceptions."""
+    return {
+        "weekly": [{"weekday": d, "start": "08:00", "end": "19:00"} for d in range(7)],
+        "exceptions": [],
+    }
+
+
+def default_entrances() -> list[str]:
+    return ["product", "order", "member"]
+
+
+def default_quota() -> int:
+    return int(settings.HELPDESK_SUB_ACCOUNT_QUOTA)
+
+
+class Shop(models.Model):
+    slug = models.SlugField(_("slug"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    sub_account_quota = models.PositiveIntegerField(_("sub-account quota"), default=default_quota)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+        # SPEC A4: object permissions on the shop, granted per sub-account (django-guardian).
+        # Codenames are listed in apps.accounts.permissions; keep both in step.
+        permissions = [
+            ("chat", _("Receive buyers (IM permission)")),
+            ("manage_routing", _("Manage groups, routing and queue settings")),
+            ("manage_accounts", _("Manage sub-accounts")),
+            ("manage_settings", _("Manage auto replies, quick replies, timeouts, hours")),
+            ("view_all_history", _("View every conversation")),
+            ("view_monitor", _("View the live board and metrics")),
+            ("handle_orders", _("Handle orders and order notes")),
+            ("handle_after_sales", _("Handle after-sales")),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class AssignmentRule(models.TextChoices):
+    CAPACITY = "capacity", _("Remaining capacity")
+    EVEN = "even", _("Even distribution")
+
+
+class QueueMode(models.TextChoices):
+    OFF = "off", _("Off")
+    SHOP = "shop", _("Whole shop")
+    GROUPS = "groups", _("Chosen groups")
+
+
+class QueueOrder(models.TextChoices):
+    WAIT_FIRST = "wait_first", _("Longest waiting first")
+    NEWEST_FIRST = "newest_first", _("Newest first")
+
+
+class OfflineHandling(models.TextChoices):
+    MAIN_ACCOUNT = "main_account", _("Main account")
+    POOL = "pool", _("Message pool")
+
+
+class AgentSilenceAction(models.TextChoices):
+    CLOSE = "close", _("Close")
+    REASSIGN = "reassign", _("Reassign")
+
+
+def _seconds(default: int, minimum: int = 0) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(default=default, validators=[MinValueValidator(minimum)])
+
+
+class ShopSettings(models.Model):
+    """One row per shop; every settings field of API.md, defaults from SPEC."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="settings")
+    # Routing (SPEC B5-B11).
+    assignment_rule = models.CharField(
+        max_length=16, choices=AssignmentRule.choices, default=AssignmentRule.CAPACITY
+    )
+    recent_contact_first = models.BooleanField(default=False)
+    buyer_chooses_agent = models.BooleanField(default=False)
+    offline_routing = models.BooleanField(default=True)
+    offline_grace_seconds = _seconds(90, 1)
+    offline_handling = models.CharField(
+        max_length=16, choices=OfflineHandling.choices, default=OfflineHandling.MAIN_ACCOUNT
+    )
+    pool_auto_assign = models.BooleanField(default=True)
+    # Queue (SPEC C1-C6).
+    queue_mode = models.CharField(max_length=8, choices=QueueMode.choices, default=QueueMode.SHOP)
+    queue_groups = models.JSONField(default=list, blank=True)
+    queue_order = models.CharField(
+        max_length=16, choices=QueueOrder.choices, default=QueueOrder.WAIT_FIRST
+    )
+    default_max_concurrent = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    agents_set_own_max = models.BooleanField(default=True)
+    avg_handling_seconds = _seconds(600, 1)
+    reentry_window_seconds = _seconds(600)
+    # Automatic replies and timeouts (SPEC D1-D6); empty text means the translated default.
+    welcome_enabled = models.BooleanField(default=True)
+    welcome_text = models.TextField(blank=True)
+    offhours_enabled = models.BooleanField(default=True)
+    offhours_text = models.TextField(blank=True)
+    queueing_enabled = models.BooleanField(default=True)
+    queueing_text = models.TextField(blank=True)
+    rating_enabled = models.BooleanField(default=True)
+    buyer_silence_seconds = _seconds(300)
+    buyer_warning_seconds = _seconds(120)
+    buyer_warning_text = models.TextField(blank=True)
+    buyer_close_text = models.TextField(blank=True)
+    agent_silence_seconds = _seconds(180)
+    agent_warning_seconds = _seconds(60)
+    agent_warning_text = models.TextField(blank=True)
+    agent_silence_action = models.CharField(
+        max_length=16, choices=AgentSilenceAction.choices, default=AgentSilenceAction.CLOSE
+    )
+    business_hours = models.JSONField(default=default_business_hours)
+    # Widget and entrances (SPEC F1, H3).
+    entrances = models.JSONField(default=default_entrances)
+    system_enabled = models.BooleanField(default=True)
+    allow_anonymous_buyers = models.BooleanField(default=False)
+    recent_orders_days = models.PositiveIntegerField(default=30)
+    widget_origins = models.JSONField(default=list, blank=True)
+    widget_secret = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"settings of {self.shop_id}"

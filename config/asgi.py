@@ -1,0 +1,23 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from apps.accounts.consumers import AgentConsumer  # noqa: E402
+from apps.accounts.middleware import StaffAuthStack  # noqa: E402
+
+websocket_urlpatterns = [
+    path("ws/agent/", AllowedHostsOriginValidator(StaffAuthStack(AgentConsumer.as_asgi()))),
+]
+
+application = ProtocolTypeRouter(
+    {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}
+)

@@ -1,0 +1,17 @@
+"""The Celery app and the beat schedule (kept here, in one place)."""
+
+import os
+from datetime import timedelta
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("helpdesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Interval schedules only (timedelta): the embedded mode's in-process scheduler runs the same list.
+app.conf.beat_schedule = {
+    "presence-expire": {"task": "routing.presence_expire", "schedule": timedelta(seconds=10)},
+}

@@ -1,0 +1,263 @@
+"""`make run`: the whole product in the foreground, stopped together by Ctrl-C.
+
+Full mode (PostgreSQL and Redis reachable): migrate, load the demo shop, then run the ASGI server
+(uvicorn), a Celery worker and Celery beat as child processes. Embedded mode (either one
+unreachable): the same product in one process, on SQLite, the in-memory channel layer, Celery
+tasks run eagerly and the beat schedule run by an in-process scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/shop_helpdesk"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _postgres_problem(url: str) -> str | None:
+    """None when the server answers; else why not. The database itself may be missing."""
+    import psycopg
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        return f"DATABASE_URL is not PostgreSQL ({parts.scheme})"
+    try:
+        psycopg.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as exc:
+        where = f"{parts.hostname}:{parts.port or 5432}"
+        return f"PostgreSQL at {where} is not reachable ({exc.__class__.__name__})"
+    return None
+
+
+def _redis_problem(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 6379}"
+        return f"Redis at {where} is not reachable ({exc.__class__.__name__})"
+    return None
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"Created database {name}.")
+
+
+def choose_mode() -> tuple[bool, str]:
+    """(embedded, the reason) from what answers at the configured URLs."""
+    if os.environ.get("HELPDESK_EMBEDDED") in ("1", "true", "True"):
+        return True, "HELPDESK_EMBEDDED is set"
+    problems = [
+        p
+        for p in (
+            _postgres_problem(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            _redis_problem(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)),
+        )
+        if p
+    ]
+    if problems:
+        return True, "; ".join(problems)
+    return False, "PostgreSQL and Redis are reachable"
+
+
+def prepare() -> None:
+    """Migrate and load the idempotent demo shop."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("load_demo")
+
+
+def banner(host: str, port: int) -> str:
+    from apps.core.demo import DEMO_LOGINS
+
+    base = f"http://{host}:{port}"
+    lines = [
+        "",
+        "shop helpdesk is running.",
+        f"  Agent workbench:   {base}/workbench/",
+        f"  Shop admin:        {base}/admin/",
+        f"  Buyer widget demo: {base}/widget/demo/",
+        f"  API docs:          {base}/api/docs/",
+        f"  Sign up a shop:    {base}/signup/",
+        "  Demo logins (login name / password):",
+        *(f"    {login:<16} {password}" for login, password in DEMO_LOGINS),
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _wait_until_up(url: str, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def run_embedded(host: str, port: int) -> int:
+    import threading
+
+    import uvicorn
+
+    prepare()
+    from apps.core.scheduler import start_in_process_scheduler
+
+    start_in_process_scheduler()
+
+    def announce() -> None:
+        if _wait_until_up(f"http://{host}:{port}/healthz"):
+            print(banner(host, port), flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", lifespan="off")
+    return 0
+
+
+def run_full(host: str, port: int) -> int:
+    ensure_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+    prepare()
+    python = sys.executable
+    schedule = BASE_DIR / "var" / "celerybeat-schedule"
+    schedule.parent.mkdir(exist_ok=True)
+    commands = {
+        "web": [
+            python,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+        ],
+        "worker": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            "worker@%h",
+        ],
+        "beat": [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(schedule),
+        ],
+    }
+    children = {name: subprocess.Popen(cmd, cwd=BASE_DIR) for name, cmd in commands.items()}  # noqa: S603
+
+    def stop(*_args: object) -> None:
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    def on_term(*_args: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        if _wait_until_up(f"http://{host}:{port}/healthz"):
+            print(banner(host, port), flush=True)
+        while True:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(
+                        f"{name} exited with {child.returncode}; stopping everything.", flush=True
+                    )
+                    stop()
+                    return child.returncode or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("Stopping…", flush=True)
+        stop()
+        return 0
+
+
+def main() -> int:
+    sys.path.insert(0, str(BASE_DIR))
+    os.chdir(BASE_DIR)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8000"))
+    embedded, reason = choose_mode()
+    if embedded:
+        os.environ["HELPDESK_EMBEDDED"] = "1"
+        print(
+            f"Mode: EMBEDDED (single process, SQLite under var/, in-memory channel layer, "
+            f"in-process tasks and scheduler) because {reason}.",
+            flush=True,
+        )
+        return run_embedded(host, port)
+    print(
+        f"Mode: FULL (PostgreSQL, Redis, uvicorn + Celery worker + beat) because {reason}.",
+        flush=True,
+    )
+    return run_full(host, port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
