@@ -30,8 +30,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy apps config
 
+# Tests use their own Redis database (1) so that a running `make run` (database 0) is left alone;
+# PostgreSQL gets a test_ database from pytest-django.
 test: $(STAMP) services chromium lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/1} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

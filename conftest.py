@@ -45,9 +45,12 @@ def make_shop(slug: str, name: str | None = None) -> ShopKit:
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
-    """Throttle counters live in the (Redis) cache: each test starts with none."""
-    cache.clear()
+def _clear_throttles() -> Iterator[None]:
+    """Throttle counters live in the Redis cache: each test starts with none. Only those keys go;
+    a flush would also drop the channel layer's and the Celery broker's data."""
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    for key in client.scan_iter(match="*throttle_*"):
+        client.delete(key)
     yield
 
 
