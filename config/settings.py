@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.routing",
     "apps.shopdata",
+    "apps.events",
+    "apps.conversations",
     "apps.web",
 ]
 
@@ -192,6 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
         "signup": env.str("THROTTLE_SIGNUP", default="10/hour"),
+        "widget": env.str("THROTTLE_WIDGET", default="120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

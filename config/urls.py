@@ -5,6 +5,10 @@ from apps.core import views as core_views
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.shops.api.urls")),
+    path("", include("apps.routing.api.urls")),
+    path("", include("apps.shopdata.api.urls")),
+    path("", include("apps.conversations.api.urls")),
 ]
 
 urlpatterns = [

@@ -55,10 +55,8 @@ class AgentConsumer(AsyncJsonWebsocketConsumer):
     async def account_revoked(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_REVOKED)
 
-    async def agent_status(self, message: dict[str, Any]) -> None:
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        """A stored event of this account's stream (apps.events.services.emit)."""
         await self.send_json(
-            {
-                "type": "agent.status",
-                "data": {"account": message["account"], "status": message["status"]},
-            }
+            {"type": message["event"], "stream_seq": message["stream_seq"], "data": message["data"]}
         )

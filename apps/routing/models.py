@@ -63,7 +63,9 @@ class AgentState(ShopOwned):
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(50)]
     )
     open_count = models.PositiveIntegerField(default=0)
+    # Smooth weighted round-robin state of the even rule (SPEC B5), valid for wrr_day only.
     wrr_current = models.IntegerField(default=0)
+    wrr_day = models.DateField(null=True, blank=True)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     # Presence: the last heartbeat (status call or socket ping).

@@ -1,15 +1,329 @@
-"""Writes to the agents' routing state. The routing engine itself comes with the routing core."""
+"""Routing with locking and persistence around the pure engine (DESIGN, routing decision).
+
+Every function that may change who holds a conversation or an agent's load takes the shop's
+transaction-scoped advisory lock first (``lock_shop``), loads a snapshot of the agents, calls the
+engine and writes the outcome in the same transaction. Decisions for one shop are serialized
+across processes; shops run in parallel.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import zoneinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from apps.accounts.models import Account
-from apps.core.realtime import account_group, send_to_group_on_commit
-from apps.routing.models import AgentState, AgentStatus, StatusChange
+from apps.accounts.models import Account, ShopAccountPermission
+from apps.conversations.models import Conversation, State
+from apps.events.services import emit, to_account, to_buyer
+from apps.routing import engine
+from apps.routing.models import AgentState, AgentStatus, Group, StatusChange
+from apps.shops.models import ShopSettings
+
+ADVISORY_NAMESPACE = 0x5348  # two-key advisory locks: (namespace, shop id)
+
+
+def lock_shop(shop_id: int) -> None:
+    """Serialize routing for one shop until the transaction ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock``. SQLite (the single-process embedded mode) serializes
+    writers itself.
+    """
+    assert transaction.get_connection().in_atomic_block, "lock_shop() needs a transaction"
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, shop_id])
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshot: the engine's plain data, read under the lock
+
+
+@dataclass
+class Snapshot:
+    settings: ShopSettings
+    rules: engine.Settings
+    agents: list[engine.Agent]
+    groups: list[engine.Group]
+    today: date
+
+    @property
+    def main_id(self) -> int | None:
+        return next((a.id for a in self.agents if a.is_main), None)
+
+    def agent(self, agent_id: int) -> engine.Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def members_of(self, group_id: int) -> frozenset[int]:
+        return frozenset(a.id for a in self.agents if a.group_id == group_id)
+
+
+def shop_today(time_zone: str, now: datetime) -> date:
+    """The calendar day in the shop's time zone (SPEC D, "per day")."""
+    return now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+
+
+def rules_of(settings: ShopSettings) -> engine.Settings:
+    return engine.Settings(
+        assignment_rule=engine.Rule(settings.assignment_rule),
+        recent_contact_first=settings.recent_contact_first,
+        buyer_chooses_agent=settings.buyer_chooses_agent,
+        queue_mode=engine.QueueMode(settings.queue_mode),
+        queue_groups=frozenset(int(g) for g in settings.queue_groups),
+        reentry_window_seconds=settings.reentry_window_seconds,
+        offline_routing=settings.offline_routing,
+        offline_handling=engine.OfflineHandling(settings.offline_handling),
+    )
+
+
+def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
+    settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
+    today = shop_today(settings.shop.time_zone, now)
+    groups = list(Group.objects.filter(shop_id=shop_id))
+    group_max = {g.pk: g.max_concurrent for g in groups}
+    chatters = set(
+        ShopAccountPermission.objects.filter(
+            content_object_id=shop_id, permission__codename="chat"
+        ).values_list("user_id", flat=True)
+    )
+    agents = []
+    for state in AgentState.objects.filter(shop_id=shop_id).select_related("account"):
+        account = state.account
+        is_main = account.is_main
+        agents.append(
+            engine.Agent(
+                id=account.pk,
+                is_main=is_main,
+                status=engine.Status(state.status),
+                routing_enabled=state.routing_enabled,
+                can_chat=account.is_active and (is_main or account.pk in chatters),
+                group_id=state.group_id,
+                weight=state.weight,
+                max_concurrent=state.max_concurrent
+                or (group_max.get(state.group_id) if state.group_id else None)
+                or settings.default_max_concurrent,
+                open_count=state.open_count,
+                # B5 even: the state resets at midnight shop time.
+                wrr_current=state.wrr_current if state.wrr_day == today else 0,
+                last_assigned_at=state.last_assigned_at,
+            )
+        )
+    return Snapshot(
+        settings=settings,
+        rules=rules_of(settings),
+        agents=agents,
+        groups=[
+            engine.Group(
+                id=g.pk,
+                segments=frozenset(g.scope_segments),
+                products=frozenset(g.scope_products),
+                intents=frozenset(g.scope_intents),
+                order_statuses=frozenset(g.scope_order_statuses),
+            )
+            for g in groups
+        ],
+        today=today,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing outcomes
+
+
+def candidates_of(conversation: Conversation) -> engine.Candidates:
+    ids = conversation.candidate_ids
+    return engine.Candidates(
+        None if ids is None else frozenset(int(i) for i in ids),
+        frozenset(int(g) for g in conversation.candidate_group_ids),
+    )
+
+
+def _store_candidates(conversation: Conversation, candidates: engine.Candidates) -> None:
+    ids = candidates.agent_ids
+    conversation.candidate_ids = None if ids is None else sorted(ids)
+    conversation.candidate_group_ids = sorted(candidates.group_ids)
+
+
+def _move_load(agent_id: int | None, delta: int) -> None:
+    if agent_id is not None:
+        AgentState.objects.filter(account_id=agent_id).update(open_count=F("open_count") + delta)
+
+
+def _conversation_event(conversation: Conversation, type: str, **extra: object) -> None:
+    """``type`` to the holding agent, ``conversation.updated`` to the buyer."""
+    from apps.conversations.payloads import conversation_payload
+
+    data = conversation_payload(conversation)
+    if conversation.agent_id is not None:
+        emit(
+            shop_id=conversation.shop_id,
+            recipients=[to_account(conversation.agent_id)],
+            type=type,
+            data={**data, **extra},
+        )
+    emit(
+        shop_id=conversation.shop_id,
+        recipients=[to_buyer(conversation.buyer_id)],
+        type="conversation.updated",
+        data=data,
+    )
+
+
+def apply_assign(
+    conversation: Conversation, decision: engine.Assign, snapshot: Snapshot, now: datetime
+) -> Conversation:
+    """Hand ``conversation`` to ``decision.agent_id``: state, load, wrr, events."""
+    agent = snapshot.agent(decision.agent_id)
+    assert agent is not None
+    leaving_pool = conversation.state == State.POOLED
+    conversation.state = State.ACTIVE
+    conversation.agent_id = agent.id
+    conversation.group_id = agent.group_id
+    conversation.assigned_at = now
+    conversation.assign_reason = decision.reason.value
+    if leaving_pool or decision.reason == engine.Reason.OFFLINE_MAIN:
+        conversation.from_offline_message = True  # B11
+    _store_candidates(conversation, decision.candidates)
+    conversation.save()
+    AgentState.objects.filter(account_id=agent.id).update(
+        open_count=F("open_count") + 1, last_assigned_at=now
+    )
+    for agent_id, current in decision.wrr.items():
+        AgentState.objects.filter(account_id=agent_id).update(
+            wrr_current=current, wrr_day=snapshot.today
+        )
+    _refresh_snapshot_agent(snapshot, agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
+    _conversation_event(conversation, "conversation.assigned")
+    return conversation
+
+
+def _refresh_snapshot_agent(
+    snapshot: Snapshot,
+    agent_id: int,
+    *,
+    open_delta: int,
+    wrr: dict[int, int],
+    assigned_at: datetime | None = None,
+) -> None:
+    """Keep the in-memory snapshot true after a write, for the next decision in this lock."""
+    agents = []
+    for a in snapshot.agents:
+        if a.id == agent_id:
+            a = replace(a, open_count=a.open_count + open_delta)
+            if assigned_at is not None:
+                a = replace(a, last_assigned_at=assigned_at)
+        if a.id in wrr:
+            a = replace(a, wrr_current=wrr[a.id])
+        agents.append(a)
+    snapshot.agents = agents
+
+
+def apply_queue(
+    conversation: Conversation,
+    candidates: engine.Candidates,
+    now: datetime,
+    *,
+    front: bool = False,
+) -> Conversation:
+    """C3: wait in the queue; ``front`` for conversations re-queued by B9a, D6 and B12."""
+    conversation.state = State.QUEUED
+    conversation.agent_id = None
+    conversation.queue_priority = 1 if front else 0
+    if conversation.queued_at is None or front:
+        conversation.queued_at = now
+    _store_candidates(conversation, candidates)
+    conversation.save()
+    _conversation_event(conversation, "conversation.updated")
+    return conversation
+
+
+def apply_pool(
+    conversation: Conversation, candidates: engine.Candidates, now: datetime
+) -> Conversation:
+    """B11 `pool`: held by the service assistant, in nobody's load."""
+    conversation.state = State.POOLED
+    conversation.agent_id = None
+    conversation.pooled_at = now
+    _store_candidates(conversation, candidates)
+    conversation.save()
+    _conversation_event(conversation, "conversation.updated")
+    return conversation
+
+
+def apply_decision(
+    conversation: Conversation,
+    decision: engine.Decision,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    front: bool = False,
+) -> Conversation:
+    if isinstance(decision, engine.Assign):
+        return apply_assign(conversation, decision, snapshot, now)
+    if isinstance(decision, engine.Queue):
+        return apply_queue(conversation, decision.candidates, now, front=front)
+    return apply_pool(conversation, decision.candidates, now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch (C3, B11 auto-assign)
+
+
+def dispatch(*, shop_id: int, now: datetime | None = None) -> list[Conversation]:
+    """Give free slots to waiting buyers: the queue in order, then the pool oldest first.
+
+    Runs inside the caller's transaction after ``lock_shop``; safe to call whenever a slot may
+    have freed (close, transfer away, agent online or unpaused, max raised) and periodically.
+    """
+    now = now or timezone.now()
+    lock_shop(shop_id)
+    snapshot = load_snapshot(shop_id, now)
+    assigned: list[Conversation] = []
+    if not any(a.eligible and a.below_max for a in snapshot.agents):
+        return assigned
+    queue_order = (
+        ("-queue_priority", "queued_at", "id")
+        if snapshot.settings.queue_order == "wait_first"
+        else ("-queue_priority", "-queued_at", "-id")
+    )
+    waiting = [
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(*queue_order)
+    ]
+    if snapshot.settings.pool_auto_assign:
+        waiting.append(
+            Conversation.objects.filter(shop_id=shop_id, state=State.POOLED).order_by(
+                "pooled_at", "id"
+            )
+        )
+    for queryset in waiting:  # queued buyers go before pooled conversations (C3)
+        conversations = {c.pk: c for c in queryset}
+        made, _after = engine.dispatch(
+            [engine.Waiting(c.pk, candidates_of(c)) for c in conversations.values()],
+            snapshot.agents,
+            snapshot.rules,
+        )
+        for conversation_id, decision in made:
+            conversation = conversations[conversation_id]
+            pooled = conversation.state == State.POOLED
+            reason = engine.Reason.POOL if pooled else engine.Reason.QUEUE
+            assigned.append(
+                apply_assign(
+                    conversation,
+                    engine.Assign(
+                        decision.agent_id, reason, False, decision.candidates, decision.wrr
+                    ),
+                    snapshot,
+                    now,
+                )
+            )
+    return assigned
+
+
+# ---------------------------------------------------------------------------------------------
+# Agents
 
 
 def agent_state_create(*, account: Account, routing_enabled: bool = True) -> AgentState:
@@ -19,28 +333,94 @@ def agent_state_create(*, account: Account, routing_enabled: bool = True) -> Age
     )
 
 
+def release(conversation: Conversation) -> None:
+    """The holding agent's load drops by one (the conversation leaves ``active``)."""
+    if conversation.state == State.ACTIVE:
+        _move_load(conversation.agent_id, -1)
+
+
+def reroute(
+    *, conversation: Conversation, snapshot: Snapshot, now: datetime, front: bool = True
+) -> Conversation:
+    """B9a, D6: take ``conversation`` from its agent and route it within its candidates; to the
+    front of the queue when none can take it now. Caller holds the shop lock."""
+    from apps.conversations.selectors import routing_request
+
+    leaving = conversation.agent_id
+    request = routing_request(conversation, reroute=True, exclude_agent_id=leaving)
+    decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+    if isinstance(decision, engine.Assign) and decision.agent_id == leaving:
+        return conversation  # B11 `main_account` for the main account's own: it stays
+    release(conversation)
+    if leaving is not None:
+        _refresh_snapshot_agent(snapshot, leaving, open_delta=-1, wrr={})
+    if leaving is not None:
+        emit(
+            shop_id=conversation.shop_id,
+            recipients=[to_account(leaving)],
+            type="conversation.updated",
+            data={"id": conversation.pk, "state": "reassigned", "agent": None},
+        )
+    return apply_decision(conversation, decision, snapshot, now, front=front)
+
+
+def _went_offline(account: Account, now: datetime) -> None:
+    """B9a: the conversations of an agent who went offline are re-routed (or stay, when
+    offline routing is off, as its offline messages). Private contacts always stay (B8)."""
+    snapshot = load_snapshot(account.shop_id, now)
+    if not snapshot.settings.offline_routing:
+        return
+    held = Conversation.objects.filter(
+        shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE
+    ).exclude(assign_reason=engine.Reason.PRIVATE_CONTACT.value)
+    for conversation in held.order_by("assigned_at", "id"):
+        reroute(conversation=conversation, snapshot=snapshot, now=now)
+
+
 @transaction.atomic
 def agent_set_status(
     *, account: Account, status: AgentStatus, reason: str = "agent", now: datetime | None = None
 ) -> AgentState:
-    """Set an agent's status; an explicit call is also a presence heartbeat."""
+    """Set an agent's status; an explicit call is also a presence heartbeat.
+
+    Going online or unpausing frees slots (C3); going offline re-routes (B9a, C7). A newly
+    eligible agent starts the even rule from zero, with no catch-up (B5).
+    """
     now = now or timezone.now()
+    lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
-    state.last_seen_at = now if status != AgentStatus.OFFLINE else state.last_seen_at
+    if status != AgentStatus.OFFLINE:
+        state.last_seen_at = now
     fields = ["last_seen_at"]
-    if state.status != status:
+    previous = state.status
+    if previous != status:
         state.status = status
         state.status_changed_at = now
         fields += ["status", "status_changed_at"]
+        if status == AgentStatus.ONLINE:
+            state.wrr_current = 0
+            fields.append("wrr_current")
         StatusChange.objects.create(
             shop_id=account.shop_id, account=account, status=status, reason=reason, at=now
         )
-        send_to_group_on_commit(
-            account_group(account.pk),
-            {"type": "agent.status", "account": account.pk, "status": str(status)},
-        )
     state.save(update_fields=fields)
+    if previous != status:
+        emit(
+            shop_id=account.shop_id,
+            recipients=[to_account(account.pk)],
+            type="agent.status",
+            data={"account": account.pk, "status": str(status)},
+        )
+        if status == AgentStatus.OFFLINE:
+            _went_offline(account, now)
+        dispatch(shop_id=account.shop_id, now=now)
     return state
+
+
+@transaction.atomic
+def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conversation]:
+    """A max was raised, a group changed or an agent joined routing: free slots may exist."""
+    return dispatch(shop_id=shop_id, now=now)
 
 
 def agent_heartbeat(*, account_id: int, now: datetime | None = None) -> None:

@@ -137,6 +137,10 @@ class ShopSettings(models.Model):
     recent_orders_days = models.PositiveIntegerField(default=30)
     widget_origins = models.JSONField(default=list, blank=True)
     widget_secret = models.CharField(max_length=64)
+    # The language of automatic messages buyers read (the texts above, when left empty).
+    language = models.CharField(
+        max_length=8, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
+    )
 
     def __str__(self) -> str:
         return f"settings of {self.shop_id}"

@@ -1,0 +1,252 @@
+"""Conversations on the staff side (API.md, conversations), private contacts, intent rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Account
+from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
+from apps.accounts.selectors import account_get
+from apps.conversations import services
+from apps.conversations.api.serializers import (
+    AfterSeqSerializer,
+    ConversationFilterSerializer,
+    IntentRuleSerializer,
+    MessageCreateSerializer,
+    PrivateContactSerializer,
+    QueueFilterSerializer,
+    TransferSerializer,
+)
+from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
+from apps.conversations.payloads import conversation_payload, message_payload
+from apps.conversations.selectors import (
+    conversation_get,
+    conversations_visible_to,
+    queue_figures,
+    queue_list,
+)
+from apps.core.errors import NotFound
+from apps.routing.models import Group
+from apps.shopdata.models import Buyer
+
+
+def conversation_data(conversation: Conversation) -> dict[str, Any]:
+    figures = queue_figures(conversation)
+    return conversation_payload(conversation, queue=figures.as_dict() if figures else None)
+
+
+def _staff(request: Request) -> Account:
+    return request.user  # type: ignore[return-value]
+
+
+class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
+    """What the caller may see (SPEC E6); actions answer the resulting conversation."""
+
+    permission_classes = [IsStaff]
+    tenant_model = Conversation
+
+    def get_queryset(self) -> Any:
+        return conversations_visible_to(_staff(self.request))
+
+    def get_object(self) -> Conversation:
+        return conversation_get(account=_staff(self.request), conversation_id=self.kwargs["pk"])
+
+    @extend_schema(parameters=[ConversationFilterSerializer], responses=dict)
+    def list(self, request: Request) -> Response:
+        filters = ConversationFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        f = filters.validated_data
+        rows = self.get_queryset().order_by("-created_at", "-id")
+        if "state" in f:
+            rows = rows.filter(state=f["state"])
+        if "agent" in f:
+            rows = rows.filter(agent_id=f["agent"])
+        if "buyer" in f:
+            rows = rows.filter(buyer__external_id=f["buyer"])
+        if "group" in f:
+            rows = rows.filter(group_id=f["group"])
+        if "since" in f:
+            rows = rows.filter(created_at__gte=f["since"])
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response([conversation_data(c) for c in page or []])
+
+    @extend_schema(responses=dict)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(conversation_data(self.get_object()))
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[AfterSeqSerializer],
+        responses=dict,
+        operation_id="messages_list",
+    )
+    @extend_schema(
+        methods=["POST"], request=MessageCreateSerializer, responses={201: dict, 200: dict}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def messages(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        if request.method == "GET":
+            query = AfterSeqSerializer(data=request.query_params)
+            query.is_valid(raise_exception=True)
+            rows = Message.objects.filter(
+                conversation=conversation, seq__gt=query.validated_data["after_seq"]
+            ).order_by("seq")
+            page = self.paginate_queryset(rows)  # type: ignore[arg-type]
+            return self.get_paginated_response([message_payload(m) for m in page or []])  # type: ignore[attr-defined]
+        data = MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = services.agent_message_send(
+            account=_staff(request), conversation=conversation, **data.validated_data
+        )
+        return Response(
+            message_payload(message), status=status.HTTP_201_CREATED if created else 200
+        )
+
+    @extend_schema(request=None, responses=dict)
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        conversation = services.conversation_close(
+            conversation=self.get_object(), actor=_staff(request)
+        )
+        return Response(conversation_data(conversation))
+
+    @extend_schema(request=TransferSerializer, responses=dict)
+    @action(detail=True, methods=["post"])
+    def transfer(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        data = TransferSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shop_id = _staff(request).shop_id
+        to_account = to_group = None
+        if "to_account" in data.validated_data:
+            to_account = account_get(shop_id=shop_id, account_id=data.validated_data["to_account"])
+        else:
+            to_group = Group.objects.filter(
+                shop_id=shop_id, pk=data.validated_data["to_group"]
+            ).first()
+            if to_group is None:
+                raise NotFound("No such group.", field="to_group")
+        conversation = services.conversation_transfer(
+            conversation=conversation,
+            actor=_staff(request),
+            to_account=to_account,
+            to_group=to_group,
+            note=data.validated_data["note"],
+        )
+        return Response(conversation_data(conversation))
+
+    @extend_schema(request=None, responses=dict)
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        conversation = services.conversation_claim(
+            conversation=self.get_object(), actor=_staff(request)
+        )
+        return Response(conversation_data(conversation))
+
+
+class QueueView(APIView):
+    """The waiting buyers in order with their waited seconds (C4, C5)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(parameters=[QueueFilterSerializer], responses=dict)
+    def get(self, request: Request) -> Response:
+        from django.utils import timezone
+
+        query = QueueFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        shop_id = _staff(request).shop_id
+        group = query.validated_data.get("group")
+        if group is not None and not Group.objects.filter(shop_id=shop_id, pk=group).exists():
+            raise NotFound("No such group.", field="group")
+        now = timezone.now()
+        rows = queue_list(shop_id=shop_id, group_id=group)
+        results = [
+            {
+                **conversation_data(c),
+                "waited_seconds": int((now - c.queued_at).total_seconds()) if c.queued_at else 0,
+            }
+            for c in rows
+        ]
+        return Response({"count": len(results), "next": None, "previous": None, "results": results})
+
+
+class PrivateContactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[PrivateContact]):
+    """B8: the main account's private buyers, by external id."""
+
+    permission_classes = [HasShopPerm.of(Perm.MANAGE_ROUTING)]
+    lookup_field = "buyer_id"
+    lookup_value_regex = "[^/]+"
+    tenant_model = PrivateContact
+
+    def get_queryset(self) -> Any:
+        return (
+            PrivateContact.objects.filter(shop_id=_staff(self.request).shop_id)
+            .select_related("buyer")
+            .order_by("id")
+        )
+
+    @extend_schema(responses=dict)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(
+            [
+                {"buyer": c.buyer.external_id, "name": c.buyer.name, "created_at": c.created_at}
+                for c in page or []
+            ]
+        )
+
+    @extend_schema(request=PrivateContactSerializer, responses={201: dict})
+    def create(self, request: Request) -> Response:
+        data = PrivateContactSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        shop_id = _staff(request).shop_id
+        with transaction.atomic():
+            buyer, _created = Buyer.objects.get_or_create(
+                shop_id=shop_id, external_id=data.validated_data["buyer"].strip()
+            )
+            contact, _created = PrivateContact.objects.get_or_create(shop_id=shop_id, buyer=buyer)
+        return Response(
+            {"buyer": buyer.external_id, "name": buyer.name, "created_at": contact.created_at},
+            status=status.HTTP_201_CREATED,
+        )
+
+    def destroy(self, request: Request, buyer_id: str) -> Response:
+        deleted, _ = self.get_queryset().filter(buyer__external_id=buyer_id).delete()
+        if not deleted:
+            raise NotFound("No such private contact.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntentRuleViewSet(viewsets.ModelViewSet[IntentRule]):
+    """The service assistant's intents (B4)."""
+
+    serializer_class = IntentRuleSerializer
+    tenant_model = IntentRule
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_permissions(self) -> list[Any]:
+        if self.action in ("list", "retrieve"):
+            return [IsStaff()]
+        return [HasShopPerm.of(Perm.MANAGE_ROUTING)()]
+
+    def get_queryset(self) -> Any:
+        return IntentRule.objects.filter(shop_id=_staff(self.request).shop_id)
+
+    def get_object(self) -> IntentRule:
+        try:
+            return self.get_queryset().get(pk=int(self.kwargs["pk"]))
+        except (IntentRule.DoesNotExist, ValueError):
+            raise NotFound("No such intent.") from None
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.save(shop_id=_staff(self.request).shop_id)

@@ -1,0 +1,190 @@
+"""Conversations and messages (SPEC B, C; DESIGN, lifecycle)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import ShopOwned
+
+
+class State(models.TextChoices):
+    ASSISTANT = "assistant", _("With the service assistant")
+    QUEUED = "queued", _("Queued")
+    ACTIVE = "active", _("Active")
+    POOLED = "pooled", _("In the message pool")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATES = (State.ASSISTANT, State.QUEUED, State.ACTIVE, State.POOLED)
+
+
+class CloseReason(models.TextChoices):
+    AGENT = "agent", _("Ended by the agent")
+    BUYER_SILENCE = "buyer_silence", _("Buyer silent")
+    AGENT_SILENCE = "agent_silence", _("Agent silent")
+    BUYER_LEFT = "buyer_left", _("Buyer left")
+
+
+class Entrance(models.TextChoices):
+    PRODUCT = "product", _("Product detail")
+    ORDER = "order", _("Order detail")
+    MEMBER = "member", _("Member centre")
+
+
+class Conversation(ShopOwned):
+    buyer = models.ForeignKey(
+        "shopdata.Buyer", on_delete=models.CASCADE, related_name="conversations"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ASSISTANT)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    group = models.ForeignKey(
+        "routing.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entrance = models.CharField(max_length=8, choices=Entrance.choices, blank=True)
+    product = models.ForeignKey(
+        "shopdata.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    order = models.ForeignKey(
+        "shopdata.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    intent = models.CharField(max_length=64, blank=True)
+    chosen_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who may take it while it waits (queue, pool): agent ids, or null for every participant.
+    candidate_ids = models.JSONField(null=True, blank=True)
+    candidate_group_ids = models.JSONField(default=list, blank=True)
+    # Queue order (C4): higher priority first (re-queued by B9a / D6 / B12 go to the front).
+    queue_priority = models.SmallIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    pooled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    human_requested_at = models.DateTimeField(null=True, blank=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    assign_reason = models.CharField(max_length=16, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    from_offline_message = models.BooleanField(default=False)
+    buyer_wrote = models.BooleanField(default=False)
+    last_seq = models.PositiveIntegerField(default=0)
+    last_buyer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # DESIGN: at most one open conversation per shop and buyer.
+            models.UniqueConstraint(
+                fields=["shop", "buyer"],
+                condition=~Q(state="closed"),
+                name="conversation_one_open_per_buyer",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["shop", "-queue_priority", "queued_at"],
+                condition=Q(state="queued"),
+                name="conversation_queue_idx",
+            ),
+            models.Index(
+                fields=["shop", "pooled_at"],
+                condition=Q(state="pooled"),
+                name="conversation_pool_idx",
+            ),
+            models.Index(fields=["shop", "agent", "state"], name="conversation_agent_idx"),
+            models.Index(fields=["shop", "buyer", "-closed_at"], name="conversation_buyer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"conversation {self.pk} ({self.state})"
+
+
+class Sender(models.TextChoices):
+    BUYER = "buyer", _("Buyer")
+    AGENT = "agent", _("Agent")
+    SYSTEM = "system", _("System")
+    ASSISTANT = "assistant", _("Service assistant")
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    ORDER_CARD = "order_card", _("Order card")
+    AFTER_SALE_CARD = "after_sale_card", _("After-sales card")
+    RATING_REQUEST = "rating_request", _("Rating request")
+    NOTICE = "notice", _("Notice")
+
+
+class Message(ShopOwned):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField()
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    body = models.TextField()
+    client_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["conversation", "sender", "client_id"],
+                condition=~Q(client_id=""),
+                name="message_unique_client_id",
+            ),
+        ]
+        ordering = ["conversation", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+
+class Rating(ShopOwned):
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="rating"
+    )
+    score = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PrivateContact(ShopOwned):
+    """B8: buyers whose conversations always go to the main account."""
+
+    buyer = models.ForeignKey("shopdata.Buyer", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "buyer"], name="privatecontact_unique")
+        ]
+
+
+class IntentRule(ShopOwned):
+    """The service assistant's intents (B4): a name and the keywords that reveal it."""
+
+    name = models.CharField(max_length=64)
+    keywords = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "name"], name="intentrule_unique_name")
+        ]
+        ordering = ["id"]

@@ -1,0 +1,181 @@
+"""Reads and access helpers for conversations; every lookup is scoped to the shop first."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm, has_perm
+from apps.conversations.models import Conversation, PrivateContact, State
+from apps.core.errors import NotFound
+from apps.routing import engine
+from apps.routing.models import AgentState, AgentStatus
+from apps.shopdata.models import Order
+from apps.shops.models import ShopSettings
+
+FIGURES_HIDDEN_POSITION = 50  # SPEC C5
+FIGURES_HIDDEN_SECONDS = 30 * 60
+
+
+def conversations_visible_to(account: Account) -> QuerySet[Conversation]:
+    """SPEC E6: everything with ``view_all_history``, else the conversations it took part in
+    (held now, or wrote in)."""
+    base = Conversation.objects.filter(shop_id=account.shop_id).select_related(
+        "buyer", "product", "order", "rating"
+    )
+    if has_perm(account, Perm.VIEW_ALL_HISTORY):
+        return base
+    return base.filter(Q(agent_id=account.pk) | Q(messages__agent_id=account.pk)).distinct()
+
+
+def conversation_get(*, account: Account, conversation_id: object) -> Conversation:
+    """The conversation if ``account`` may see it; missing, foreign and hidden answer 404.
+
+    Pooled conversations are visible to every agent with the chat permission (they claim them).
+    """
+    try:
+        pk = int(str(conversation_id))
+    except ValueError:
+        raise NotFound("No such conversation.") from None
+    visible = conversations_visible_to(account).filter(pk=pk).first()
+    if visible is not None:
+        return visible
+    if has_perm(account, Perm.CHAT):
+        pooled = (
+            Conversation.objects.filter(shop_id=account.shop_id, pk=pk, state=State.POOLED)
+            .select_related("buyer", "product", "order")
+            .first()
+        )
+        if pooled is not None:
+            return pooled
+    raise NotFound("No such conversation.")
+
+
+def latest_order_status(*, shop_id: int, buyer_id: int) -> str:
+    """B4: the status of the buyer's latest order in the shop, ``none`` without one."""
+    status = (
+        Order.objects.filter(shop_id=shop_id, buyer_id=buyer_id)
+        .order_by("-created_at", "-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return status or "none"
+
+
+def routing_request(
+    conversation: Conversation,
+    *,
+    reroute: bool = False,
+    exclude_agent_id: int | None = None,
+    candidate_ids: frozenset[int] | None = None,
+) -> engine.Request:
+    """The engine's view of a conversation: the buyer's context and history."""
+    buyer = conversation.buyer
+    previous = (
+        Conversation.objects.filter(
+            shop_id=conversation.shop_id, buyer_id=buyer.pk, state=State.CLOSED
+        )
+        .exclude(agent_id=None)
+        .order_by("-closed_at", "-id")
+        .values("agent_id", "closed_at")
+        .first()
+    )
+    product = conversation.product
+    return engine.Request(
+        segments=frozenset(buyer.segments),
+        product=product.external_id if product else None,
+        product_category=(product.category or None) if product else None,
+        intent=conversation.intent or None,
+        order_status=latest_order_status(shop_id=conversation.shop_id, buyer_id=buyer.pk),
+        private_contact=PrivateContact.objects.filter(
+            shop_id=conversation.shop_id, buyer_id=buyer.pk
+        ).exists(),
+        chosen_agent_id=conversation.chosen_agent_id,
+        last_agent_id=previous["agent_id"] if previous else None,
+        last_closed_at=previous["closed_at"] if previous else None,
+        reroute=reroute,
+        candidate_ids=candidate_ids,
+        exclude_agent_id=exclude_agent_id,
+    )
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    position: int
+    eta_seconds: int | None
+    hidden: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": None if self.hidden else self.position,
+            "eta_seconds": None if self.hidden else self.eta_seconds,
+            "hidden": self.hidden,
+        }
+
+
+def _overlap(a: list[int] | None, b: list[int] | None) -> bool:
+    if a is None or b is None:
+        return True
+    return bool(set(a) & set(b))
+
+
+def queue_order(shop_queue_order: str) -> tuple[str, ...]:
+    """C4 with the front-of-queue priority of B9a, D6 and B12."""
+    if shop_queue_order == "newest_first":
+        return ("-queue_priority", "-queued_at", "-id")
+    return ("-queue_priority", "queued_at", "id")
+
+
+def queue_figures(conversation: Conversation) -> QueueFigures | None:
+    """SPEC C5, computed when read: position among the buyers ahead whose candidates overlap,
+    and ceil(position x average handling time / S)."""
+    if conversation.state != State.QUEUED:
+        return None
+    settings = conversation.shop.settings  # type: ignore[attr-defined]
+    ahead = 0
+    rows = Conversation.objects.filter(shop_id=conversation.shop_id, state=State.QUEUED).order_by(
+        *queue_order(settings.queue_order)
+    )
+    for pk, candidates in rows.values_list("pk", "candidate_ids"):
+        if pk == conversation.pk:
+            break
+        if _overlap(candidates, conversation.candidate_ids):
+            ahead += 1
+    position = ahead + 1
+    present = AgentState.objects.filter(
+        shop_id=conversation.shop_id,
+        status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
+        account__is_active=True,
+    ).select_related("group")
+    if conversation.candidate_ids is not None:
+        present = present.filter(account_id__in=conversation.candidate_ids)
+    else:
+        present = present.filter(routing_enabled=True)
+    capacity = sum(
+        s.max_concurrent
+        or (s.group.max_concurrent if s.group else None)
+        or settings.default_max_concurrent
+        for s in present
+    )
+    if capacity == 0:
+        return QueueFigures(position, None, True)
+    eta = math.ceil(position * settings.avg_handling_seconds / capacity)
+    hidden = position > FIGURES_HIDDEN_POSITION or eta > FIGURES_HIDDEN_SECONDS
+    return QueueFigures(position, eta, hidden)
+
+
+def queue_list(*, shop_id: int, group_id: int | None = None) -> list[Conversation]:
+    """The waiting buyers in queue order; with ``group_id``, those that group may take."""
+    order = ShopSettings.objects.values_list("queue_order", flat=True).get(shop_id=shop_id)
+    rows = (
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+        .select_related("buyer", "product", "order")
+        .order_by(*queue_order(order))
+    )
+    if group_id is None:
+        return list(rows)
+    return [c for c in rows if c.candidate_ids is None or group_id in c.candidate_group_ids]

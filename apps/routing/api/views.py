@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from rest_framework import viewsets
+from rest_framework.serializers import BaseSerializer
+
+from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
+from apps.core.errors import NotFound
+from apps.routing.api.serializers import GroupSerializer
+from apps.routing.models import Group
+from apps.routing.services import capacity_changed
+
+
+class GroupViewSet(viewsets.ModelViewSet[Group]):
+    """Routing groups (SPEC B2, B3, B4). Creating the first group switches the shop to regular
+    mode; deleting the last one back to simple mode."""
+
+    serializer_class = GroupSerializer
+    tenant_model = Group
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_permissions(self) -> list[Any]:
+        if self.action in ("list", "retrieve"):
+            return [IsStaff()]
+        return [HasShopPerm.of(Perm.MANAGE_ROUTING)()]
+
+    def get_queryset(self) -> Any:
+        return Group.objects.filter(shop_id=self.request.user.shop_id).prefetch_related("members")  # type: ignore[union-attr]
+
+    def get_object(self) -> Group:
+        try:
+            return self.get_queryset().get(pk=int(self.kwargs["pk"]))
+        except (Group.DoesNotExist, ValueError):
+            raise NotFound("No such group.") from None
+
+    def perform_create(self, serializer: BaseSerializer[Group]) -> None:
+        with transaction.atomic():
+            serializer.save()
+            capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
+
+    def perform_update(self, serializer: BaseSerializer[Group]) -> None:
+        with transaction.atomic():
+            serializer.save()
+            capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
+
+    def perform_destroy(self, instance: Group) -> None:
+        with transaction.atomic():
+            instance.delete()
+            capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
