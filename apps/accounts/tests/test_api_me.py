@@ -127,3 +127,18 @@ def test_malformed_json_is_a_400_not_a_500(shop_a):
     response = shop_a.client().generic("POST", STATUS, "{not json", content_type="application/json")
     assert response.status_code in (400,), response.content
     assert set(response.json()) == {"detail"}
+
+
+def test_agent_cannot_raise_itself_through_its_own_profile(shop_a):
+    # SPEC A4: permissions, activity and kind are not the agent's to change
+    agent = shop_a.sub("agent1")
+    client = shop_a.client(agent)
+    before = snapshot(agent)
+    response = client.patch(
+        ME,
+        {"permissions": ["manage_accounts"], "is_active": False, "kind": "main", "weight": 99},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["permissions"] == ["chat"]
+    assert snapshot(agent) == before
