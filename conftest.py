@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.cache import cache
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from apps.accounts import services as account_services
@@ -67,3 +68,12 @@ def shop_b(db: None) -> ShopKit:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def fast_password_hasher(settings: Settings) -> None:
+    """MD5 instead of PBKDF2, for tests that create many accounts in this process.
+
+    Not autouse: a server in another process could not check an MD5 hash. Test folders that
+    create accounts only in-process turn it on in their own conftest."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

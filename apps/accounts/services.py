@@ -144,9 +144,9 @@ def account_create(
     used = Account.objects.filter(shop=shop, kind=AccountKind.SUB).count()
     if used >= shop.sub_account_quota:
         raise InvalidInput(
+            # Not about any one field of the request: a non-field error (API.md, General).
             _("The shop has used all %(quota)d of its sub-accounts.")
-            % {"quota": shop.sub_account_quota},
-            field="name",
+            % {"quota": shop.sub_account_quota}
         )
     if Account.objects.filter(shop=shop, name=name).exists():
         raise InvalidInput(_("A sub-account with this name already exists."), field="name")
@@ -253,6 +253,14 @@ def account_reset_password(*, actor: Account, account: Account, password: str) -
     """
     if account.is_main and not actor.is_main:
         raise Forbidden(_("Only the main account can change its own password."))
+    if not actor.is_main:
+        # A manager who could set the password of a more powerful colleague could log in as it
+        # and hold permissions it was never granted (SPEC A4).
+        above = set(perms_of(account)) - set(perms_of(actor))
+        if above:
+            raise Forbidden(
+                _("You cannot reset the password of an account with permissions you do not hold.")
+            )
     _check_password(password, account)
     account.set_password(password)
     account.save(update_fields=["password"])
@@ -262,7 +270,7 @@ def account_reset_password(*, actor: Account, account: Account, password: str) -
 @transaction.atomic
 def account_delete(*, actor: Account, account: Account) -> None:
     if account.is_main:
-        raise InvalidInput(_("The main account cannot be deleted."), field="account")
+        raise InvalidInput(_("The main account cannot be deleted."))
     if account.pk == actor.pk:
         raise Forbidden(_("You cannot delete your own account."))
     _end_access(account)

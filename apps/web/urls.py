@@ -8,5 +8,27 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginPage.as_view(), name="login"),
     path("logout/", views.LogoutPage.as_view(), name="logout"),
-    path("workbench/", views.workbench, name="workbench"),
+    path("signup/", views.SignupPage.as_view(), name="signup"),
+    path("workbench/", views.WorkbenchPage.as_view(), name="workbench"),
+    # The shop's own admin pages (Django's admin is not installed).
+    path("admin/", views.AdminHome.as_view(), name="admin"),
+    path("admin/accounts/", views.AccountListPage.as_view(), name="admin-accounts"),
+    path("admin/accounts/new/", views.AccountCreatePage.as_view(), name="admin-account-create"),
+    path("admin/accounts/<int:pk>/", views.AccountEditPage.as_view(), name="admin-account-edit"),
+    path(
+        "admin/accounts/<int:pk>/active/",
+        views.AccountActivePage.as_view(),
+        name="admin-account-active",
+    ),
+    path(
+        "admin/accounts/<int:pk>/password/",
+        views.AccountPasswordPage.as_view(),
+        name="admin-account-password",
+    ),
+    path(
+        "admin/accounts/<int:pk>/delete/",
+        views.AccountDeletePage.as_view(),
+        name="admin-account-delete",
+    ),
+    path("widget/demo/", views.WidgetDemoPage.as_view(), name="widget-demo"),
 ]

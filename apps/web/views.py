@@ -1,23 +1,373 @@
+"""Browser pages (SPEC A1-A4, E1, G1). Views parse a form, call one service, answer with a
+redirect (POST-redirect-GET); domain errors go back onto the form or into a message."""
+
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, RedirectView, TemplateView, View
+
+from apps.accounts import services
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm, perms_of
+from apps.accounts.selectors import account_get, accounts_of_shop
+from apps.core.demo import DEMO_SLUG
+from apps.core.errors import DomainError
+from apps.routing.models import AgentStatus, Group
+from apps.routing.services import agent_set_status
+from apps.shops.models import Shop
+from apps.web.forms import (
+    AccountCreateForm,
+    AccountEditForm,
+    LoginForm,
+    PasswordResetForm,
+    SignupForm,
+    add_domain_error,
+    perm_labels,
+)
+from apps.web.mixins import ShopAccountMixin, ShopPermRequiredMixin, StaffPageMixin
+from apps.web.throttle import throttle_wait
+
+LOGIN_BACKEND = "apps.accounts.backends.ShopLoginBackend"
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("web:workbench" if request.user.is_authenticated else "web:login")
 
 
+def _throttled(seconds: int) -> str:
+    return _("Too many attempts from your address. Try again in %(seconds)d seconds.") % {
+        "seconds": seconds
+    }
+
+
+# --- Signing in and up (SPEC A1, A2) ---------------------------------------------------------
+
+
 class LoginPage(auth_views.LoginView):
     template_name = "web/login.html"
+    form_class = LoginForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Counted in the API's "auth" bucket before any password is checked.
+        wait = throttle_wait(request, "auth")
+        if wait is not None:
+            form = self.form_class(request, initial={"username": request.POST.get("username", "")})
+            context = self.get_context_data(form=form, throttled=_throttled(wait))
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        # Set by the workbench when its socket was closed because access was revoked (SPEC A3).
+        context["revoked"] = self.request.GET.get("revoked") == "1"
+        return context
 
 
 class LogoutPage(auth_views.LogoutView):
-    pass
+    """POST only. Signing out of the workbench takes the agent offline, like closing for the day."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if isinstance(user, Account):
+            agent_set_status(account=user, status=AgentStatus.OFFLINE, reason="logout")
+        response = super().post(request, *args, **kwargs)
+        messages.info(request, _("You are signed out."))
+        return response
 
 
-@login_required
-def workbench(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/workbench.html")
+class SignupPage(FormView):
+    template_name = "web/signup.html"
+    form_class = SignupForm
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = throttle_wait(request, "signup")
+        if wait is not None:
+            form = self.get_form()
+            form.is_valid()
+            form.add_error(None, _throttled(wait))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: SignupForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            signup = services.shop_signup(
+                slug=data["slug"],
+                name=data["name"],
+                password=data["password"],
+                time_zone=data["time_zone"],
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.form_invalid(form)
+        login(self.request, signup.account, backend=LOGIN_BACKEND)
+        messages.success(
+            self.request,
+            _(
+                "Your shop %(shop)s is ready. You sign in as %(login)s. Create your agents' "
+                "sub-accounts under Accounts."
+            )
+            % {"shop": signup.shop.name, "login": signup.account.username},
+        )
+        return redirect("web:workbench")
+
+
+# --- Agent workbench (SPEC E1) ---------------------------------------------------------------
+
+
+class WorkbenchPage(StaffPageMixin, TemplateView):
+    template_name = "web/workbench.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        account = account_get(shop_id=self.account.shop_id, account_id=self.account.pk)
+        state = account.agent_state
+        shop_settings = account.shop.settings
+        inherited = (
+            state.group.max_concurrent if state.group and state.group.max_concurrent else None
+        ) or shop_settings.default_max_concurrent
+        context.update(
+            account=account,
+            state=state,
+            statuses=AgentStatus.choices,
+            can_set_max=shop_settings.agents_set_own_max,
+            inherited_max=inherited,
+            effective_max=state.max_concurrent or inherited,
+        )
+        return context
+
+
+# --- Main-account admin: accounts (SPEC A2-A4, G1) -------------------------------------------
+
+
+class AdminHome(StaffPageMixin, RedirectView):
+    """More admin sections come with later issues; accounts is the first."""
+
+    pattern_name = "web:admin-accounts"
+
+
+def _groups_of(account: Account) -> Any:
+    return Group.objects.filter(shop_id=account.shop_id).order_by("name")
+
+
+class AccountListPage(ShopPermRequiredMixin, TemplateView):
+    required_perm = Perm.MANAGE_ACCOUNTS
+    template_name = "web/admin/account_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        labels = perm_labels()
+        accounts = list(accounts_of_shop(shop_id=self.account.shop_id))
+        rows = [
+            {
+                "account": a,
+                "perms": [labels[p] for p in perms_of(a)],
+                "all_perms": a.is_main,
+            }
+            for a in accounts
+        ]
+        used = sum(1 for a in accounts if not a.is_main)
+        quota = self.account.shop.sub_account_quota
+        context.update(rows=rows, used=used, quota=quota, quota_full=used >= quota)
+        return context
+
+
+class AccountCreatePage(ShopPermRequiredMixin, FormView):
+    required_perm = Perm.MANAGE_ACCOUNTS
+    template_name = "web/admin/account_create.html"
+    form_class = AccountCreateForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["grantable"] = perms_of(self.account)
+        return kwargs
+
+    def get_form(self, form_class: Any = None) -> AccountCreateForm:
+        form = super().get_form(form_class)
+        form.set_groups(_groups_of(self.account))
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["login_prefix"] = f"{self.account.shop.slug}:"
+        return context
+
+    def form_valid(self, form: AccountCreateForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            account = services.account_create(
+                actor=self.account,
+                name=data["name"],
+                password=data["password"],
+                display_name=data["display_name"],
+                permissions={Perm(p) for p in data["permissions"]},
+                routing_enabled=data["routing_enabled"],
+                group=data["group"],
+                weight=data["weight"],
+                max_concurrent=data["max_concurrent"],
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Sub-account %(login)s was created. Give the agent this login name and the password.")
+            % {"login": account.username},
+        )
+        return redirect("web:admin-accounts")
+
+
+class AccountEditPage(ShopAccountMixin, FormView):
+    template_name = "web/admin/account_edit.html"
+    form_class = AccountEditForm
+
+    def permissions_lock_reason(self) -> str | None:
+        """Why the permissions of the account cannot be changed here, if they cannot."""
+        if self.target.is_main:
+            return _("The main account holds every permission, always.")
+        if self.target.pk == self.account.pk:
+            return _("You cannot change your own permissions.")
+        if not set(perms_of(self.target)) <= set(perms_of(self.account)):
+            return _("This account holds permissions you do not hold, so you cannot change them.")
+        return None
+
+    def get_initial(self) -> dict[str, Any]:
+        state = self.target.agent_state
+        return {
+            "display_name": self.target.display_name,
+            "permissions": perms_of(self.target),
+            "routing_enabled": state.routing_enabled,
+            "group": state.group,
+            "weight": state.weight,
+            "max_concurrent": state.max_concurrent,
+        }
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["grantable"] = perms_of(self.account)
+        kwargs["permissions_editable"] = self.permissions_lock_reason() is None
+        return kwargs
+
+    def get_form(self, form_class: Any = None) -> AccountEditForm:
+        form = super().get_form(form_class)
+        form.set_groups(_groups_of(self.account))
+        return form
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(
+            target=self.target,
+            is_self=self.target.pk == self.account.pk,
+            permissions_lock_reason=self.permissions_lock_reason(),
+        )
+        return context
+
+    def form_valid(self, form: AccountEditForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            services.account_update(
+                actor=self.account,
+                account=self.target,
+                display_name=data["display_name"],
+                permissions=(
+                    {Perm(p) for p in data["permissions"]} if form.permissions_editable else None
+                ),
+                routing_enabled=data["routing_enabled"],
+                group=data["group"],
+                weight=data["weight"],
+                max_concurrent=data["max_concurrent"],
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("%(login)s was saved.") % {"login": self.target.username})
+        return redirect("web:admin-accounts")
+
+
+class AccountActivePage(ShopAccountMixin, View):
+    """POST ``active=1`` enables, ``active=0`` disables (SPEC A3: access ends at once)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        active = request.POST.get("active") == "1"
+        try:
+            services.account_set_active(actor=self.account, account=self.target, active=active)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if active:
+                text = _("%(login)s is enabled and can sign in again.")
+            else:
+                text = _("%(login)s is disabled: it was signed out everywhere and cannot sign in.")
+            messages.success(request, text % {"login": self.target.username})
+        return redirect("web:admin-account-edit", pk=self.target.pk)
+
+
+class AccountPasswordPage(ShopAccountMixin, FormView):
+    template_name = "web/admin/account_password.html"
+    form_class = PasswordResetForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(target=self.target, is_self=self.target.pk == self.account.pk)
+        return context
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        try:
+            services.account_reset_password(
+                actor=self.account, account=self.target, password=form.cleaned_data["password"]
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+            return self.form_invalid(form)
+        if self.target.pk == self.account.pk:
+            # Other sessions end; this one stays signed in.
+            update_session_auth_hash(self.request, self.target)
+            text = _("Your password was changed. Your other sessions were signed out.")
+        else:
+            text = _("The password of %(login)s was changed and its sessions were signed out.")
+        messages.success(self.request, text % {"login": self.target.username})
+        return redirect("web:admin-accounts")
+
+
+class AccountDeletePage(ShopAccountMixin, TemplateView):
+    """GET asks for confirmation; POST deletes."""
+
+    template_name = "web/admin/account_delete.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(target=self.target, is_self=self.target.pk == self.account.pk)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        login_name = self.target.username
+        try:
+            services.account_delete(actor=self.account, account=self.target)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("web:admin-account-edit", pk=self.target.pk)
+        messages.success(request, _("%(login)s was deleted.") % {"login": login_name})
+        return redirect("web:admin-accounts")
+
+
+# --- Buyer widget demo (SPEC F) --------------------------------------------------------------
+
+
+class WidgetDemoPage(TemplateView):
+    """The demo shop's widget shell; chatting comes with the routing and real-time issues."""
+
+    template_name = "web/widget_demo.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["demo_shop"] = Shop.objects.filter(slug=DEMO_SLUG).first()
+        return context

@@ -1,0 +1,264 @@
+"""Forms of the browser pages. They parse input only; every rule lives in the services, whose
+domain errors are put back on the form by :func:`add_domain_error`."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts.permissions import ALL_PERMS, Perm
+from apps.core.errors import DomainError
+from apps.routing.models import Group
+from apps.shops.models import Shop
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+
+
+def perm_labels() -> dict[str, Any]:
+    """Readable, translated names of the permissions, from the shop model's declaration."""
+    declared = dict(Shop._meta.permissions)
+    return {perm.value: declared.get(perm.value, perm.value) for perm in ALL_PERMS}
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    """Region/City zones, sorted, and UTC; the legacy aliases without a region are left out."""
+    zones = sorted(
+        z
+        for z in zoneinfo.available_timezones()
+        if "/" in z and not z.startswith(("Etc/", "SystemV/"))
+    )
+    return [(z, z.replace("_", " ")) for z in ["UTC", *zones]]
+
+
+def add_domain_error(form: forms.Form, error: DomainError) -> None:
+    """Show a service's error on the field it names, or above the form."""
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+class LoginForm(AuthenticationForm):
+    """SPEC A2: ``shop`` or ``shop:name``; ShopLoginBackend accepts a full-width colon too."""
+
+    username = forms.CharField(
+        label=_("Login name"),
+        help_text=_(
+            "Main account: the shop name, e.g. demo. Sub-account: shop name, colon, account "
+            "name, e.g. demo:xiaowang. A Chinese colon (：) works as well."
+        ),
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "username",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    error_messages = {
+        "invalid_login": _(
+            "The login name or the password is wrong, or the account is disabled. Check the "
+            "shop name and the colon before the account name."
+        ),
+        "inactive": _("This account is disabled. Ask the shop's main account to enable it."),
+    }
+
+
+class SignupForm(forms.Form):
+    slug = forms.CharField(
+        label=_("Shop login name"),
+        max_length=30,
+        help_text=_(
+            "3-30 lowercase letters, digits or hyphens, e.g. tea-house. The main account signs in "
+            "with it, sub-accounts as tea-house:name."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}
+        ),
+    )
+    name = forms.CharField(
+        label=_("Shop name"),
+        max_length=100,
+        help_text=_("Shown to buyers and in the workbench."),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        initial=DEFAULT_TIME_ZONE,
+        help_text=_("Business hours and daily figures follow this time zone."),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters, not only digits and not a common password."),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password2") != data["password"]:
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class PermissionsField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Permissions"))
+        super().__init__(choices=list(perm_labels().items()), **kwargs)
+
+
+def _limit_permissions(field: forms.Field, grantable: Iterable[str]) -> None:
+    """Offer only what the acting account may hand out (it cannot grant what it lacks)."""
+    allowed = set(grantable)
+    field.choices = [  # type: ignore[attr-defined]
+        (value, label) for value, label in perm_labels().items() if value in allowed
+    ]
+
+
+class RoutingFieldsMixin(forms.Form):
+    routing_enabled = forms.BooleanField(
+        label=_("Takes part in routing"),
+        required=False,
+        initial=True,
+        help_text=_("When off, routing never assigns buyers to this account."),
+    )
+    group = forms.ModelChoiceField(
+        label=_("Routing group"),
+        queryset=Group.objects.none(),
+        required=False,
+        empty_label=_("No group"),
+    )
+    weight = forms.IntegerField(
+        label=_("Weight"),
+        min_value=1,
+        max_value=100,
+        initial=10,
+        help_text=_(
+            "1-100. A higher weight receives more buyers when the shop distributes evenly."
+        ),
+    )
+    max_concurrent = forms.IntegerField(
+        label=_("Max concurrent conversations"),
+        min_value=1,
+        max_value=50,
+        required=False,
+        help_text=_("1-50. Leave empty to use the group's or the shop's default."),
+    )
+
+    def set_groups(self, groups: QuerySet[Group]) -> None:
+        self.fields["group"].queryset = groups  # type: ignore[attr-defined]
+
+
+class AccountCreateForm(RoutingFieldsMixin):
+    name = forms.CharField(
+        label=_("Account name"),
+        max_length=32,
+        help_text=_(
+            "The part after the colon in the login name; Chinese is fine. No colons, spaces, "
+            "slashes or @."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=64,
+        required=False,
+        help_text=_("What buyers and colleagues see. Empty: the account name."),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters. Tell it to the agent; they cannot see it here."),
+    )
+    permissions = PermissionsField(initial=[Perm.CHAT.value])
+
+    field_order = [
+        "name",
+        "display_name",
+        "password",
+        "permissions",
+        "routing_enabled",
+        "group",
+        "weight",
+        "max_concurrent",
+    ]
+
+    def __init__(self, *args: Any, grantable: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _limit_permissions(self.fields["permissions"], grantable)
+
+
+class AccountEditForm(RoutingFieldsMixin):
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=64,
+        required=False,
+        help_text=_("What buyers and colleagues see. Empty: the account name."),
+    )
+    permissions = PermissionsField()
+
+    field_order = [
+        "display_name",
+        "permissions",
+        "routing_enabled",
+        "group",
+        "weight",
+        "max_concurrent",
+    ]
+
+    def __init__(
+        self, *args: Any, grantable: Iterable[str], permissions_editable: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.permissions_editable = permissions_editable
+        field = self.fields["permissions"]
+        if permissions_editable:
+            _limit_permissions(field, grantable)
+        else:
+            # Shown, not submitted: a disabled field keeps its initial value.
+            field.disabled = True
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("At least 8 characters, not only digits and not a common password."),
+    )
+    password2 = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password2") != data["password"]:
+            self.add_error("password2", _("The two passwords differ."))
+        return data
