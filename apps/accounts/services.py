@@ -20,7 +20,7 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.core.realtime import account_group, send_to_group_on_commit
 from apps.core.types import UNSET, Unset
 from apps.routing.models import AgentState, AgentStatus, Group
-from apps.routing.services import agent_set_status, agent_state_create
+from apps.routing.services import agent_set_status, agent_state_create, capacity_changed
 from apps.shops.models import Shop, ShopSettings
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,28}[a-z0-9])$")
@@ -217,6 +217,7 @@ def account_update(
         changed.append("max_concurrent")
     if changed:
         state.save(update_fields=changed)
+        capacity_changed(shop_id=account.shop_id)  # a raised max or a new member frees slots (C3)
     if is_active is not None and is_active != account.is_active:
         account_set_active(actor=actor, account=account, active=is_active)
     return account
@@ -286,6 +287,7 @@ def me_update(
         if not account.shop.settings.agents_set_own_max:
             raise Forbidden(_("This shop does not let agents set their own maximum."))
         AgentState.objects.filter(account=account).update(max_concurrent=max_concurrent)
+        capacity_changed(shop_id=account.shop_id)  # C1, C3: a raised max takes waiting buyers
     if display_name is not None:
         account.display_name = display_name.strip()
         account.save(update_fields=["display_name"])

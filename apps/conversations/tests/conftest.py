@@ -68,3 +68,8 @@ class Desk:
 @pytest.fixture
 def desk(shop_a: ShopKit) -> Desk:
     return Desk(shop_a)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(fast_password_hasher: None) -> None:
+    """Accounts here are made and checked in this process only (see the root conftest)."""

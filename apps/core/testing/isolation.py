@@ -134,8 +134,9 @@ def _readable(regex: str) -> str:
 
 def _methods(callback: Callable[..., Any], view: Any) -> tuple[str, ...]:
     actions: dict[str, str] | None = getattr(callback, "actions", None)
-    if actions:  # a DRF viewset route: the router's method -> action map
-        return tuple(m for m in PROBED_METHODS if m.lower() in actions)
+    if actions:  # a DRF viewset route: the router's method -> action map, less disallowed ones
+        allowed = getattr(view, "http_method_names", [m.lower() for m in PROBED_METHODS])
+        return tuple(m for m in PROBED_METHODS if m.lower() in actions and m.lower() in allowed)
     if isinstance(view, type):
         names = getattr(view, "http_method_names", [])
         return tuple(m for m in PROBED_METHODS if m.lower() in names and hasattr(view, m.lower()))
