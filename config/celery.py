@@ -14,4 +14,10 @@ app.autodiscover_tasks()
 # Interval schedules only (timedelta): the embedded mode's in-process scheduler runs the same list.
 app.conf.beat_schedule = {
     "presence-expire": {"task": "routing.presence_expire", "schedule": timedelta(seconds=10)},
+    "queue-positions": {"task": "routing.queue_positions", "schedule": timedelta(seconds=5)},
+    "dispatch-safety-net": {
+        "task": "routing.dispatch_safety_net",
+        "schedule": timedelta(seconds=30),
+    },
+    "load-drift-check": {"task": "routing.load_drift_check", "schedule": timedelta(minutes=10)},
 }

@@ -78,6 +78,8 @@ class Conversation(ShopOwned):
     from_offline_message = models.BooleanField(default=False)
     buyer_wrote = models.BooleanField(default=False)
     last_seq = models.PositiveIntegerField(default=0)
+    # The queue figures last pushed to the buyer (queue.updated is coalesced, DESIGN).
+    queue_pushed = models.JSONField(null=True, blank=True)
     last_buyer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
 

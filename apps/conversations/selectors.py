@@ -130,42 +130,54 @@ def queue_order(shop_queue_order: str) -> tuple[str, ...]:
     return ("-queue_priority", "queued_at", "id")
 
 
-def queue_figures(conversation: Conversation) -> QueueFigures | None:
-    """SPEC C5, computed when read: position among the buyers ahead whose candidates overlap,
-    and ceil(position x average handling time / S)."""
-    if conversation.state != State.QUEUED:
-        return None
-    settings = conversation.shop.settings  # type: ignore[attr-defined]
-    ahead = 0
-    rows = Conversation.objects.filter(shop_id=conversation.shop_id, state=State.QUEUED).order_by(
-        *queue_order(settings.queue_order)
+def queue_figures_all(*, shop_id: int) -> dict[int, QueueFigures]:
+    """SPEC C5 for every waiting buyer of the shop, computed when read, in two queries:
+    position = the buyers ahead whose candidates overlap, plus one; estimate =
+    ceil(position x average handling time / S), S = the summed max concurrent of the buyer's
+    online and paused candidates. Hidden when S = 0, past 50 or past 30 minutes."""
+    settings = ShopSettings.objects.get(shop_id=shop_id)
+    rows = list(
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+        .order_by(*queue_order(settings.queue_order))
+        .values_list("pk", "candidate_ids")
     )
-    for pk, candidates in rows.values_list("pk", "candidate_ids"):
-        if pk == conversation.pk:
-            break
-        if _overlap(candidates, conversation.candidate_ids):
-            ahead += 1
-    position = ahead + 1
+    if not rows:
+        return {}
+    capacity: dict[int, int] = {}
+    participants: set[int] = set()
     present = AgentState.objects.filter(
-        shop_id=conversation.shop_id,
+        shop_id=shop_id,
         status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
         account__is_active=True,
     ).select_related("group")
-    if conversation.candidate_ids is not None:
-        present = present.filter(account_id__in=conversation.candidate_ids)
-    else:
-        present = present.filter(routing_enabled=True)
-    capacity = sum(
-        s.max_concurrent
-        or (s.group.max_concurrent if s.group else None)
-        or settings.default_max_concurrent
-        for s in present
-    )
-    if capacity == 0:
-        return QueueFigures(position, None, True)
-    eta = math.ceil(position * settings.avg_handling_seconds / capacity)
-    hidden = position > FIGURES_HIDDEN_POSITION or eta > FIGURES_HIDDEN_SECONDS
-    return QueueFigures(position, eta, hidden)
+    for state in present:
+        capacity[state.account_id] = (
+            state.max_concurrent
+            or (state.group.max_concurrent if state.group else None)
+            or settings.default_max_concurrent
+        )
+        if state.routing_enabled:
+            participants.add(state.account_id)
+    figures: dict[int, QueueFigures] = {}
+    for index, (pk, candidates) in enumerate(rows):
+        ahead = sum(1 for _pk, other in rows[:index] if _overlap(other, candidates))
+        position = ahead + 1
+        who = participants if candidates is None else set(candidates)
+        total = sum(capacity.get(agent_id, 0) for agent_id in who)
+        if total == 0:
+            figures[pk] = QueueFigures(position, None, True)
+            continue
+        eta = math.ceil(position * settings.avg_handling_seconds / total)
+        hidden = position > FIGURES_HIDDEN_POSITION or eta > FIGURES_HIDDEN_SECONDS
+        figures[pk] = QueueFigures(position, eta, hidden)
+    return figures
+
+
+def queue_figures(conversation: Conversation) -> QueueFigures | None:
+    """SPEC C5 for one conversation; None unless it is queued."""
+    if conversation.state != State.QUEUED:
+        return None
+    return queue_figures_all(shop_id=conversation.shop_id).get(conversation.pk)
 
 
 def queue_list(*, shop_id: int, group_id: int | None = None) -> list[Conversation]:

@@ -23,7 +23,7 @@ from apps.conversations.models import (
     State,
 )
 from apps.conversations.payloads import conversation_payload, message_payload
-from apps.conversations.selectors import routing_request
+from apps.conversations.selectors import queue_figures_all, routing_request
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from apps.events.services import emit, to_buyer
 from apps.events.services import to_account as account_recipient
@@ -489,3 +489,34 @@ def agents_for_buyer_choice(*, shop_id: int) -> list[AgentState]:
         .select_related("account")
         .order_by("account_id")
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Queue figures pushed to waiting buyers (C5), coalesced
+
+
+def queue_push_updates(*, shop_id: int) -> int:
+    """Send ``queue.updated`` to each waiting buyer whose figures changed since the last push.
+
+    Run periodically (every few seconds) instead of one event per buyer per dispatch (DESIGN,
+    events). Returns how many buyers were told."""
+    figures = queue_figures_all(shop_id=shop_id)
+    told = 0
+    with transaction.atomic():
+        rows = Conversation.objects.select_for_update(skip_locked=True).filter(
+            shop_id=shop_id, pk__in=list(figures), state=State.QUEUED
+        )
+        for conversation in rows:
+            data = figures[conversation.pk].as_dict()
+            if conversation.queue_pushed == data:
+                continue
+            conversation.queue_pushed = data
+            conversation.save(update_fields=["queue_pushed"])
+            emit(
+                shop_id=shop_id,
+                recipients=[to_buyer(conversation.buyer_id)],
+                type="queue.updated",
+                data={"conversation": conversation.pk, **data},
+            )
+            told += 1
+    return told

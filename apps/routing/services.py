@@ -445,3 +445,17 @@ def presence_expire(*, now: datetime | None = None) -> int:
             )
             expired += 1
     return expired
+
+
+def load_drift(*, shop_id: int) -> dict[int, tuple[int, int]]:
+    """Agents whose load counter differs from their active conversations: ``{account: (counter,
+    truth)}``. There should be none (DESIGN: counters move only inside the locked services)."""
+    from django.db.models import Count, Q
+
+    rows = AgentState.objects.filter(shop_id=shop_id).annotate(
+        truth=Count(
+            "account__conversations",
+            filter=Q(account__conversations__state=State.ACTIVE),
+        )
+    )
+    return {r.account_id: (r.open_count, r.truth) for r in rows if r.open_count != r.truth}

@@ -176,3 +176,38 @@ def test_c7_agent_going_offline_never_loses_a_buyer(desk):
         c = desk.fresh(c)
         assert c.state in (State.ACTIVE, State.QUEUED, State.POOLED)
         assert c.agent_id == desk.kit.main.pk or c.state != State.ACTIVE
+
+
+def test_c5_queue_updates_are_pushed_once_per_change(desk):
+    from apps.conversations.tasks import queue_positions
+    from apps.events.models import Event
+
+    desk.settings(default_max_concurrent=1)
+    a = desk.agent("a")
+    head = desk.ask("b0")
+    first = desk.ask("w1")
+    second = desk.ask("w2")
+    assert queue_positions() == 2
+    assert queue_positions() == 0  # nothing changed: nothing sent
+    desk.close(head, a)  # w1 is connected, w2 moves up
+    assert queue_positions() == 1
+    pushed = Event.objects.filter(
+        recipient_kind="buyer", recipient_id=second.buyer_id, type="queue.updated"
+    ).order_by("stream_seq")
+    assert [e.payload["position"] for e in pushed] == [2, 1]
+    assert desk.fresh(first).state == State.ACTIVE
+
+
+def test_load_counters_match_conversations_after_a_busy_day(desk):
+    from apps.routing.services import load_drift
+
+    desk.settings(default_max_concurrent=2)
+    a = desk.agent("a")
+    b = desk.agent("b")
+    convs = [desk.ask(f"b{i}") for i in range(6)]
+    desk.status(a, "offline")
+    desk.close(desk.fresh(convs[0]))
+    conv.conversation_leave(conversation=desk.fresh(convs[5]))
+    desk.status(a, "online")
+    del b
+    assert load_drift(shop_id=desk.shop_id) == {}
