@@ -205,10 +205,11 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "StaffToken": {"type": "apiKey", "in": "header", "name": "Authorization"},
-        }
+    # One name per choice set where field names collide (status, entrance).
+    "ENUM_NAME_OVERRIDES": {
+        "AgentStatusEnum": "apps.routing.models.AgentStatus",
+        "OrderStatusEnum": "apps.shopdata.models.OrderStatus",
+        "EntranceEnum": "apps.conversations.models.Entrance",
     },
 }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -81,6 +82,7 @@ class TokenResultSerializer(serializers.Serializer[dict[str, Any]]):
     account = AccountSerializer()
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class GroupField(serializers.PrimaryKeyRelatedField[Group]):
     """A group of the caller's shop; another shop's id reads as unknown."""
 

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.accounts.api import views
+from apps.accounts.api import schema, views  # noqa: F401  (schema: the staff token scheme)
 
 router = SimpleRouter()
 router.register("accounts", views.AccountViewSet, basename="account")

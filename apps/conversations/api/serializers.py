@@ -4,7 +4,100 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.conversations.models import IntentRule, State
+from apps.conversations.models import (
+    CloseReason,
+    Entrance,
+    IntentRule,
+    MessageKind,
+    Sender,
+    State,
+)
+from apps.routing.models import AgentStatus
+
+# Response serializers: they document (and, in tests, check) the shapes that
+# apps.conversations.payloads builds for the REST answers and the events alike. The views answer
+# with those payloads; these classes are never used to render, so the two cannot disagree silently
+# (apps/conversations/tests/test_api_shapes.py compares them).
+
+
+class BuyerRefSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField(read_only=True)
+    external_id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class QueueFiguresSerializer(serializers.Serializer[dict[str, Any]]):
+    """SPEC C5, computed when read; position and estimate are null while hidden."""
+
+    position = serializers.IntegerField(read_only=True, allow_null=True, min_value=1)
+    eta_seconds = serializers.IntegerField(read_only=True, allow_null=True)
+    hidden = serializers.BooleanField(read_only=True)
+
+
+class RatingValueSerializer(serializers.Serializer[dict[str, Any]]):
+    score = serializers.IntegerField(read_only=True, min_value=1, max_value=5)
+    comment = serializers.CharField(read_only=True)
+
+
+class ConversationSerializer(serializers.Serializer[Any]):
+    """A conversation as API.md describes it (apps.conversations.payloads.conversation_payload)."""
+
+    id = serializers.IntegerField(read_only=True)
+    buyer = BuyerRefSerializer(read_only=True)
+    state = serializers.ChoiceField(State.choices, read_only=True)
+    agent = serializers.IntegerField(read_only=True, allow_null=True, help_text="Account id.")
+    group = serializers.IntegerField(read_only=True, allow_null=True, help_text="Group id.")
+    entrance = serializers.ChoiceField(Entrance.choices, read_only=True, allow_null=True)
+    product = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The product's external id."
+    )
+    order = serializers.CharField(
+        read_only=True, allow_null=True, help_text="The order's external id."
+    )
+    intent = serializers.CharField(read_only=True, allow_null=True)
+    queue = QueueFiguresSerializer(read_only=True, allow_null=True)
+    human_requested_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    assigned_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    first_response_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    close_reason = serializers.ChoiceField(CloseReason.choices, read_only=True, allow_null=True)
+    from_offline_message = serializers.BooleanField(read_only=True)
+    rating = RatingValueSerializer(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    last_seq = serializers.IntegerField(
+        read_only=True, help_text="The seq of the latest message (0 before the first)."
+    )
+
+
+class QueuedConversationSerializer(ConversationSerializer):
+    waited_seconds = serializers.IntegerField(read_only=True)
+
+
+class MessageSerializer(serializers.Serializer[dict[str, Any]]):
+    """A message as API.md describes it (apps.conversations.payloads.message_payload)."""
+
+    id = serializers.IntegerField(read_only=True)
+    conversation = serializers.IntegerField(read_only=True)
+    seq = serializers.IntegerField(read_only=True, min_value=1)
+    sender = serializers.ChoiceField(Sender.choices, read_only=True)
+    agent = serializers.IntegerField(read_only=True, allow_null=True)
+    kind = serializers.ChoiceField(MessageKind.choices, read_only=True)
+    body = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    client_id = serializers.CharField(read_only=True, allow_null=True)
+
+
+def page_of(
+    child: type[serializers.BaseSerializer[Any]], name: str
+) -> type[serializers.Serializer[Any]]:
+    """A whole list in the paginated shape of API.md (for views that answer every row at once)."""
+    fields: dict[str, Any] = {
+        "count": serializers.IntegerField(read_only=True),
+        "next": serializers.URLField(read_only=True, allow_null=True),
+        "previous": serializers.URLField(read_only=True, allow_null=True),
+        "results": child(many=True, read_only=True),
+    }
+    return type(name, (serializers.Serializer,), fields)
 
 
 class ConversationFilterSerializer(serializers.Serializer[dict[str, Any]]):
@@ -41,8 +134,10 @@ class QueueFilterSerializer(serializers.Serializer[dict[str, Any]]):
     group = serializers.IntegerField(required=False)
 
 
-class PrivateContactSerializer(serializers.Serializer[dict[str, Any]]):
+class PrivateContactSerializer(serializers.Serializer[Any]):
     buyer = serializers.CharField(max_length=64, help_text="The buyer's external id.")
+    name = serializers.CharField(read_only=True, help_text="The buyer's name.")
+    created_at = serializers.DateTimeField(read_only=True)
 
 
 class IntentRuleSerializer(serializers.ModelSerializer[IntentRule]):
@@ -75,9 +170,35 @@ class WidgetSessionSerializer(serializers.Serializer[dict[str, Any]]):
     buyer_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     signature = serializers.CharField(max_length=128, required=False, allow_blank=True)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    entrance = serializers.ChoiceField(["product", "order", "member"])
+    entrance = serializers.ChoiceField(Entrance.choices)
     product = serializers.CharField(max_length=64, required=False, allow_blank=True)
     order = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class ShopRefSerializer(serializers.Serializer[dict[str, Any]]):
+    slug = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class WidgetBuyerSerializer(serializers.Serializer[dict[str, Any]]):
+    external_id = serializers.CharField(
+        read_only=True, help_text="`anon:...` for an anonymous visitor."
+    )
+    name = serializers.CharField(read_only=True)
+
+
+class WidgetSessionResultSerializer(serializers.Serializer[dict[str, Any]]):
+    token = serializers.CharField(
+        read_only=True, help_text="Send it as `Authorization: Buyer <token>`."
+    )
+    buyer = WidgetBuyerSerializer(read_only=True)
+    shop = ShopRefSerializer(read_only=True)
+
+
+class WidgetAgentSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(AgentStatus.choices, read_only=True)
 
 
 class WidgetConversationSerializer(serializers.Serializer[dict[str, Any]]):
@@ -89,3 +210,14 @@ class WidgetConversationSerializer(serializers.Serializer[dict[str, Any]]):
 class RatingSerializer(serializers.Serializer[dict[str, Any]]):
     score = serializers.IntegerField(min_value=1, max_value=5)
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RatingResultSerializer(serializers.Serializer[dict[str, Any]]):
+    conversation = serializers.IntegerField(read_only=True)
+    score = serializers.IntegerField(read_only=True)
+    comment = serializers.CharField(read_only=True)
+
+
+QueuePageSerializer = page_of(QueuedConversationSerializer, "QueuePage")
+WidgetAgentPageSerializer = page_of(WidgetAgentSerializer, "WidgetAgentPage")
+WidgetMessagePageSerializer = page_of(MessageSerializer, "WidgetMessagePage")

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core import signing
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -23,9 +24,15 @@ from rest_framework.views import APIView
 from apps.conversations import services
 from apps.conversations.api.serializers import (
     AfterSeqSerializer,
+    ConversationSerializer,
     MessageCreateSerializer,
+    MessageSerializer,
+    RatingResultSerializer,
     RatingSerializer,
+    WidgetAgentPageSerializer,
     WidgetConversationSerializer,
+    WidgetMessagePageSerializer,
+    WidgetSessionResultSerializer,
     WidgetSessionSerializer,
 )
 from apps.conversations.api.views import conversation_data
@@ -101,6 +108,21 @@ class BuyerTokenAuthentication(BaseAuthentication):
         return self.keyword
 
 
+class BuyerTokenScheme(OpenApiAuthenticationExtension):
+    """The buyer token in the OpenAPI schema."""
+
+    target_class = BuyerTokenAuthentication
+    name = "BuyerToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Buyer <token>`, the token from `POST /api/v1/widget/session/`.",
+        }
+
+
 class IsBuyer(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, BuyerPrincipal)
@@ -127,7 +149,7 @@ class WidgetSessionView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "widget"
 
-    @extend_schema(request=WidgetSessionSerializer, responses={200: dict})
+    @extend_schema(request=WidgetSessionSerializer, responses=WidgetSessionResultSerializer)
     def post(self, request: Request) -> Response:
         data = WidgetSessionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -182,7 +204,7 @@ class WidgetSessionView(APIView):
 class WidgetAgentsView(_WidgetView):
     """B7: the online and paused agents, when the shop lets buyers choose."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=WidgetAgentPageSerializer)
     def get(self, request: Request) -> Response:
         shop_id = _principal(request).shop_id
         if not ShopSettings.objects.filter(shop_id=shop_id, buyer_chooses_agent=True).exists():
@@ -201,14 +223,14 @@ def _current(principal: BuyerPrincipal) -> Conversation | None:
 
 
 class WidgetConversationView(_WidgetView):
-    @extend_schema(responses=dict)
+    @extend_schema(responses=ConversationSerializer)
     def get(self, request: Request) -> Response:
         conversation = _current(_principal(request))
         if conversation is None:
             raise NotFound(_("No conversation yet."))
         return Response(conversation_data(conversation))
 
-    @extend_schema(request=WidgetConversationSerializer, responses=dict)
+    @extend_schema(request=WidgetConversationSerializer, responses=ConversationSerializer)
     def post(self, request: Request) -> Response:
         data = WidgetConversationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -233,7 +255,7 @@ class WidgetConversationView(_WidgetView):
 
 
 class WidgetMessagesView(_WidgetView):
-    @extend_schema(parameters=[AfterSeqSerializer], responses=dict)
+    @extend_schema(parameters=[AfterSeqSerializer], responses=WidgetMessagePageSerializer)
     def get(self, request: Request) -> Response:
         conversation = _current(_principal(request))
         if conversation is None:
@@ -246,7 +268,10 @@ class WidgetMessagesView(_WidgetView):
         results = [message_payload(m) for m in rows]
         return Response({"count": len(results), "next": None, "previous": None, "results": results})
 
-    @extend_schema(request=MessageCreateSerializer, responses={201: dict, 200: dict})
+    @extend_schema(
+        request=MessageCreateSerializer,
+        responses={201: MessageSerializer, 200: MessageSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -263,7 +288,7 @@ class WidgetMessagesView(_WidgetView):
 
 
 class WidgetLeaveView(_WidgetView):
-    @extend_schema(request=None, responses=dict)
+    @extend_schema(request=None, responses=ConversationSerializer)
     def post(self, request: Request) -> Response:
         p = _principal(request)
         conversation = Conversation.objects.filter(
@@ -276,7 +301,7 @@ class WidgetLeaveView(_WidgetView):
 
 
 class WidgetRatingView(_WidgetView):
-    @extend_schema(request=RatingSerializer, responses={201: dict})
+    @extend_schema(request=RatingSerializer, responses={201: RatingResultSerializer})
     def post(self, request: Request) -> Response:
         data = RatingSerializer(data=request.data)
         data.is_valid(raise_exception=True)

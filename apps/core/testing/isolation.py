@@ -14,7 +14,8 @@ What a view declares (class attributes; on a function view, attributes of the fu
   a PUT may create the caller's own object, but shop B's object with that id must not change
   and the answer must not carry its data; the route's other methods still answer 404.
 * ``tenant_lookup_fields``: ``{url_kwarg: attribute}`` when a kwarg is neither the view's
-  ``lookup_field`` nor ``pk``/``id`` nor an attribute of the model with the same name.
+  ``lookup_field`` nor ``pk``/``id`` nor an attribute of the model with the same name; the
+  attribute may be dotted (``{"buyer_id": "buyer.external_id"}``).
 * ``tenant_probe_body``: a valid request body, so that the answer comes from the tenant check
   and not from validation (default :data:`DEFAULT_PROBE_BODY`).
 
@@ -25,6 +26,7 @@ An object of shop B comes from the factory registered for the model with
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -262,7 +264,7 @@ def probe(route: ObjectRoute, method: str, *, client: APIClient, other_shop: Sho
                     f"{{{kwarg}}}; declare `tenant_lookup_fields = {{{kwarg!r}: '<attr>'}}`."
                 )
                 return problems
-            values[kwarg] = getattr(obj, attribute)
+            values[kwarg] = operator.attrgetter(attribute)(obj)
         url = route.url(values)
         try:
             match = resolve(url, route.urlconf)

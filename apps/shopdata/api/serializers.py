@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.shopdata.models import OrderStatus
+from apps.shopdata.models import Buyer, Order, OrderStatus, Product
 
 
 class BuyerUpsertSerializer(serializers.Serializer[dict[str, Any]]):
@@ -38,3 +38,40 @@ class OrderUpsertSerializer(serializers.Serializer[dict[str, Any]]):
     items = OrderItemSerializer(many=True, required=False, default=list)
     paid_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     created_at = serializers.DateTimeField()
+
+
+class BuyerSerializer(serializers.ModelSerializer[Buyer]):
+    class Meta:
+        model = Buyer
+        fields = ["external_id", "name", "segments", "channel"]
+        read_only_fields = fields
+
+    segments = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class ProductSerializer(serializers.ModelSerializer[Product]):
+    class Meta:
+        model = Product
+        fields = ["external_id", "name", "category"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer[Order]):
+    buyer = serializers.CharField(
+        source="buyer.external_id", read_only=True, help_text="The buyer's external id."
+    )
+    items = OrderItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "external_id",
+            "buyer",
+            "status",
+            "amount",
+            "shipping_fee",
+            "items",
+            "paid_at",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -13,8 +13,11 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HasShopPerm, Perm
 from apps.shopdata import services
 from apps.shopdata.api.serializers import (
+    BuyerSerializer,
     BuyerUpsertSerializer,
+    OrderSerializer,
     OrderUpsertSerializer,
+    ProductSerializer,
     ProductUpsertSerializer,
 )
 from apps.shopdata.models import Buyer, Order, Product
@@ -30,10 +33,18 @@ class _Upsert(APIView):
     tenant_lookup = "upsert"
 
 
+def _upsert_schema(request: type[Any], answer: type[Any]) -> Any:
+    return extend_schema(
+        request=request,
+        responses={200: answer, 201: answer},
+        description="Idempotent upsert by external id: 201 when created, 200 when updated.",
+    )
+
+
 class BuyerUpsertView(_Upsert):
     tenant_model = Buyer
 
-    @extend_schema(request=BuyerUpsertSerializer, responses={200: dict, 201: dict})
+    @_upsert_schema(BuyerUpsertSerializer, BuyerSerializer)
     def put(self, request: Request, external_id: str) -> Response:
         data = BuyerUpsertSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -42,21 +53,13 @@ class BuyerUpsertView(_Upsert):
             external_id=external_id,
             **data.validated_data,
         )
-        return _answer(
-            {
-                "external_id": buyer.external_id,
-                "name": buyer.name,
-                "segments": buyer.segments,
-                "channel": buyer.channel,
-            },
-            created,
-        )
+        return _answer(BuyerSerializer(buyer).data, created)
 
 
 class ProductUpsertView(_Upsert):
     tenant_model = Product
 
-    @extend_schema(request=ProductUpsertSerializer, responses={200: dict, 201: dict})
+    @_upsert_schema(ProductUpsertSerializer, ProductSerializer)
     def put(self, request: Request, external_id: str) -> Response:
         data = ProductUpsertSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -65,20 +68,13 @@ class ProductUpsertView(_Upsert):
             external_id=external_id,
             **data.validated_data,
         )
-        return _answer(
-            {
-                "external_id": product.external_id,
-                "name": product.name,
-                "category": product.category,
-            },
-            created,
-        )
+        return _answer(ProductSerializer(product).data, created)
 
 
 class OrderUpsertView(_Upsert):
     tenant_model = Order
 
-    @extend_schema(request=OrderUpsertSerializer, responses={200: dict, 201: dict})
+    @_upsert_schema(OrderUpsertSerializer, OrderSerializer)
     def put(self, request: Request, external_id: str) -> Response:
         data = OrderUpsertSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -87,16 +83,4 @@ class OrderUpsertView(_Upsert):
             external_id=external_id,
             **data.validated_data,
         )
-        return _answer(
-            {
-                "external_id": order.external_id,
-                "buyer": order.buyer.external_id,
-                "status": order.status,
-                "amount": str(order.amount),
-                "shipping_fee": str(order.shipping_fee),
-                "items": order.items,
-                "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-                "created_at": order.created_at.isoformat(),
-            },
-            created,
-        )
+        return _answer(OrderSerializer(order).data, created)

@@ -5,8 +5,10 @@ from datetime import date
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from apps.conversations.models import Entrance
 from apps.shops.models import ShopSettings
 
 HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
@@ -19,7 +21,6 @@ DURATION_FIELDS = (
     "agent_silence_seconds",
     "agent_warning_seconds",
 )
-ENTRANCES = ("product", "order", "member")
 
 
 class WeeklySlot(serializers.Serializer[dict[str, Any]]):
@@ -68,7 +69,7 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
     business_hours = BusinessHours()
     queue_groups = serializers.ListField(child=serializers.IntegerField(), required=False)
     entrances = serializers.ListField(
-        child=serializers.ChoiceField(ENTRANCES), required=False, allow_empty=True
+        child=serializers.ChoiceField(Entrance.choices), required=False, allow_empty=True
     )
     widget_origins = serializers.ListField(
         child=serializers.URLField(max_length=200), required=False, allow_empty=True
@@ -78,6 +79,12 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
         model = ShopSettings
         exclude = ["id", "shop"]
         read_only_fields = ["widget_secret"]
+        extra_kwargs = {
+            "widget_secret": {
+                "help_text": "Shown to the main account alone; rotate it with "
+                "POST /api/v1/settings/widget-secret/."
+            }
+        }
 
     def to_representation(self, instance: ShopSettings) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -119,3 +126,22 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+class WidgetSecretSerializer(serializers.Serializer[dict[str, Any]]):
+    widget_secret = serializers.CharField(
+        read_only=True, help_text="The new secret; widget signatures made with the old one fail."
+    )
+
+
+class SettingsSchema(OpenApiSerializerExtension):
+    """``widget_secret`` is absent from the answers to sub-accounts: not a required property."""
+
+    target_class = SettingsSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
+        schema["required"] = [f for f in schema.get("required", []) if f != "widget_secret"]
+        return schema

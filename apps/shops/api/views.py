@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsStaff, Perm, has_perm
 from apps.core.errors import Forbidden
 from apps.routing.services import capacity_changed
-from apps.shops.api.serializers import SettingsSerializer
+from apps.shops.api.serializers import SettingsSerializer, WidgetSecretSerializer
 from apps.shops.models import ShopSettings
 
 # SPEC A4: groups, routing and queue settings need manage_routing; the rest manage_settings.
@@ -75,7 +75,7 @@ class WidgetSecretView(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses=WidgetSecretSerializer)
     def post(self, request: Request) -> Response:
         if not request.user.is_main:  # type: ignore[union-attr]
             raise Forbidden("Only the main account can rotate the widget secret.")
