@@ -1,9 +1,9 @@
 """The image's HEALTHCHECK: GET /healthz on this container's uvicorn, as a proxy would ask.
 
-Django answers 400 to a Host header outside ALLOWED_HOSTS and, with SECURE_SSL_REDIRECT, redirects
-plain HTTP; so the request names the first allowed host and says it came in over HTTPS (honoured
-with USE_X_FORWARDED_PROTO, or by uvicorn's proxy headers, which trust loopback by default).
-Exit 0 when the answer is 200, 1 otherwise. Standard library only: the slim image has no curl.
+/healthz is answered before the host check and the HTTPS redirect (apps.core.middleware); the
+request still names an allowed host and HTTPS, as a proxy would, so that it also works against an
+older image. Exit 0 when the answer is 200, 1 otherwise.
+Standard library only: the slim image has no curl.
 """
 
 from __future__ import annotations
