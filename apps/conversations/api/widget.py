@@ -44,6 +44,8 @@ from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import ShopSettings
 
 TOKEN_SALT = "helpdesk.widget"
+ANONYMOUS_PREFIX = "anon:"
+EXTERNAL_ID_MAX = 64  # Buyer.external_id
 TOKEN_MAX_AGE = 7 * 24 * 3600
 
 
@@ -173,7 +175,13 @@ class WidgetSessionView(APIView):
             external_id = buyer_id
         elif settings.allow_anonymous_buyers:
             # Unsigned visitors never map onto a real buyer's record.
-            external_id = f"anon:{buyer_id or secrets.token_hex(8)}"
+            if len(ANONYMOUS_PREFIX + buyer_id) > EXTERNAL_ID_MAX:
+                raise InvalidInput(
+                    _("An anonymous visitor id has at most %(n)d characters.")
+                    % {"n": EXTERNAL_ID_MAX - len(ANONYMOUS_PREFIX)},
+                    field="buyer_id",
+                )
+            external_id = ANONYMOUS_PREFIX + (buyer_id or secrets.token_hex(8))
         else:
             raise InvalidInput(_("A signature is required."), field="signature")
         # The context is checked before the buyer is stored: a refused session stores nothing.

@@ -81,6 +81,7 @@ def test_removing_an_unknown_private_buyer_is_404(desk, shop_b):
     )
     assert desk.kit.client().delete(f"{CONTACTS}vip-1/").status_code == 404
     assert PrivateContact.objects.filter(shop=shop_b.shop).count() == 1
+    assert desk.kit.client().delete(f"{CONTACTS}vip%00/").status_code == 404  # never 500
 
 
 @pytest.mark.parametrize(

@@ -184,6 +184,17 @@ def test_anonymous_visitors_only_where_the_shop_allows_them(desk):
     assert len(visitors) == 2 and all(v.startswith("anon:") for v in visitors)
 
 
+def test_a_too_long_anonymous_visitor_id_is_refused(desk):
+    # API.md General: never 500 for input (the id gets the `anon:` prefix)
+    desk.settings(allow_anonymous_buyers=True)
+    body = {"shop": desk.kit.shop.slug, "entrance": "product"}
+    before = stored(desk)
+    response = session({**body, "buyer_id": "x" * 60})
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["buyer_id"]
+    assert stored(desk) == before
+    assert session({**body, "buyer_id": "x" * 59}).status_code == 200
+
+
 def test_an_unsigned_buyer_id_is_never_mapped_onto_the_real_buyer(desk):
     # SPEC H3, docs/routing.md: an anonymous visitor naming a real buyer's id gets its own record
     desk.agent("a1")

@@ -78,6 +78,8 @@ def test_the_same_external_id_in_two_shops_is_two_buyers(shop_a, shop_b):
         ("b-1", {"channel": "c" * 33}, "channel"),
         ("x" * 65, {"name": "n"}, "external_id"),
         ("%20", {"name": "n"}, "external_id"),
+        ("a%00b", {"name": "n"}, "external_id"),  # never 500 for input
+        ("a%09b", {"name": "n"}, "external_id"),
     ],
 )
 def test_bad_buyer_is_refused_and_nothing_is_stored(shop_a, external_id, body, field):
