@@ -465,6 +465,19 @@ def test_agent_claims_a_pooled_conversation(desk):
     assert desk.load(agent) == 1
 
 
+def test_an_agent_finds_the_message_pool_in_its_list(desk):
+    # SPEC B11, E2: agents claim pooled conversations by hand, so they must find them; the
+    # pool is not history (E6): an account that cannot receive buyers does not see it
+    conversation = pooled(desk)
+    agent = desk.agent("a1")
+    clerk = desk.kit.sub("clerk", {Perm.HANDLE_ORDERS})
+    assert ids(desk.kit.client(agent).get(CONVERSATIONS, {"state": "pooled"})) == [conversation.pk]
+    assert ids(desk.kit.client(clerk).get(CONVERSATIONS)) == []
+    claimed = desk.kit.client(agent).post(url(conversation, "claim"))
+    assert claimed.status_code == 200
+    assert ids(desk.kit.client(agent).get(CONVERSATIONS, {"state": "active"})) == [conversation.pk]
+
+
 def test_claiming_a_conversation_that_is_not_pooled_is_409(desk):
     agent = desk.agent("a1")
     conversation = desk.ask("b1")
