@@ -186,12 +186,14 @@ else:
     # The Redis layer, not the pub/sub one (docs/realtime.md): bounded per socket (capacity,
     # also the bound of each process's receive buffer), messages expire, and what a slow socket
     # misses is read back from the event outbox. Sockets re-join their group well within
-    # group_expiry, so a connection open for days keeps receiving.
+    # group_expiry, so a connection open for days keeps receiving. The socket timeout must exceed
+    # the layer's 5 s blocking pop (redis-py's default is 5 s too: a reply arriving on the dot
+    # then fails the read and kills the socket's consumer).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": "helpdesk:asgi",
                 "capacity": env.int("CHANNEL_CAPACITY", default=200),
                 "expiry": 60,

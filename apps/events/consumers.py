@@ -251,6 +251,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except (DomainError, ValidationError) as exc:
             await self.send_error(socket_error(exc), content)
         except Exception as exc:
+            if type(exc).__name__ == "ClientDisconnected":  # gone mid-answer: nothing to tell
+                return
             logger.exception("socket frame %s failed", kind)
             await self.send_error(socket_error(exc), content)
 
