@@ -91,6 +91,7 @@ class AgentConsumer(StreamConsumer):
         return to_account(user.pk)
 
     async def hello_data(self) -> dict[str, Any]:
+        # Opening a socket is a sign of life too (presence only, never a status change).
         await database_sync_to_async(agent_heartbeat)(account_id=self.account_id)
         return {"account": self.account_id, "shop": self.shop_id}
 
