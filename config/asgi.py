@@ -13,9 +13,13 @@ from django.urls import path  # noqa: E402
 
 from apps.accounts.consumers import AgentConsumer  # noqa: E402
 from apps.accounts.middleware import StaffAuthStack  # noqa: E402
+from apps.conversations.consumers import BuyerConsumer  # noqa: E402
+from apps.conversations.middleware import BuyerSocketStack  # noqa: E402
 
+# A handshake from an Origin that is not allowed is refused with 403 (API.md, WebSockets).
 websocket_urlpatterns = [
     path("ws/agent/", AllowedHostsOriginValidator(StaffAuthStack(AgentConsumer.as_asgi()))),
+    path("ws/widget/", BuyerSocketStack(BuyerConsumer.as_asgi())),
 ]
 
 application = ProtocolTypeRouter(

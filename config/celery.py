@@ -19,5 +19,6 @@ app.conf.beat_schedule = {
         "task": "routing.dispatch_safety_net",
         "schedule": timedelta(seconds=30),
     },
+    "events-delete-expired": {"task": "events.delete_expired", "schedule": timedelta(hours=1)},
     "load-drift-check": {"task": "routing.load_drift_check", "schedule": timedelta(minutes=10)},
 }

@@ -183,10 +183,22 @@ else:
             "KEY_PREFIX": "helpdesk",
         }
     }
+    # The Redis layer, not the pub/sub one (docs/realtime.md): bounded per socket (capacity,
+    # also the bound of each process's receive buffer), messages expire, and what a slow socket
+    # misses is read back from the event outbox. Sockets re-join their group well within
+    # group_expiry, so a connection open for days keeps receiving. The socket timeout must exceed
+    # the layer's 5 s blocking pop (redis-py's default is 5 s too: a reply arriving on the dot
+    # then fails the read and kills the socket's consumer).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "helpdesk:asgi", "capacity": 1000},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": "helpdesk:asgi",
+                "capacity": env.int("CHANNEL_CAPACITY", default=200),
+                "expiry": 60,
+                "group_expiry": 86400,
+            },
         }
     }
 
@@ -239,6 +251,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = EMBEDDED
 CELERY_TIMEZONE = "UTC"
+
+# Real time (docs/realtime.md): how long the event streams are kept for resuming sockets, how
+# often clients ping (at most; agents' sockets ping more often when the shop's grace is short),
+# and the largest frame a client may send.
+HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
+HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
+HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)

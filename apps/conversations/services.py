@@ -522,3 +522,42 @@ def queue_push_updates(*, shop_id: int) -> int:
             )
             told += 1
     return told
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing from either side (REST and the sockets share these)
+
+
+def agent_may_write(*, account: Account, conversation: Conversation) -> bool:
+    """An agent writes (and shows typing) only in a conversation it holds."""
+    return conversation.state == State.ACTIVE and conversation.agent_id == account.pk
+
+
+def buyer_open_conversation(*, buyer: Buyer) -> Conversation | None:
+    return (
+        Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
+        .select_related("buyer", "product", "order", "shop")
+        .first()
+    )
+
+
+def buyer_message_send(
+    *, buyer: Buyer, entrance: str, body: str, client_id: str = ""
+) -> tuple[Message, bool]:
+    """The buyer writes: into its open conversation, or, after the end, a new one with the
+    service assistant (API.md, buyer widget). Idempotent on ``client_id``."""
+    conversation = buyer_open_conversation(buyer=buyer)
+    if conversation is None and client_id:  # a resend after the end answers the stored one
+        existing = Message.objects.filter(
+            shop_id=buyer.shop_id,
+            conversation__buyer=buyer,
+            sender=Sender.BUYER,
+            client_id=client_id,
+        ).first()
+        if existing is not None:
+            return existing, False
+    if conversation is None:
+        conversation = conversation_open(buyer=buyer, entrance=entrance)
+    return message_create(
+        conversation=conversation, sender=Sender.BUYER, body=body, client_id=client_id
+    )

@@ -1,12 +1,42 @@
-"""Pushing to sockets, only ever after the transaction that caused it has committed."""
+"""Pushing to sockets, only ever after the transaction that caused it has committed.
+
+Sync code (views, services, Celery tasks) publishes through :func:`publish`. It does not use
+``async_to_sync(layer.group_send)`` directly: without a running event loop, ``async_to_sync``
+makes a new loop for every call, and channels_redis keeps a connection pool per event loop, so
+each push would open (and, when the loop closes, flush) a pool of its own; from a thread that
+already runs a loop it refuses to work at all. Instead each process keeps one long-lived event loop
+in a daemon thread with its own channel-layer instance, and sync code hands it the coroutine
+(``run_coroutine_threadsafe``) and waits a bounded time. The thread is made again after a fork
+(Celery's prefork workers), so no pool is ever shared between processes or loops.
+
+A push that fails (Redis down, timeout) is logged and dropped: the event is already stored in
+the outbox (``apps.events``), and sockets read it from there on their next event, heartbeat or
+reconnect (docs/realtime.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import (
+    DEFAULT_CHANNEL_LAYER,
+    BaseChannelLayer,
+    InMemoryChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 def account_group(account_id: int) -> str:
@@ -14,12 +44,91 @@ def account_group(account_id: int) -> str:
     return f"account.{account_id}"
 
 
+def buyer_group(buyer_id: int) -> str:
+    """The channel-layer group every socket of one buyer joins."""
+    return f"buyer.{buyer_id}"
+
+
+class _Publisher:
+    """One event loop thread per process for sends from sync code (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._layer: BaseChannelLayer | None = None
+        # In-memory layer (embedded mode): the server's own loop, where the consumers wait.
+        self.server_loop: asyncio.AbstractEventLoop | None = None
+
+    def _start(self) -> tuple[asyncio.AbstractEventLoop, BaseChannelLayer]:
+        with self._lock:
+            if self._pid != os.getpid() or self._loop is None or self._layer is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="channel-layer-publisher", daemon=True
+                )
+                thread.start()
+                self._layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+                self._loop = loop
+                self._pid = os.getpid()
+            return self._loop, self._layer
+
+    def _wait(self, future: concurrent.futures.Future[Any], group: str) -> None:
+        try:
+            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            logger.warning("push to %s timed out; clients catch up from the outbox", group)
+        except Exception:
+            logger.exception("push to %s failed; clients catch up from the outbox", group)
+
+    def publish(self, group: str, message: dict[str, Any]) -> None:
+        shared = get_channel_layer()
+        if shared is None:
+            return
+        if isinstance(shared, InMemoryChannelLayer):
+            self._publish_in_memory(shared, group, message)
+            return
+        loop, layer = self._start()
+        coroutine: Coroutine[Any, Any, None] = layer.group_send(group, message)
+        self._wait(asyncio.run_coroutine_threadsafe(coroutine, loop), group)
+
+    def _publish_in_memory(
+        self, layer: InMemoryChannelLayer, group: str, message: dict[str, Any]
+    ) -> None:
+        """The in-memory layer lives on the server's loop: send there, from whatever thread."""
+        loop = self.server_loop
+        if loop is not None and loop.is_running() and not _running_in(loop):
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            self._wait(future, group)
+            return
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:
+            logger.exception("push to %s failed", group)
+
+
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+_publisher = _Publisher()
+
+
+def publish(group: str, message: dict[str, Any]) -> None:
+    """Send ``message`` to ``group`` now, from sync code. Never raises: a failed push is logged."""
+    _publisher.publish(group, message)
+
+
+def remember_server_loop() -> None:
+    """Called by consumers (on the server's loop): the in-memory layer's pushes go there."""
+    if _publisher.server_loop is None:
+        _publisher.server_loop = asyncio.get_running_loop()
+
+
 def send_to_group_on_commit(group: str, message: dict[str, Any]) -> None:
     """Send ``message`` to ``group`` once the current transaction commits (at once outside one)."""
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(group, message)
-
-    transaction.on_commit(send, robust=True)
+    transaction.on_commit(lambda: publish(group, message), robust=True)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from apps.core.realtime import send_to_group_on_commit
+from apps.core.realtime import account_group, buyer_group, send_to_group_on_commit
 from apps.events.models import Event, RecipientKind, StreamCounter
 
 
@@ -24,7 +27,9 @@ class Recipient:
     @property
     def group(self) -> str:
         """The channel-layer group of every socket of this recipient."""
-        return f"{self.kind}.{self.id}"
+        if self.kind == RecipientKind.ACCOUNT:
+            return account_group(self.id)
+        return buyer_group(self.id)
 
 
 def to_account(account_id: int) -> Recipient:
@@ -73,3 +78,22 @@ def emit(
             {"type": "stream.event", "stream_seq": event.stream_seq, "event": type, "data": data},
         )
     return events
+
+
+DELETE_BATCH = 5000
+
+
+def events_delete_expired(*, now: datetime | None = None) -> int:
+    """Retention (DESIGN): delete events older than ``HELPDESK_EVENT_RETENTION_SECONDS``, in
+    batches so that no transaction holds many rows. The counters stay: numbering goes on, and a
+    client asking for a deleted event is told to resync. Returns how many were deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.HELPDESK_EVENT_RETENTION_SECONDS)
+    deleted = 0
+    while True:
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:DELETE_BATCH]
+        )
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(pk__in=ids).delete()[0]

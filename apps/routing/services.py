@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.accounts.models import Account, ShopAccountPermission
@@ -486,9 +486,21 @@ def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conve
     return dispatch(shop_id=shop_id, now=now)
 
 
-def agent_heartbeat(*, account_id: int, now: datetime | None = None) -> None:
-    """A socket ping: presence only, never a status change (API.md, status)."""
-    AgentState.objects.filter(account_id=account_id).update(last_seen_at=now or timezone.now())
+PRESENCE_WRITE_SECONDS = 5
+
+
+def agent_heartbeat(
+    *, account_id: int, now: datetime | None = None, every: int = PRESENCE_WRITE_SECONDS
+) -> None:
+    """A socket ping: presence only, never a status change (API.md, status).
+
+    Cheap (DESIGN, presence): the last-seen column is written at most once per ``every``
+    seconds per agent, however many tabs and processes ping; it never moves backwards. A closing
+    socket passes ``every=0`` so that the grace period counts from the moment it left."""
+    now = now or timezone.now()
+    AgentState.objects.filter(account_id=account_id).filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - timedelta(seconds=every))
+    ).update(last_seen_at=now)
 
 
 def presence_expire(*, now: datetime | None = None) -> int:

@@ -3,6 +3,9 @@ redirect (POST-redirect-GET); domain errors go back onto the form or into a mess
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 from django.contrib import messages
@@ -135,9 +138,16 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
         inherited = (
             state.group.max_concurrent if state.group and state.group.max_concurrent else None
         ) or shop_settings.default_max_concurrent
+        colleagues = [
+            a
+            for a in accounts_of_shop(shop_id=account.shop_id).filter(is_active=True)
+            if a.pk != account.pk
+        ]
         context.update(
             account=account,
             state=state,
+            colleagues=colleagues,  # transfer targets (SPEC B12); the service checks who is online
+            groups=_groups_of(account),
             statuses=AgentStatus.choices,
             can_set_max=shop_settings.agents_set_own_max,
             inherited_max=inherited,
@@ -366,11 +376,27 @@ class AccountDeletePage(ShopAccountMixin, TemplateView):
 
 
 class WidgetDemoPage(TemplateView):
-    """The demo shop's widget shell; chatting comes with the routing and real-time issues."""
+    """The demo shop's buyer widget (SPEC F1-F4), as a shop would embed it: the shop's own page
+    signs the buyer id with the widget secret (H3) on its server, which this view plays."""
 
     template_name = "web/widget_demo.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["demo_shop"] = Shop.objects.filter(slug=DEMO_SLUG).first()
+        shop = Shop.objects.filter(slug=DEMO_SLUG).select_related("settings").first()
+        context["demo_shop"] = shop
+        if shop is not None:
+            buyer_id = self.request.session.get("demo_buyer_id")
+            if not buyer_id:
+                buyer_id = f"visitor-{secrets.token_hex(4)}"
+                self.request.session["demo_buyer_id"] = buyer_id
+            context["widget"] = {
+                "shop": shop.slug,
+                "buyer_id": buyer_id,
+                # H3, as the shop's server computes it (API.md, buyer widget).
+                "signature": hmac.new(
+                    shop.settings.widget_secret.encode(), buyer_id.encode(), hashlib.sha256
+                ).hexdigest(),
+                "entrance": "member",
+            }
         return context

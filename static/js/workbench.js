@@ -1,4 +1,5 @@
-/* Agent workbench (SPEC E1): status switch, own max concurrent, the /ws/agent/ connection.
+/* Agent workbench (SPEC E1, E2): status switch, own max concurrent, the live conversation list and
+ * the chat view over /ws/agent/ (docs/realtime.md: resume with ?after, resync, client_id acks).
  * No dependencies. Strings come translated from the page's data-msg-* attributes. */
 (function () {
   "use strict";
@@ -6,7 +7,10 @@
   var root = document.querySelector("[data-workbench]");
   if (!root) return;
 
-  var PING_EVERY_MS = 20000;
+  var DEFAULT_PING_MS = 20000;
+  var WAIT_YELLOW_S = 60; // E1, the 2-minute rule: grey, then yellow past 1 min, red past 2 min
+  var WAIT_RED_S = 120;
+  var TAIL = 30; // messages read per conversation to know who spoke last
   var MAX_BACKOFF_MS = 30000;
   var CLOSE_REVOKED = 4403; // account disabled, deleted or password changed
   var CLOSE_UNAUTHENTICATED = 4401;
@@ -190,6 +194,452 @@
     });
   }
 
+  // --- Conversations (E1) and the chat view (E2) ------------------------------------------
+
+  var me = parseInt(root.dataset.accountId, 10);
+  var convUrl = root.dataset.conversationsUrl;
+  var list = root.querySelector("[data-conversation-list]");
+  var emptyState = root.querySelector("[data-empty-state]");
+  var queueLength = root.querySelector("[data-queue-length]");
+  var chat = root.querySelector("[data-chat]");
+  var placeholder = root.querySelector("[data-chat-placeholder]");
+  var chatTitle = root.querySelector("[data-chat-title]");
+  var chatMeta = root.querySelector("[data-chat-meta]");
+  var chatMessages = root.querySelector("[data-chat-messages]");
+  var chatTyping = root.querySelector("[data-chat-typing]");
+  var chatClosed = root.querySelector("[data-chat-closed]");
+  var chatFeedback = root.querySelector("[data-chat-feedback]");
+  var composer = root.querySelector("[data-composer]");
+  var input = composer.querySelector("textarea");
+  var transferToggle = root.querySelector("[data-transfer-toggle]");
+  var transferForm = root.querySelector("[data-transfer-form]");
+  var endButton = root.querySelector("[data-chat-end]");
+
+  var convs = {}; // id -> {id, name, waitingSince, unread, preview, activity, lastBuyerSeq}
+  var openId = null;
+  var typingTimer = null;
+
+  function readKey(id) {
+    return "helpdesk-read-" + me + "-" + id;
+  }
+  function lastRead(id) {
+    return parseInt(window.localStorage.getItem(readKey(id)) || "0", 10);
+  }
+  function markRead(conv) {
+    if (conv.lastBuyerSeq > lastRead(conv.id)) {
+      try {
+        window.localStorage.setItem(readKey(conv.id), String(conv.lastBuyerSeq));
+      } catch (error) {
+        // storage full or denied: unread counts then last for this page only
+      }
+    }
+    conv.unread = 0;
+  }
+
+  function duration(seconds) {
+    var m = Math.floor(seconds / 60);
+    var s = Math.floor(seconds % 60);
+    return m + ":" + (s < 10 ? "0" : "") + s;
+  }
+
+  function waitedSeconds(conv) {
+    return conv.waitingSince ? Math.max(0, (Date.now() - conv.waitingSince) / 1000) : 0;
+  }
+
+  /** Who waits since when, unread and the preview, from the messages known so far. */
+  function recompute(conv) {
+    var seqs = Object.keys(conv.msgs).map(Number).sort(function (a, b) { return a - b; });
+    var read = lastRead(conv.id);
+    var visible = conv.id === openId && !document.hidden;
+    conv.waitingSince = null;
+    conv.unread = 0;
+    seqs.forEach(function (seq) {
+      var m = conv.msgs[seq];
+      var at = Date.parse(m.created_at) || Date.now();
+      if (m.sender === "buyer") {
+        if (!conv.waitingSince) conv.waitingSince = at;
+        conv.lastBuyerSeq = Math.max(conv.lastBuyerSeq, seq);
+        if (seq > read && !visible) conv.unread += 1;
+      } else if (m.sender === "agent") {
+        conv.waitingSince = null; // answered
+      }
+      conv.preview = m.body;
+      conv.activity = Math.max(conv.activity, at);
+    });
+    if (visible) markRead(conv);
+  }
+
+  function noteMessage(conv, m) {
+    conv.msgs[m.seq] = { sender: m.sender, created_at: m.created_at, body: m.body };
+    recompute(conv);
+  }
+
+  function upsert(data) {
+    var conv = convs[data.id];
+    if (!conv) {
+      conv = convs[data.id] = {
+        id: data.id,
+        waitingSince: null,
+        unread: 0,
+        preview: "",
+        activity: Date.parse(data.assigned_at || data.created_at) || Date.now(),
+        lastBuyerSeq: 0,
+        msgs: {},
+      };
+    }
+    conv.name = (data.buyer && (data.buyer.name || data.buyer.external_id)) || conv.name || "?";
+    conv.data = data;
+    return conv;
+  }
+
+  function remove(id, why) {
+    delete convs[id];
+    renderList();
+    if (id === openId) {
+      showClosed(why);
+    }
+  }
+
+  /** The latest messages of a conversation: who spoke last, unread, the preview. */
+  function loadTail(conv) {
+    var after = Math.max(0, (conv.data.last_seq || 0) - TAIL);
+    return api("GET", convUrl + conv.id + "/messages/?after_seq=" + after).then(function (r) {
+      if (!r.ok || !convs[conv.id]) return;
+      (r.data.results || []).forEach(function (m) {
+        conv.msgs[m.seq] = { sender: m.sender, created_at: m.created_at, body: m.body };
+      });
+      recompute(conv);
+      renderList();
+    });
+  }
+
+  function loadConversations() {
+    var url = convUrl + "?state=active&agent=" + me;
+    return api("GET", url).then(function (r) {
+      if (!r.ok) return;
+      var seen = {};
+      (r.data.results || []).forEach(function (data) {
+        seen[data.id] = true;
+        loadTail(upsert(data));
+      });
+      Object.keys(convs).forEach(function (id) {
+        if (!seen[id]) delete convs[id];
+      });
+      renderList();
+      if (openId && convs[openId]) openChat(openId);
+    });
+  }
+
+  function sorted() {
+    // Waiting conversations first, longest waiting first; then the most recent activity (E1).
+    return Object.keys(convs)
+      .map(function (id) { return convs[id]; })
+      .sort(function (a, b) {
+        if (!!a.waitingSince !== !!b.waitingSince) return a.waitingSince ? -1 : 1;
+        if (a.waitingSince) return a.waitingSince - b.waitingSince;
+        return b.activity - a.activity;
+      });
+  }
+
+  function waitClass(conv) {
+    var s = waitedSeconds(conv);
+    if (!conv.waitingSince) return "";
+    return s > WAIT_RED_S ? "wait--red" : s > WAIT_YELLOW_S ? "wait--yellow" : "wait--grey";
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function renderList() {
+    var focused = document.activeElement && document.activeElement.dataset.id;
+    list.textContent = "";
+    sorted().forEach(function (conv) {
+      var item = el("li", "conversation-list__item");
+      var button = el("button", "conv" + (conv.id === openId ? " is-open" : ""));
+      button.type = "button";
+      button.dataset.id = conv.id;
+      button.setAttribute("aria-current", conv.id === openId ? "true" : "false");
+      var top = el("span", "conv__top");
+      top.appendChild(el("span", "conv__name", conv.name));
+      if (conv.unread) {
+        top.appendChild(el("span", "badge conv__unread", msg("unread").replace("{count}", conv.unread)));
+      }
+      button.appendChild(top);
+      button.appendChild(el("span", "conv__preview", conv.preview || msg("no-messages")));
+      var wait = el("span", "conv__wait " + waitClass(conv));
+      wait.dataset.wait = conv.id;
+      wait.hidden = !conv.waitingSince;
+      wait.textContent = msg("waiting").replace("{time}", duration(waitedSeconds(conv)));
+      button.appendChild(wait);
+      button.addEventListener("click", function () {
+        openChat(conv.id);
+      });
+      item.appendChild(button);
+      list.appendChild(item);
+      if (String(conv.id) === focused) button.focus();
+    });
+    emptyState.hidden = list.children.length > 0;
+  }
+
+  function tick() {
+    list.querySelectorAll("[data-wait]").forEach(function (badge) {
+      var conv = convs[badge.dataset.wait];
+      if (!conv || !conv.waitingSince) return;
+      badge.textContent = msg("waiting").replace("{time}", duration(waitedSeconds(conv)));
+      badge.className = "conv__wait " + waitClass(conv);
+    });
+  }
+  window.setInterval(tick, 1000);
+
+  // --- Chat view --------------------------------------------------------------------------
+
+  var senderLabel = {
+    buyer: msg("buyer"),
+    system: msg("system"),
+    assistant: msg("assistant"),
+  };
+
+  function bubble(m) {
+    var mine = m.sender === "agent" && m.agent === me;
+    var kind = m.sender === "agent" ? (mine ? "mine" : "agent") : m.sender;
+    var item = el("li", "bubble bubble--" + kind);
+    if (m.id) item.dataset.messageId = m.id;
+    if (m.client_id) item.dataset.clientId = m.client_id;
+    var who = mine ? msg("you") : m.sender === "agent" ? msg("colleague") : senderLabel[m.sender];
+    item.appendChild(el("span", "bubble__sender", who || m.sender));
+    item.appendChild(el("p", "", m.body));
+    if (m.created_at) {
+      var time = el("time", "bubble__time", new Date(m.created_at).toLocaleTimeString());
+      time.dateTime = m.created_at;
+      item.appendChild(time);
+    }
+    return item;
+  }
+
+  function showMessage(m) {
+    if (m.conversation !== openId) return;
+    var existing = m.id && chatMessages.querySelector('[data-message-id="' + m.id + '"]');
+    var pending =
+      m.client_id && chatMessages.querySelector('[data-client-id="' + m.client_id + '"]');
+    var node = bubble(m);
+    if (existing) return;
+    if (pending) {
+      chatMessages.replaceChild(node, pending);
+    } else {
+      chatMessages.appendChild(node);
+    }
+    chatMessages.scrollTop = chatMessages.scrollHeight;
+  }
+
+  function feedback(text) {
+    chatFeedback.textContent = text;
+    chatFeedback.hidden = !text;
+  }
+
+  function setComposer(enabled) {
+    input.disabled = !enabled;
+    composer.querySelector("button").disabled = !enabled;
+    transferToggle.disabled = !enabled;
+    endButton.disabled = !enabled;
+  }
+
+  function showClosed(text) {
+    chatClosed.textContent = text;
+    chatClosed.hidden = false;
+    chatTyping.hidden = true;
+    transferForm.hidden = true;
+    setComposer(false);
+  }
+
+  function openChat(id) {
+    var conv = convs[id];
+    if (!conv) return;
+    openId = conv.id;
+    chat.hidden = false;
+    placeholder.hidden = true;
+    chatTitle.textContent = conv.name;
+    var d = conv.data || {};
+    chatMeta.textContent = [d.entrance, d.product, d.order, d.intent].filter(Boolean).join(" · ");
+    chatClosed.hidden = true;
+    chatTyping.hidden = true;
+    transferForm.hidden = true;
+    transferToggle.setAttribute("aria-expanded", "false");
+    feedback("");
+    setComposer(true);
+    chatMessages.textContent = "";
+    recompute(conv);
+    renderList();
+    loadHistory(conv.id, convUrl + conv.id + "/messages/?after_seq=0");
+    input.focus();
+  }
+
+  /** History from REST (E2), page by page, oldest first. */
+  function loadHistory(id, url) {
+    api("GET", url).then(function (r) {
+      if (!r.ok || openId !== id) return;
+      (r.data.results || []).forEach(showMessage);
+      if (r.data.next) loadHistory(id, r.data.next);
+    });
+  }
+
+  function clientId() {
+    return "w" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function send(body) {
+    var id = openId;
+    var cid = clientId();
+    var pending = bubble({ sender: "agent", agent: me, body: body, client_id: cid });
+    pending.classList.add("is-pending");
+    pending.querySelector(".bubble__sender").textContent = msg("sending");
+    chatMessages.appendChild(pending);
+    chatMessages.scrollTop = chatMessages.scrollHeight;
+    var frame = { type: "message.send", conversation: id, body: body, client_id: cid };
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify(frame));
+      return;
+    }
+    // No socket right now: the same service through REST, with the same client_id.
+    api("POST", convUrl + id + "/messages/", { body: body, client_id: cid }).then(
+      function (r) {
+        if (r.ok) showMessage(r.data);
+        else failed(cid, firstError(r.data) || r.status);
+      },
+      function () {
+        failed(cid, msg("network"));
+      }
+    );
+  }
+
+  function failed(cid, why) {
+    var node = chatMessages.querySelector('[data-client-id="' + cid + '"]');
+    if (node) {
+      node.classList.add("is-failed");
+      node.querySelector(".bubble__sender").textContent = msg("send-failed") + " " + why;
+    }
+  }
+
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = input.value.trim();
+    if (!body || !openId) return;
+    input.value = "";
+    send(body);
+  });
+  var lastTyping = 0;
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      composer.requestSubmit();
+    }
+  });
+  input.addEventListener("input", function () {
+    if (openId && Date.now() - lastTyping > 2000 && socket && socket.readyState === 1) {
+      lastTyping = Date.now();
+      socket.send(JSON.stringify({ type: "typing", conversation: openId }));
+    }
+  });
+
+  function endChat() {
+    var id = openId;
+    if (!id || endButton.disabled) return;
+    endButton.disabled = true;
+    api("POST", convUrl + id + "/close/").then(function (r) {
+      if (r.ok || r.status === 409) {
+        remove(id, msg("ended"));
+      } else {
+        endButton.disabled = false;
+        feedback(msg("action-failed") + " " + (firstError(r.data) || r.status));
+      }
+    });
+  }
+  endButton.addEventListener("click", endChat);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && openId && !chat.hidden && transferForm.hidden) endChat();
+    else if (event.key === "Escape" && !transferForm.hidden) transferForm.hidden = true;
+  });
+
+  transferToggle.addEventListener("click", function () {
+    transferForm.hidden = !transferForm.hidden;
+    transferToggle.setAttribute("aria-expanded", transferForm.hidden ? "false" : "true");
+    if (!transferForm.hidden) transferForm.querySelector("select").focus();
+  });
+  transferForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var id = openId;
+    var target = transferForm.elements.to.value.split(":");
+    if (!id || target.length !== 2) return;
+    var body = { note: transferForm.elements.note.value };
+    body[target[0] === "group" ? "to_group" : "to_account"] = parseInt(target[1], 10);
+    api("POST", convUrl + id + "/transfer/", body).then(function (r) {
+      if (r.ok && r.data.agent !== me) {
+        transferForm.reset();
+        remove(id, msg("transferred"));
+      } else if (!r.ok) {
+        feedback(msg("action-failed") + " " + (firstError(r.data) || r.status));
+      }
+    });
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && openId && convs[openId]) {
+      recompute(convs[openId]);
+      renderList();
+    }
+  });
+
+  function refreshQueue() {
+    if (!queueLength) return;
+    api("GET", root.dataset.queueUrl).then(
+      function (r) {
+        if (r.ok) queueLength.textContent = msg("queue").replace("{count}", r.data.count);
+      },
+      function () {}
+    );
+  }
+  refreshQueue();
+  window.setInterval(refreshQueue, 15000);
+
+  // --- Events of the account's stream ------------------------------------------------------
+
+  function onEvent(type, data) {
+    var conv;
+    switch (type) {
+      case "conversation.assigned":
+      case "conversation.transferred":
+      case "conversation.updated":
+        if (data.agent === me && data.state === "active") {
+          conv = upsert(data);
+          loadTail(conv);
+          renderList();
+        } else if (convs[data.id]) {
+          remove(data.id, msg("taken-away"));
+        }
+        break;
+      case "conversation.closed":
+        if (convs[data.id]) remove(data.id, msg("ended"));
+        break;
+      case "message.created":
+        conv = convs[data.conversation];
+        if (conv) {
+          noteMessage(conv, data);
+          renderList();
+        }
+        showMessage(data);
+        if (data.sender === "buyer" && data.conversation === openId) chatTyping.hidden = true;
+        break;
+      case "agent.status":
+        if (data.status) showStatus(data.status);
+        break;
+      default:
+        break;
+    }
+  }
+
   // --- WebSocket /ws/agent/ ---------------------------------------------------------------
 
   var socket = null;
@@ -197,10 +647,12 @@
   var retryTimer = null;
   var attempts = 0;
   var awaitingPong = false;
+  var streamSeq = null; // the last stream_seq handled: reconnects resume after it
 
   function socketUrl() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + root.dataset.wsPath;
+    var after = streamSeq === null ? "" : "?after=" + streamSeq;
+    return scheme + window.location.host + root.dataset.wsPath + after;
   }
 
   function stopSocket() {
@@ -213,7 +665,7 @@
     }
   }
 
-  function send(frame) {
+  function sendFrame(frame) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
   }
 
@@ -224,7 +676,7 @@
       return;
     }
     awaitingPong = true;
-    send({ type: "ping" });
+    sendFrame({ type: "ping" });
   }
 
   function scheduleReconnect() {
@@ -248,22 +700,52 @@
       return;
     }
     if (!frame || typeof frame !== "object") return;
+    if (typeof frame.stream_seq === "number") {
+      if (streamSeq !== null && frame.stream_seq <= streamSeq) return; // seen already
+      streamSeq = frame.stream_seq;
+      onEvent(frame.type, frame.data || {});
+      return;
+    }
     switch (frame.type) {
       case "hello":
         attempts = 0;
         showConnection("connected", msg("connected"));
+        window.clearInterval(pingTimer);
+        pingTimer = window.setInterval(ping, (frame.data.ping_seconds * 1000) || DEFAULT_PING_MS);
+        if (streamSeq === null) {
+          // First connection of this page: live events from here, state from the REST API.
+          streamSeq = frame.data.last_seq;
+          loadConversations();
+        }
+        break;
+      case "resync":
+        // Missed events are no longer kept: fetch the state again, continue from last_seq.
+        streamSeq = frame.data.last_seq;
+        loadConversations();
+        break;
+      case "ack":
+        showMessage(frame.data.message);
+        break;
+      case "error":
+        if (frame.data.request && frame.data.request.client_id) {
+          failed(frame.data.request.client_id, frame.data.detail || firstError(frame.data));
+        } else if (openId) {
+          feedback(msg("action-failed") + " " + (frame.data.detail || firstError(frame.data)));
+        }
+        break;
+      case "typing":
+        if (frame.data.conversation === openId && frame.data.sender === "buyer") {
+          chatTyping.hidden = false;
+          window.clearTimeout(typingTimer);
+          typingTimer = window.setTimeout(function () {
+            chatTyping.hidden = true;
+          }, 4000);
+        }
         break;
       case "pong":
         awaitingPong = false;
         break;
-      case "ping":
-        send({ type: "pong" });
-        break;
-      case "agent.status":
-        if (frame.data && frame.data.status) showStatus(frame.data.status);
-        break;
       default:
-        // Conversation events arrive with the routing and real-time issues.
         break;
     }
   }
@@ -280,10 +762,6 @@
       return;
     }
     socket.onmessage = onMessage;
-    socket.onopen = function () {
-      window.clearInterval(pingTimer);
-      pingTimer = window.setInterval(ping, PING_EVERY_MS);
-    };
     socket.onclose = function (event) {
       window.clearInterval(pingTimer);
       socket = null;

@@ -36,7 +36,7 @@ from apps.conversations.api.serializers import (
     WidgetSessionSerializer,
 )
 from apps.conversations.api.views import conversation_data
-from apps.conversations.models import OPEN_STATES, Conversation, Message, Sender
+from apps.conversations.models import OPEN_STATES, Conversation, Message
 from apps.conversations.payloads import message_payload
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 from apps.routing.models import AgentState
@@ -292,13 +292,9 @@ class WidgetMessagesView(_WidgetView):
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         p = _principal(request)
-        conversation = Conversation.objects.filter(
-            shop_id=p.shop_id, buyer=p.buyer, state__in=OPEN_STATES
-        ).first()
-        if conversation is None:  # writing again after the end opens a new conversation
-            conversation = services.conversation_open(buyer=p.buyer, entrance=p.entrance)
-        message, created = services.message_create(
-            conversation=conversation, sender=Sender.BUYER, **data.validated_data
+        # Writing again after the end opens a new conversation (the socket does the same).
+        message, created = services.buyer_message_send(
+            buyer=p.buyer, entrance=p.entrance, **data.validated_data
         )
         return Response(message_payload(message), status=201 if created else 200)
 

@@ -533,14 +533,25 @@ def test_service_errors_are_translated_too(client, shop_a: ShopKit):
     assert re.search(r"[\u4e00-\u9fff]", error)
 
 
-def test_widget_demo_shows_the_demo_shop_and_an_honest_notice(client, db):
-    load_demo()
+def test_widget_demo_is_a_signed_buyer_widget_of_the_demo_shop(client, db):
+    # SPEC F1, H3: the page plays the shop's server, signing a visitor id with the widget secret
+    import hashlib
+    import hmac
+
+    shop = load_demo()
     response = client.get(reverse("web:widget-demo"))
     assert response.status_code == 200
-    page = text_of(response)
-    assert "演示小店 Demo Shop" in page
-    assert "service assistant of 演示小店 Demo Shop" in page
-    assert "opens once routing and real-time messaging are released" in page
+    assert "演示小店 Demo Shop" in text_of(response)
+    widget = response.context["widget"]
+    assert widget["shop"] == "demo" and widget["buyer_id"].startswith("visitor-")
+    secret = shop.settings.widget_secret.encode()
+    expected = hmac.new(secret, widget["buyer_id"].encode(), hashlib.sha256).hexdigest()
+    assert widget["signature"] == expected
+    assert b"/static/js/widget.js" in response.content
+    # and the same browser stays the same buyer
+    assert (
+        client.get(reverse("web:widget-demo")).context["widget"]["buyer_id"] == widget["buyer_id"]
+    )
 
 
 def test_widget_demo_answers_even_without_the_demo_shop(client, db):

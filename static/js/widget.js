@@ -1,0 +1,339 @@
+/* The buyer widget (SPEC F1-F4): the widget REST API for state and actions, /ws/widget/ for
+ * messages both ways (resume with ?after, resync; docs/realtime.md). Mobile first, no
+ * dependencies; strings come translated from the page's data-msg-* attributes. */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-widget]");
+  if (!root) return;
+
+  var API = "/api/v1/widget/";
+  var MAX_BACKOFF_MS = 30000;
+
+  var messages = root.querySelector("[data-messages]");
+  var stateText = root.querySelector("[data-state-text]");
+  var askHuman = root.querySelector("[data-ask-human]");
+  var refresh = root.querySelector("[data-refresh]");
+  var leaveButton = root.querySelector("[data-leave]");
+  var typing = root.querySelector("[data-typing]");
+  var rating = root.querySelector("[data-rating]");
+  var rated = root.querySelector("[data-rated]");
+  var composer = root.querySelector("[data-composer]");
+  var input = composer.querySelector("input");
+  var feedback = root.querySelector("[data-feedback]");
+  var connection = root.querySelector("[data-connection]");
+  var subtitle = connection.textContent;
+
+  var token = null;
+  var conversation = null; // as GET /widget/conversation/ shows it
+  var socket = null;
+  var streamSeq = null;
+  var attempts = 0;
+  var pingTimer = null;
+  var typingTimer = null;
+
+  function msg(name) {
+    return root.getAttribute("data-msg-" + name) || "";
+  }
+
+  function firstError(payload) {
+    if (!payload) return "";
+    if (payload.detail) return String(payload.detail);
+    for (var field in payload.errors || {}) {
+      if (payload.errors[field].length) return String(payload.errors[field][0]);
+    }
+    return "";
+  }
+
+  function api(method, path, body) {
+    var headers = { Accept: "application/json", "Content-Type": "application/json" };
+    if (token) headers.Authorization = "Buyer " + token;
+    return fetch(API + path, {
+      method: method,
+      headers: headers,
+      credentials: "omit",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return null;
+        })
+        .then(function (data) {
+          return { ok: response.ok, status: response.status, data: data };
+        });
+    });
+  }
+
+  function say(text) {
+    feedback.textContent = text;
+    feedback.hidden = !text;
+  }
+
+  // --- Messages -----------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function bubble(m) {
+    var kind = m.sender === "buyer" ? "mine" : m.sender;
+    var item = el("li", "bubble bubble--" + kind);
+    if (m.id) item.dataset.messageId = m.id;
+    if (m.client_id) item.dataset.clientId = m.client_id;
+    var who = { buyer: "you", agent: "agent", assistant: "assistant", system: "system" }[m.sender];
+    item.appendChild(el("span", "bubble__sender", msg(who || "system")));
+    item.appendChild(el("p", "", m.body));
+    return item;
+  }
+
+  function show(m) {
+    if (m.id && messages.querySelector('[data-message-id="' + m.id + '"]')) return;
+    var node = bubble(m);
+    var pending =
+      m.client_id && m.sender === "buyer" &&
+      messages.querySelector('[data-client-id="' + m.client_id + '"]');
+    if (pending) messages.replaceChild(node, pending);
+    else messages.appendChild(node);
+    node.scrollIntoView({ block: "end" });
+  }
+
+  function loadMessages() {
+    messages.textContent = "";
+    return api("GET", "conversation/messages/?after_seq=0").then(function (r) {
+      if (r.ok) (r.data.results || []).forEach(show);
+    });
+  }
+
+  // --- State: assistant, queued (position, refresh, leave), active, pooled, closed (rate) ----
+
+  function render() {
+    var c = conversation;
+    var state = c ? c.state : "assistant";
+    askHuman.hidden = state !== "assistant";
+    refresh.hidden = state !== "queued";
+    leaveButton.hidden = state !== "queued";
+    if (state === "queued") {
+      var q = c.queue || {};
+      stateText.textContent = q.hidden || q.position == null
+        ? msg("queue-hidden")
+        : msg("queue")
+            .replace("{position}", q.position)
+            .replace("{minutes}", Math.max(1, Math.ceil((q.eta_seconds || 0) / 60)));
+    } else {
+      stateText.textContent = msg("state-" + state);
+    }
+    var rateable = state === "closed" && !c.rating && c.close_reason !== "buyer_left";
+    rating.hidden = !rateable || !rated.hidden;
+    if (state !== "active") typing.hidden = true;
+  }
+
+  function loadConversation() {
+    return api("GET", "conversation/").then(function (r) {
+      if (r.ok) {
+        conversation = r.data;
+      } else if (r.status === 404) {
+        return api("POST", "conversation/", { human: false }).then(function (created) {
+          if (created.ok) conversation = created.data;
+        });
+      }
+    }).then(render);
+  }
+
+  askHuman.addEventListener("click", function () {
+    askHuman.disabled = true;
+    api("POST", "conversation/", { human: true }).then(function (r) {
+      askHuman.disabled = false;
+      if (r.ok) conversation = r.data;
+      else say(firstError(r.data) || msg("error"));
+      render();
+    });
+  });
+
+  refresh.addEventListener("click", function () {
+    loadConversation();
+  });
+
+  leaveButton.addEventListener("click", function () {
+    api("POST", "conversation/leave/").then(function (r) {
+      if (r.ok) conversation = r.data;
+      render();
+    });
+  });
+
+  rating.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var score = rating.querySelector("input[name=score]:checked");
+    if (!score) return;
+    api("POST", "conversation/rating/", {
+      score: parseInt(score.value, 10),
+      comment: rating.elements.comment.value,
+    }).then(function (r) {
+      if (r.ok || r.status === 409) {
+        rating.hidden = true;
+        rated.textContent = msg("rated");
+        rated.hidden = false;
+      } else {
+        say(firstError(r.data) || msg("error"));
+      }
+    });
+  });
+
+  // --- Writing --------------------------------------------------------------------------------
+
+  function clientId() {
+    return "b" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function failed(cid, why) {
+    var node = messages.querySelector('[data-client-id="' + cid + '"]');
+    if (node) {
+      node.classList.add("is-failed");
+      node.querySelector(".bubble__sender").textContent = msg("send-failed") + " " + why;
+    }
+  }
+
+  composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = input.value.trim();
+    if (!body) return;
+    input.value = "";
+    say("");
+    var cid = clientId();
+    var pending = bubble({ sender: "buyer", body: body, client_id: cid });
+    pending.classList.add("is-pending");
+    pending.querySelector(".bubble__sender").textContent = msg("sending");
+    messages.appendChild(pending);
+    pending.scrollIntoView({ block: "end" });
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "message.send", body: body, client_id: cid }));
+      return;
+    }
+    api("POST", "conversation/messages/", { body: body, client_id: cid }).then(function (r) {
+      if (r.ok) show(r.data);
+      else failed(cid, firstError(r.data) || r.status);
+    });
+  });
+
+  var lastTyping = 0;
+  input.addEventListener("input", function () {
+    var active = conversation && conversation.state === "active";
+    if (active && Date.now() - lastTyping > 2000 && socket && socket.readyState === 1) {
+      lastTyping = Date.now();
+      socket.send(JSON.stringify({ type: "typing" }));
+    }
+  });
+
+  // --- Events -------------------------------------------------------------------------------
+
+  function onEvent(type, data) {
+    if (type === "message.created") {
+      if (conversation && data.conversation !== conversation.id) {
+        // Writing after the end opened a new conversation: follow it.
+        loadConversation().then(loadMessages);
+        return;
+      }
+      show(data);
+      if (data.sender === "agent") typing.hidden = true;
+    } else if (type === "conversation.updated" || type === "conversation.closed") {
+      if (!conversation || data.id === conversation.id) {
+        conversation = Object.assign({}, conversation || {}, data);
+        if (data.state !== "queued") conversation.queue = null;
+        if (data.state === "queued" && !data.queue) {
+          loadConversation(); // the figures come with GET (computed when read, C5)
+          return;
+        }
+        render();
+      }
+    } else if (type === "queue.updated") {
+      if (conversation && data.conversation === conversation.id) {
+        conversation.queue = data;
+        render();
+      }
+    }
+  }
+
+  function onFrame(event) {
+    var frame;
+    try {
+      frame = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    if (typeof frame.stream_seq === "number") {
+      if (streamSeq !== null && frame.stream_seq <= streamSeq) return;
+      streamSeq = frame.stream_seq;
+      onEvent(frame.type, frame.data || {});
+      return;
+    }
+    if (frame.type === "hello") {
+      attempts = 0;
+      connection.textContent = subtitle;
+      window.clearInterval(pingTimer);
+      pingTimer = window.setInterval(function () {
+        if (socket && socket.readyState === 1) socket.send('{"type":"ping"}');
+      }, frame.data.ping_seconds * 1000);
+      if (streamSeq === null) {
+        streamSeq = frame.data.last_seq;
+        loadConversation().then(loadMessages);
+      }
+    } else if (frame.type === "resync") {
+      streamSeq = frame.data.last_seq;
+      loadConversation().then(loadMessages);
+    } else if (frame.type === "ack") {
+      show(frame.data.message);
+    } else if (frame.type === "error") {
+      var request = frame.data.request || {};
+      if (request.client_id) failed(request.client_id, frame.data.detail || firstError(frame.data));
+    } else if (frame.type === "typing") {
+      typing.textContent = msg("typing");
+      typing.hidden = false;
+      window.clearTimeout(typingTimer);
+      typingTimer = window.setTimeout(function () {
+        typing.hidden = true;
+      }, 4000);
+    }
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var query = "?token=" + encodeURIComponent(token);
+    if (streamSeq !== null) query += "&after=" + streamSeq;
+    connection.textContent = msg("connecting");
+    socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath + query);
+    socket.onmessage = onFrame;
+    socket.onclose = function () {
+      window.clearInterval(pingTimer);
+      socket = null;
+      connection.textContent = msg("reconnecting");
+      var delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts));
+      attempts += 1;
+      window.setTimeout(connect, Math.round(delay * (0.5 + Math.random() * 0.5)));
+    };
+  }
+
+  // --- Start: a signed session (H3), then the socket ----------------------------------------
+
+  api("POST", "session/", {
+    shop: root.dataset.shop,
+    buyer_id: root.dataset.buyerId,
+    signature: root.dataset.signature,
+    entrance: root.dataset.entrance,
+  }).then(
+    function (r) {
+      if (!r.ok) {
+        stateText.textContent = firstError(r.data) || msg("error");
+        composer.querySelector("button").disabled = true;
+        return;
+      }
+      token = r.data.token;
+      connect();
+    },
+    function () {
+      stateText.textContent = msg("error");
+    }
+  );
+})();
