@@ -22,8 +22,14 @@ run: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here). As root
+# (CI) apt-get runs directly, otherwise through sudo.
 chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@test -x /usr/bin/chromium || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "Installing Debian's chromium (for the browser tests)…"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,6 +40,13 @@ lint: $(STAMP)
 # PostgreSQL gets a test_ database from pytest-django.
 test: $(STAMP) services chromium lint
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/1} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks: every bench/<name>.py, run as `python -m bench.<name>` against the real services.
+bench: $(STAMP) services
+	@set -e; found=0; for f in bench/*.py; do \
+	  [ -e "$$f" ] || continue; found=1; \
+	  echo "== $$f"; $(BIN)/python -m bench.$$(basename $$f .py) $(BENCH_ARGS); \
+	done; [ $$found = 1 ] || echo "No benchmarks yet (bench/*.py)."
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

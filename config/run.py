@@ -100,6 +100,10 @@ def prepare() -> None:
     from django.core.management import call_command
 
     django.setup()
+    from django.conf import settings
+
+    if settings.EMBEDDED:  # SQLite does not create the folder of its file (var/ is not in git)
+        Path(settings.DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0)
     call_command("load_demo")
 
@@ -159,8 +163,10 @@ def run_full(host: str, port: int) -> int:
     ensure_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     prepare()
     python = sys.executable
-    schedule = BASE_DIR / "var" / "celerybeat-schedule"
-    schedule.parent.mkdir(exist_ok=True)
+    # Beat's state file (a shelve): one per running beat, so a second checkout or a test can pass
+    # its own with BEAT_SCHEDULE_FILE.
+    schedule = Path(os.environ.get("BEAT_SCHEDULE_FILE", BASE_DIR / "var" / "celerybeat-schedule"))
+    schedule.parent.mkdir(parents=True, exist_ok=True)
     commands = {
         "web": [
             python,
@@ -260,4 +266,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the servers started (migrate, demo data)
+        print("Stopped.", flush=True)
+        sys.exit(130)

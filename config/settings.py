@@ -11,6 +11,7 @@ Two modes, chosen by ``HELPDESK_EMBEDDED``:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "guardian",
     "apps.core",
@@ -86,6 +88,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: load balancers probe by IP and over plain HTTP; answer before host checks and
+    # the HTTPS redirect.
+    "apps.core.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,7 +160,13 @@ STORAGES = {
 }
 # Serve straight from the app folders when nothing was collected (development, tests).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing root before collectstatic
+STATIC_ROOT.mkdir(exist_ok=True)
+# WhiteNoise hands Django's ASGI handler a synchronous file iterator; Django then warns on every
+# static file although it serves it correctly (in a thread). Put a CDN or the proxy in front of
+# /static/ in production, as the README says.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)  # whitenoise warns about a missing root before collectstatic
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -204,6 +215,10 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
     "DESCRIPTION": "Multi-tenant live chat for online shops: staff, routing, widget, integration.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from our own static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set where field names collide (status, entrance).
     "ENUM_NAME_OVERRIDES": {

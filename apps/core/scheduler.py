@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 def start_in_process_scheduler() -> BackgroundScheduler:
     from config.celery import app
 
+    # `autodiscover_tasks()` is lazy: import the apps' tasks modules before looking tasks up.
+    app.loader.import_default_modules()
+    # APScheduler logs every run at INFO; the task's own log line is enough.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(daemon=True)
     for name, entry in app.conf.beat_schedule.items():
         schedule = entry["schedule"]

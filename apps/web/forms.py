@@ -19,6 +19,8 @@ from apps.routing.models import Group
 from apps.shops.models import Shop
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+# What AUTH_PASSWORD_VALIDATORS ask for, said before the services check it.
+PASSWORD_HELP = _("At least 8 characters, not only digits and not a common password.")
 
 
 def perm_labels() -> dict[str, Any]:
@@ -63,16 +65,37 @@ class LoginForm(AuthenticationForm):
         ),
     )
 
+    # The backend refuses disabled accounts like a wrong password, so one message covers both.
     error_messages = {
+        **AuthenticationForm.error_messages,
         "invalid_login": _(
             "The login name or the password is wrong, or the account is disabled. Check the "
             "shop name and the colon before the account name."
         ),
-        "inactive": _("This account is disabled. Ask the shop's main account to enable it."),
     }
 
 
-class SignupForm(forms.Form):
+def _new_password_field(label: Any, help_text: Any = PASSWORD_HELP) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=help_text,
+    )
+
+
+class RepeatedPasswordForm(forms.Form):
+    """``password`` typed twice (``password2``); the services judge its strength."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password2") != data["password"]:
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class SignupForm(RepeatedPasswordForm):
     slug = forms.CharField(
         label=_("Shop login name"),
         max_length=30,
@@ -91,32 +114,12 @@ class SignupForm(forms.Form):
     )
     time_zone = forms.ChoiceField(
         label=_("Time zone"),
+        choices=time_zone_choices,
         initial=DEFAULT_TIME_ZONE,
         help_text=_("Business hours and daily figures follow this time zone."),
     )
-    password = forms.CharField(
-        label=_("Password"),
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("At least 8 characters, not only digits and not a common password."),
-    )
-    password2 = forms.CharField(
-        label=_("Password again"),
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = time_zone_choices()  # type: ignore[attr-defined]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password2") != data["password"]:
-            self.add_error("password2", _("The two passwords differ."))
-        return data
+    password = _new_password_field(_("Password"))
+    password2 = _new_password_field(_("Password again"), help_text="")
 
 
 class PermissionsField(forms.MultipleChoiceField):
@@ -186,11 +189,8 @@ class AccountCreateForm(RoutingFieldsMixin):
         required=False,
         help_text=_("What buyers and colleagues see. Empty: the account name."),
     )
-    password = forms.CharField(
-        label=_("Password"),
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    password = _new_password_field(
+        _("Password"),
         help_text=_("At least 8 characters. Tell it to the agent; they cannot see it here."),
     )
     permissions = PermissionsField(initial=[Perm.CHAT.value])
@@ -242,23 +242,6 @@ class AccountEditForm(RoutingFieldsMixin):
             field.disabled = True
 
 
-class PasswordResetForm(forms.Form):
-    password = forms.CharField(
-        label=_("New password"),
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("At least 8 characters, not only digits and not a common password."),
-    )
-    password2 = forms.CharField(
-        label=_("New password again"),
-        strip=False,
-        max_length=128,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password2") != data["password"]:
-            self.add_error("password2", _("The two passwords differ."))
-        return data
+class PasswordResetForm(RepeatedPasswordForm):
+    password = _new_password_field(_("New password"))
+    password2 = _new_password_field(_("New password again"), help_text="")

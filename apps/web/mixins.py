@@ -16,16 +16,25 @@ from apps.core.errors import NotFound
 
 
 class StaffPageMixin(LoginRequiredMixin):
-    """A signed-in account of a shop; ``self.account`` is the caller."""
+    """A signed-in account of a shop (``self.account``); anonymous callers go to the login page.
+
+    Disabled accounts have no session: the backend refuses them, so they count as anonymous.
+    Subclasses add their checks in :meth:`check_access`, which runs before any handler.
+    """
 
     request: HttpRequest
     account: Account
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.user.is_authenticated:  # else LoginRequiredMixin sends to the login page
-            assert isinstance(request.user, Account)
-            self.account = request.user
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        assert isinstance(request.user, Account)
+        self.account = request.user
+        self.check_access(**kwargs)
         return super().dispatch(request, *args, **kwargs)
+
+    def check_access(self, **kwargs: Any) -> None:
+        """Raise PermissionDenied (403) or Http404 to refuse the request."""
 
 
 class ShopPermRequiredMixin(StaffPageMixin):
@@ -33,16 +42,12 @@ class ShopPermRequiredMixin(StaffPageMixin):
 
     required_perm: Perm
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = request.user
-        if user.is_authenticated:
-            assert isinstance(user, Account)
-            if not has_perm(user, self.required_perm):
-                raise PermissionDenied(self.denied_message())
-        return super().dispatch(request, *args, **kwargs)
-
-    def denied_message(self) -> str:
-        return _("Your account does not have the permission to open this page.")
+    def check_access(self, **kwargs: Any) -> None:
+        super().check_access(**kwargs)
+        if not has_perm(self.account, self.required_perm):
+            raise PermissionDenied(
+                _("Your account does not have the permission to open this page.")
+            )
 
 
 class ShopAccountMixin(ShopPermRequiredMixin):
@@ -51,11 +56,9 @@ class ShopAccountMixin(ShopPermRequiredMixin):
     required_perm = Perm.MANAGE_ACCOUNTS
     target: Account
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        user = request.user
-        if user.is_authenticated and has_perm(user, self.required_perm):  # type: ignore[arg-type]
-            try:
-                self.target = account_get(shop_id=user.shop_id, account_id=kwargs["pk"])  # type: ignore[union-attr]
-            except NotFound:
-                raise Http404(_("No such account.")) from None
-        return super().dispatch(request, *args, **kwargs)
+    def check_access(self, **kwargs: Any) -> None:
+        super().check_access(**kwargs)
+        try:
+            self.target = account_get(shop_id=self.account.shop_id, account_id=kwargs["pk"])
+        except NotFound:
+            raise Http404(_("No such account.")) from None

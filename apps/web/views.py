@@ -8,8 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, RedirectView, TemplateView, View
 
@@ -153,7 +155,7 @@ class AdminHome(StaffPageMixin, RedirectView):
     pattern_name = "web:admin-accounts"
 
 
-def _groups_of(account: Account) -> Any:
+def _groups_of(account: Account) -> QuerySet[Group]:
     return Group.objects.filter(shop_id=account.shop_id).order_by("name")
 
 
@@ -228,6 +230,7 @@ class AccountEditPage(ShopAccountMixin, FormView):
     template_name = "web/admin/account_edit.html"
     form_class = AccountEditForm
 
+    @cached_property
     def permissions_lock_reason(self) -> str | None:
         """Why the permissions of the account cannot be changed here, if they cannot."""
         if self.target.is_main:
@@ -252,7 +255,7 @@ class AccountEditPage(ShopAccountMixin, FormView):
     def get_form_kwargs(self) -> dict[str, Any]:
         kwargs = super().get_form_kwargs()
         kwargs["grantable"] = perms_of(self.account)
-        kwargs["permissions_editable"] = self.permissions_lock_reason() is None
+        kwargs["permissions_editable"] = self.permissions_lock_reason is None
         return kwargs
 
     def get_form(self, form_class: Any = None) -> AccountEditForm:
@@ -265,7 +268,7 @@ class AccountEditPage(ShopAccountMixin, FormView):
         context.update(
             target=self.target,
             is_self=self.target.pk == self.account.pk,
-            permissions_lock_reason=self.permissions_lock_reason(),
+            permissions_lock_reason=self.permissions_lock_reason,
         )
         return context
 
