@@ -4,12 +4,22 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _every(seconds: float) -> dict[str, object]:
+    """An interval entry whose runs expire when the next one is due: a tick that waited in the
+    broker longer than its interval (workers down or busy) is dropped, never piled up; the next
+    one does the same work (every periodic task here is idempotent). No ETAs anywhere, so
+    nothing waits in the broker near its visibility timeout."""
+    return {"schedule": timedelta(seconds=seconds), "options": {"expires": seconds}}
+
 
 # Interval schedules only (timedelta): the embedded mode's in-process scheduler runs the same list.
 app.conf.beat_schedule = {
@@ -20,4 +30,13 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=30),
     },
     "load-drift-check": {"task": "routing.load_drift_check", "schedule": timedelta(minutes=10)},
+    # SPEC D5, D6: due warnings, closes and agent-silence actions (due-at columns, indexed).
+    "silence-timeouts": {
+        "task": "automation.silence_timeouts",
+        **_every(settings.HELPDESK_TIMER_TICK_SECONDS),
+    },
+    # SPEC B11: pooled conversations to free agents (also done at once when a slot frees).
+    "pool-hand-out": {"task": "automation.pool_hand_out", **_every(10)},
+    # DESIGN, events: retention.
+    "events-cleanup": {"task": "events.cleanup", **_every(15 * 60)},
 }

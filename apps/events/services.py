@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.core.realtime import send_to_group_on_commit
 from apps.events.models import Event, RecipientKind, StreamCounter
@@ -73,3 +75,19 @@ def emit(
             {"type": "stream.event", "stream_seq": event.stream_seq, "event": type, "data": data},
         )
     return events
+
+
+def events_cleanup(*, older_than: timedelta, now: datetime | None = None, batch: int = 5000) -> int:
+    """Delete events older than the retention (DESIGN: a client asking for older ones gets
+    ``resync``), in short batches so that no transaction holds many rows. Idempotent."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            Event.objects.filter(created_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += Event.objects.filter(pk__in=ids).delete()[0]

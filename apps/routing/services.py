@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.accounts.models import Account, ShopAccountPermission
+from apps.automation import replies, timers
 from apps.conversations.models import Conversation, State
 from apps.events.services import emit, to_account, to_buyer
 from apps.routing import engine
@@ -187,6 +188,14 @@ def apply_assign(
     if leaving_pool or decision.reason == engine.Reason.OFFLINE_MAIN:
         conversation.from_offline_message = True  # B11
     _store_candidates(conversation, decision.candidates)
+    # D6: the agent's clock starts; D1: the welcome, in the agent's name, if it is there.
+    present = agent.present
+    timers.after_assign(
+        conversation,
+        durations=timers.Durations.of(snapshot.settings),
+        now=now,
+        agent_present=present,
+    )
     conversation.save()
     AgentState.objects.filter(account_id=agent.id).update(
         open_count=F("open_count") + 1, last_assigned_at=now
@@ -197,6 +206,7 @@ def apply_assign(
         )
     _refresh_snapshot_agent(snapshot, agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
     _conversation_event(conversation, "conversation.assigned")
+    replies.welcome(conversation, settings=snapshot.settings, agent_present=present, now=now)
     return conversation
 
 
@@ -235,8 +245,10 @@ def apply_queue(
     if conversation.queued_at is None or front:
         conversation.queued_at = now
     _store_candidates(conversation, candidates)
+    timers.stop(conversation)
     conversation.save()
     _conversation_event(conversation, "conversation.updated")
+    replies.queueing(conversation, now=now)  # D3
     return conversation
 
 
@@ -248,6 +260,7 @@ def apply_pool(
     conversation.agent_id = None
     conversation.pooled_at = now
     _store_candidates(conversation, candidates)
+    timers.stop(conversation)
     conversation.save()
     _conversation_event(conversation, "conversation.updated")
     return conversation
@@ -289,15 +302,12 @@ def dispatch(*, shop_id: int, now: datetime | None = None) -> list[Conversation]
         if snapshot.settings.queue_order == "wait_first"
         else ("-queue_priority", "-queued_at", "-id")
     )
-    waiting = [
-        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(*queue_order)
-    ]
+    # Row locks: a buyer may write to a waiting conversation meanwhile (message_create locks
+    # the row); handing out a stale copy would overwrite its seq and clocks.
+    rows = Conversation.objects.select_for_update(of=("self",)).filter(shop_id=shop_id)
+    waiting = [rows.filter(state=State.QUEUED).order_by(*queue_order)]
     if snapshot.settings.pool_auto_assign:
-        waiting.append(
-            Conversation.objects.filter(shop_id=shop_id, state=State.POOLED).order_by(
-                "pooled_at", "id"
-            )
-        )
+        waiting.append(rows.filter(state=State.POOLED).order_by("pooled_at", "id"))
     for queryset in waiting:  # queued buyers go before pooled conversations (C3)
         conversations = {c.pk: c for c in queryset}
         made, _after = engine.dispatch(
@@ -370,9 +380,11 @@ def _went_offline(account: Account, now: datetime) -> None:
     snapshot = load_snapshot(account.shop_id, now)
     if not snapshot.settings.offline_routing:
         return
-    held = Conversation.objects.filter(
-        shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE
-    ).exclude(assign_reason=engine.Reason.PRIVATE_CONTACT.value)
+    held = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE)
+        .exclude(assign_reason=engine.Reason.PRIVATE_CONTACT.value)
+    )
     for conversation in held.order_by("assigned_at", "id"):
         reroute(conversation=conversation, snapshot=snapshot, now=now)
 
