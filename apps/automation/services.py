@@ -5,20 +5,23 @@ conversation's row lock, check again that the step is still due in the current s
 through the same services a person would (``conversation_close``, ``reroute``). Running one twice,
 or two ticks at once, is harmless: the second finds the column cleared and does nothing.
 
-``timers_run_due`` is the tick: it selects due rows through the partial indexes on the due-at
-columns with ``FOR UPDATE SKIP LOCKED LIMIT n`` (a concurrent tick takes other rows), and calls
-the services. ``pool_hand_out`` hands pooled conversations to agents who are free (B11).
+``timers_run_due`` is the tick. Through the partial indexes on the due-at columns it finds the
+shops with something due; then, shop by shop in short transactions, it takes the shop's lock
+(the lock order of every service: shop, then rows), selects that shop's due rows with ``FOR
+UPDATE SKIP LOCKED LIMIT n`` and calls the services, which check the state again. A concurrent
+tick waits for the shop's lock and then finds those rows no longer due. ``pool_hand_out`` hands
+pooled conversations to agents who are free (B11).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import groupby
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.automation import texts, timers
@@ -28,7 +31,6 @@ from apps.conversations.payloads import conversation_payload
 from apps.conversations.services import conversation_close
 from apps.events.services import emit, to_account
 from apps.routing.services import (
-    ADVISORY_NAMESPACE,
     capacity_changed,
     dispatch,
     load_snapshot,
@@ -39,8 +41,9 @@ from apps.shops.models import AgentSilenceAction, ShopSettings
 
 logger = logging.getLogger(__name__)
 
-BATCH = 100  # rows per kind per transaction
-MAX_BATCHES = 10  # per kind per tick: a backlog drains over the next ticks
+BATCH = 20  # due rows of one shop per transaction: the shop's lock is held that long at most
+MAX_BATCHES = 25  # per shop and step in one tick: a larger backlog drains over the next ticks
+MAX_SHOPS = 1000  # shops per step in one tick
 
 
 def _lock(conversation: Conversation) -> Conversation:
@@ -219,66 +222,66 @@ STEPS: tuple[tuple[str, Step], ...] = (
 @dataclass
 class TickResult:
     done: dict[str, int] = field(default_factory=dict)
-    skipped_busy: int = 0
 
     @property
     def total(self) -> int:
         return sum(self.done.values())
 
 
-def _try_lock_shop(shop_id: int) -> bool:
-    """The shop's routing lock if it is free now; never waits (the tick holds row locks, and
-    waiting for the shop lock with them could deadlock with a service that holds the shop lock
-    and waits for one of those rows)."""
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, shop_id])
-        row = cursor.fetchone()
-    return bool(row and row[0])
+def due_shops(column: str, now: datetime, limit: int = MAX_SHOPS) -> list[int]:
+    """The shops with rows due for one step (partial index on ``column``)."""
+    return list(
+        Conversation.objects.filter(**{f"{column}__lte": now})
+        .order_by()
+        .values_list("shop_id", flat=True)
+        .distinct()[:limit]
+    )
 
 
-def due_rows(column: str, now: datetime, limit: int) -> list[Conversation]:
-    """Due rows for one step, oldest first, that no other transaction holds (partial index)."""
+def due_rows(shop_id: int, column: str, now: datetime, limit: int) -> list[Conversation]:
+    """Due rows of one shop for one step, oldest first, that no other transaction holds."""
     return list(
         Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(**{f"{column}__lte": now})
+        .filter(shop_id=shop_id, **{f"{column}__lte": now})
         .order_by(column)[:limit]
     )
 
 
-def _run_batch(column: str, step: Step, now: datetime, limit: int, result: TickResult) -> int:
-    """One transaction: lock up to ``limit`` due rows, then run ``step`` on each, shop by shop.
-    Answers how many rows were selected."""
+def _run_shop(
+    shop_id: int, column: str, step: Step, now: datetime, limit: int, result: TickResult
+) -> int:
+    """One short transaction: the shop's routing lock first (the order of every service), then
+    up to ``limit`` due rows with FOR UPDATE SKIP LOCKED (a row a writer holds right now is left
+    for the next tick), then ``step`` on each. Answers how many rows were selected."""
     with transaction.atomic():
-        rows = due_rows(column, now, limit)
-        for shop_id, group in groupby(sorted(rows, key=lambda c: c.shop_id), lambda c: c.shop_id):
-            convs = list(group)
-            if not _try_lock_shop(shop_id):
-                result.skipped_busy += len(convs)  # routing runs there: the next tick
-                continue
-            for conv in convs:
-                try:
-                    with transaction.atomic():
-                        if step(conversation=conv, now=now):
-                            result.done[column] = result.done.get(column, 0) + 1
-                except Exception:
-                    # One bad row must not block the others tick after tick: log it and drop
-                    # its timer (the conversation stays as it is, for a person to handle).
-                    logger.exception("Timer %s failed on conversation %s", column, conv.pk)
-                    Conversation.objects.filter(pk=conv.pk).update(**{column: None})
+        lock_shop(shop_id)
+        rows = due_rows(shop_id, column, now, limit)
+        for conv in rows:
+            try:
+                with transaction.atomic():
+                    if step(conversation=conv, now=now):
+                        result.done[column] = result.done.get(column, 0) + 1
+            except Exception:
+                # One bad row must not block the others tick after tick: log it and drop its
+                # timer (the conversation stays as it is, for a person to handle).
+                logger.exception("Timer %s failed on conversation %s", column, conv.pk)
+                Conversation.objects.filter(pk=conv.pk).update(**{column: None})
     return len(rows)
 
 
 def timers_run_due(*, now: datetime | None = None, limit: int = BATCH) -> TickResult:
-    """SPEC D5, D6: run every step that is due at ``now``."""
+    """SPEC D5, D6: run every step that is due at ``now``. Shops are visited in random order,
+    so that ticks running at once mostly work on different shops; a shop's lock is held for at
+    most ``limit`` rows at a time, so routing in that shop never waits long."""
     now = now or timezone.now()
     result = TickResult()
     for column, step in STEPS:
-        for _batch in range(MAX_BATCHES):
-            selected = _run_batch(column, step, now, limit, result)
-            if selected < limit:
-                break
+        shops = due_shops(column, now)
+        random.shuffle(shops)
+        for shop_id in shops:
+            for _batch in range(MAX_BATCHES):
+                if _run_shop(shop_id, column, step, now, limit, result) < limit:
+                    break
     return result
 
 

@@ -114,8 +114,8 @@ class Conversation(ShopOwned):
             models.Index(fields=["shop", "agent", "state"], name="conversation_agent_idx"),
             models.Index(fields=["shop", "buyer", "-closed_at"], name="conversation_buyer_idx"),
             *(
-                models.Index(
-                    fields=[field],
+                models.Index(  # (due, shop): the tick asks "what is due" and "of this shop"
+                    fields=[field, "shop"],
                     condition=Q(**{f"{field}__isnull": False}),
                     name=f"conversation_{field.removesuffix('_at')}_idx",
                 )

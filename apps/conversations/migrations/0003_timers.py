@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
             model_name="conversation",
             index=models.Index(
                 condition=models.Q(("buyer_warn_at__isnull", False)),
-                fields=["buyer_warn_at"],
+                fields=["buyer_warn_at", "shop"],
                 name="conversation_buyer_warn_idx",
             ),
         ),
@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
             model_name="conversation",
             index=models.Index(
                 condition=models.Q(("buyer_close_at__isnull", False)),
-                fields=["buyer_close_at"],
+                fields=["buyer_close_at", "shop"],
                 name="conversation_buyer_close_idx",
             ),
         ),
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
             model_name="conversation",
             index=models.Index(
                 condition=models.Q(("agent_warn_at__isnull", False)),
-                fields=["agent_warn_at"],
+                fields=["agent_warn_at", "shop"],
                 name="conversation_agent_warn_idx",
             ),
         ),
@@ -57,7 +57,7 @@ class Migration(migrations.Migration):
             model_name="conversation",
             index=models.Index(
                 condition=models.Q(("agent_due_at__isnull", False)),
-                fields=["agent_due_at"],
+                fields=["agent_due_at", "shop"],
                 name="conversation_agent_due_idx",
             ),
         ),
