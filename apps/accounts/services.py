@@ -20,7 +20,12 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.core.realtime import account_group, send_to_group_on_commit
 from apps.core.types import UNSET, Unset
 from apps.routing.models import AgentState, AgentStatus, Group
-from apps.routing.services import agent_set_status, agent_state_create, capacity_changed
+from apps.routing.services import (
+    agent_set_status,
+    agent_state_create,
+    capacity_changed,
+    lock_shop,
+)
 from apps.shops.models import Shop, ShopSettings
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,28}[a-z0-9])$")
@@ -186,6 +191,10 @@ def account_update(
     is_active: bool | None = None,
 ) -> Account:
     """Change an account; ``UNSET`` (or ``None`` for non-nullable fields) leaves it as it is."""
+    # SPEC N, C1: the shop's routing lock before the agent's row, in the order every routing
+    # transition takes them. Row first, then the lock (in capacity_changed) deadlocked against
+    # a routing decision that holds the lock and moves this agent's load.
+    lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
     if display_name is not None:
         account.display_name = display_name.strip()
@@ -286,6 +295,7 @@ def me_update(
     if max_concurrent is not None:
         if not account.shop.settings.agents_set_own_max:
             raise Forbidden(_("This shop does not let agents set their own maximum."))
+        lock_shop(account.shop_id)  # SPEC N, C1: before the agent's row (see account_update)
         AgentState.objects.filter(account=account).update(max_concurrent=max_concurrent)
         capacity_changed(shop_id=account.shop_id)  # C1, C3: a raised max takes waiting buyers
     if display_name is not None:

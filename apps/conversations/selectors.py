@@ -23,13 +23,17 @@ FIGURES_HIDDEN_SECONDS = 30 * 60
 
 def conversations_visible_to(account: Account) -> QuerySet[Conversation]:
     """SPEC E6: everything with ``view_all_history``, else the conversations it took part in
-    (held now, or wrote in)."""
+    (held now, or wrote in); and the message pool to accounts that receive buyers, who claim
+    from it by hand (B11)."""
     base = Conversation.objects.filter(shop_id=account.shop_id).select_related(
         "buyer", "product", "order", "rating"
     )
     if has_perm(account, Perm.VIEW_ALL_HISTORY):
         return base
-    return base.filter(Q(agent_id=account.pk) | Q(messages__agent_id=account.pk)).distinct()
+    took_part = Q(agent_id=account.pk) | Q(messages__agent_id=account.pk)
+    if has_perm(account, Perm.CHAT):
+        took_part |= Q(state=State.POOLED)
+    return base.filter(took_part).distinct()
 
 
 def conversation_get(*, account: Account, conversation_id: object) -> Conversation:

@@ -486,8 +486,9 @@ def conversation_claim(
 
 
 def agents_for_buyer_choice(*, shop_id: int) -> list[AgentState]:
-    """B7: the online and paused agents a buyer may choose."""
-    return list(
+    """B7: the online and paused agents a buyer may choose: those who receive buyers (the main
+    account, or the chat permission, A4), as the engine would give them a buyer."""
+    rows = (
         AgentState.objects.filter(
             shop_id=shop_id,
             status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
@@ -496,6 +497,7 @@ def agents_for_buyer_choice(*, shop_id: int) -> list[AgentState]:
         .select_related("account")
         .order_by("account_id")
     )
+    return [state for state in rows if has_perm(state.account, Perm.CHAT)]
 
 
 # ---------------------------------------------------------------------------------------------

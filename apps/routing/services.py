@@ -425,13 +425,47 @@ def agent_set_status(
         )
         if status == AgentStatus.OFFLINE:
             _went_offline(account, now)
+            _route_stranded(account.shop_id, now)
         dispatch(shop_id=account.shop_id, now=now)
     return state
 
 
+def _route_stranded(shop_id: int, now: datetime) -> None:
+    """SPEC C3: a buyer waits in the queue only "as long as any candidate is online or paused
+    (when all are offline, B9 and B11 apply)". When the last present candidate of a queued
+    conversation goes offline (or leaves routing), it is decided again as if the buyer asked
+    now: B9b widens to every participant, else B11. If it must still wait, it keeps its place
+    in the queue with the widened candidates. Caller holds the shop lock."""
+    from apps.conversations.selectors import queue_order, routing_request
+
+    snapshot = load_snapshot(shop_id, now)
+    present = {a.id for a in snapshot.agents if a.present}
+    participants = {a.id for a in snapshot.agents if a.routing_enabled and a.can_chat}
+    queued = (
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+        .select_related("buyer", "product")
+        .order_by(*queue_order(snapshot.settings.queue_order))
+    )
+    for conversation in queued:
+        ids = candidates_of(conversation).agent_ids
+        if (participants if ids is None else ids) & present:
+            continue
+        request = routing_request(conversation)
+        decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+        if isinstance(decision, engine.Queue):
+            _store_candidates(conversation, decision.candidates)
+            conversation.save(update_fields=["candidate_ids", "candidate_group_ids"])
+        else:
+            apply_decision(conversation, decision, snapshot, now)
+
+
 @transaction.atomic
 def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conversation]:
-    """A max was raised, a group changed or an agent joined routing: free slots may exist."""
+    """A max was raised, a group changed or an agent joined routing: free slots may exist.
+    An agent leaving routing or a group may also strand queued buyers (C3)."""
+    now = now or timezone.now()
+    lock_shop(shop_id)
+    _route_stranded(shop_id, now)
     return dispatch(shop_id=shop_id, now=now)
 
 

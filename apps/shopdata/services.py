@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,8 @@ def _external_id(value: str) -> str:
     value = value.strip()
     if not value or len(value) > 64:
         raise InvalidInput(_("An external id has 1 to 64 characters."), field="external_id")
+    if any(unicodedata.category(c) == "Cc" for c in value):  # PostgreSQL cannot store a NUL
+        raise InvalidInput(_("An external id cannot hold control characters."), field="external_id")
     return value
 
 

@@ -238,6 +238,8 @@ class PrivateContactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Priva
         ]
     )
     def destroy(self, request: Request, buyer_id: str) -> Response:
+        if "\x00" in buyer_id:  # no external id holds one (and PostgreSQL cannot compare it)
+            raise NotFound("No such private contact.")
         deleted, _ = self.get_queryset().filter(buyer__external_id=buyer_id).delete()
         if not deleted:
             raise NotFound("No such private contact.")

@@ -39,10 +39,13 @@ from apps.conversations.api.views import conversation_data
 from apps.conversations.models import OPEN_STATES, Conversation, Message, Sender
 from apps.conversations.payloads import message_payload
 from apps.core.errors import Forbidden, InvalidInput, NotFound
+from apps.routing.models import AgentState
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import ShopSettings
 
 TOKEN_SALT = "helpdesk.widget"
+ANONYMOUS_PREFIX = "anon:"
+EXTERNAL_ID_MAX = 64  # Buyer.external_id
 TOKEN_MAX_AGE = 7 * 24 * 3600
 
 
@@ -172,15 +175,16 @@ class WidgetSessionView(APIView):
             external_id = buyer_id
         elif settings.allow_anonymous_buyers:
             # Unsigned visitors never map onto a real buyer's record.
-            external_id = f"anon:{buyer_id or secrets.token_hex(8)}"
+            if len(ANONYMOUS_PREFIX + buyer_id) > EXTERNAL_ID_MAX:
+                raise InvalidInput(
+                    _("An anonymous visitor id has at most %(n)d characters.")
+                    % {"n": EXTERNAL_ID_MAX - len(ANONYMOUS_PREFIX)},
+                    field="buyer_id",
+                )
+            external_id = ANONYMOUS_PREFIX + (buyer_id or secrets.token_hex(8))
         else:
             raise InvalidInput(_("A signature is required."), field="signature")
-        buyer, created = Buyer.objects.get_or_create(
-            shop_id=shop_id, external_id=external_id, defaults={"name": v["name"].strip()}
-        )
-        if not created and v["name"].strip() and not buyer.name:
-            buyer.name = v["name"].strip()
-            buyer.save(update_fields=["name"])
+        # The context is checked before the buyer is stored: a refused session stores nothing.
         product = order = None
         if v.get("product"):
             product = Product.objects.filter(shop_id=shop_id, external_id=v["product"]).first()
@@ -188,10 +192,16 @@ class WidgetSessionView(APIView):
                 raise InvalidInput(_("Unknown product."), field="product")
         if v.get("order"):
             order = Order.objects.filter(
-                shop_id=shop_id, external_id=v["order"], buyer=buyer
+                shop_id=shop_id, external_id=v["order"], buyer__external_id=external_id
             ).first()
             if order is None:
                 raise InvalidInput(_("Unknown order."), field="order")
+        buyer, created = Buyer.objects.get_or_create(
+            shop_id=shop_id, external_id=external_id, defaults={"name": v["name"].strip()}
+        )
+        if not created and v["name"].strip() and not buyer.name:
+            buyer.name = v["name"].strip()
+            buyer.save(update_fields=["name"])
         return Response(
             {
                 "token": buyer_token(buyer, v["entrance"], product, order),
@@ -235,6 +245,12 @@ class WidgetConversationView(_WidgetView):
         data = WidgetConversationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         p = _principal(request)
+        chosen = data.validated_data.get("agent")
+        if (
+            chosen is not None
+            and not AgentState.objects.filter(shop_id=p.shop_id, account_id=chosen).exists()
+        ):  # checked before the conversation opens: bad input stores nothing
+            raise InvalidInput(_("No such agent."), field="agent")
         conversation = services.conversation_open(
             buyer=p.buyer,
             entrance=p.entrance,

@@ -75,6 +75,15 @@ class BusinessHours(serializers.Serializer[dict[str, Any]]):
     weekly = WeeklySlot(many=True)
     exceptions = ExceptionDay(many=True, required=False, default=list)
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """A PATCH replaces the business hours as a whole: inside a partial update they are still
+        checked as complete (required fields, defaults), on their own."""
+        if self.root is not self and getattr(self.root, "partial", False):
+            whole = BusinessHours(data=data)
+            whole.is_valid(raise_exception=True)
+            return dict(whole.validated_data)
+        return super().to_internal_value(data)
+
 
 class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
     """Every settings field of API.md; ``widget_secret`` only for the main account."""
