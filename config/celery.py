@@ -37,6 +37,6 @@ app.conf.beat_schedule = {
     },
     # SPEC B11: pooled conversations to free agents (also done at once when a slot frees).
     "pool-hand-out": {"task": "automation.pool_hand_out", **_every(10)},
-    # DESIGN, events: retention.
-    "events-cleanup": {"task": "events.cleanup", **_every(15 * 60)},
+    # DESIGN, events: retention (the task of the real-time work, not a second one).
+    "events-delete-expired": {"task": "events.delete_expired", **_every(3600)},
 }

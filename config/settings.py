@@ -240,10 +240,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = EMBEDDED
 CELERY_TIMEZONE = "UTC"
-# Periodic work (config/celery.py): how often the timers tick (SPEC D5, D6) and how long events
-# are kept for clients that reconnect (DESIGN, events and delivery).
+# Automation (config/celery.py): how often the timers of SPEC D5, D6 tick.
 HELPDESK_TIMER_TICK_SECONDS = env.float("HELPDESK_TIMER_TICK_SECONDS", default=5.0)
-HELPDESK_EVENT_RETENTION_HOURS = env.int("HELPDESK_EVENT_RETENTION_HOURS", default=24)
+# How long the event streams are kept for resuming sockets (DESIGN, events and delivery; the
+# same setting as the real-time work, which enforces it with the same task).
+HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -77,16 +78,19 @@ def emit(
     return events
 
 
-def events_cleanup(*, older_than: timedelta, now: datetime | None = None, batch: int = 5000) -> int:
-    """Delete events older than the retention (DESIGN: a client asking for older ones gets
-    ``resync``), in short batches so that no transaction holds many rows. Idempotent."""
-    cutoff = (now or timezone.now()) - older_than
+DELETE_BATCH = 5000
+
+
+def events_delete_expired(*, now: datetime | None = None) -> int:
+    """Retention (DESIGN): delete events older than ``HELPDESK_EVENT_RETENTION_SECONDS``, in
+    batches so that no transaction holds many rows. The counters stay: numbering goes on, and a
+    client asking for a deleted event is told to resync. Returns how many were deleted."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.HELPDESK_EVENT_RETENTION_SECONDS)
     deleted = 0
     while True:
         ids = list(
-            Event.objects.filter(created_at__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:batch]
+            Event.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:DELETE_BATCH]
         )
         if not ids:
             return deleted

@@ -1,16 +1,11 @@
-"""Periodic event work (Celery beat, schedule in config/celery.py)."""
-
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
-from django.conf import settings
 
-from apps.events.services import events_cleanup
+from apps.events import services
 
 
-@shared_task(name="events.cleanup")
-def cleanup() -> int:
-    """Retention (DESIGN, events and delivery): drop events older than the retention period."""
-    return events_cleanup(older_than=timedelta(hours=settings.HELPDESK_EVENT_RETENTION_HOURS))
+@shared_task(name="events.delete_expired")
+def delete_expired() -> int:
+    """Retention of the event streams (DESIGN, events and delivery); harmless twice."""
+    return services.events_delete_expired()

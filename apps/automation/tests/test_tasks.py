@@ -11,7 +11,7 @@ from apps.automation.tasks import pool_hand_out
 from apps.conversations.models import State
 from apps.events.models import Event
 from apps.events.services import emit, to_buyer
-from apps.events.tasks import cleanup
+from apps.events.tasks import delete_expired
 from apps.routing.models import AgentState, AgentStatus
 from config.celery import app
 
@@ -19,7 +19,7 @@ from config.celery import app
 def test_every_beat_entry_names_a_registered_task_and_expires_by_its_next_run():
     app.loader.import_default_modules()
     schedule = app.conf.beat_schedule
-    for name in ("silence-timeouts", "pool-hand-out", "events-cleanup"):
+    for name in ("silence-timeouts", "pool-hand-out", "events-delete-expired"):
         entry = schedule[name]
         assert entry["task"] in app.tasks, name
         assert entry["options"]["expires"] <= entry["schedule"].total_seconds()
@@ -50,13 +50,13 @@ def test_pooled_conversations_are_handed_to_an_agent_who_became_free(clock, desk
     assert pool_hand_out() == 0
 
 
-def test_event_cleanup_drops_only_events_past_the_retention_and_can_run_twice(clock, desk):
+def test_event_retention_drops_only_events_past_the_retention_and_can_run_twice(clock, desk):
     buyer = desk.buyer("b1")
     with transaction.atomic():
         emit(shop_id=desk.shop_id, recipients=[to_buyer(buyer.pk)], type="t.old", data={})
     clock.shift(timedelta(hours=25))
     with transaction.atomic():
         emit(shop_id=desk.shop_id, recipients=[to_buyer(buyer.pk)], type="t.new", data={})
-    assert cleanup() == 1
-    assert cleanup() == 0
+    assert delete_expired() == 1
+    assert delete_expired() == 0
     assert list(Event.objects.values_list("type", "stream_seq")) == [("t.new", 2)]
