@@ -29,6 +29,7 @@ app.conf.beat_schedule = {
         "task": "routing.dispatch_safety_net",
         "schedule": timedelta(seconds=30),
     },
+    "events-delete-expired": {"task": "events.delete_expired", "schedule": timedelta(hours=1)},
     "load-drift-check": {"task": "routing.load_drift_check", "schedule": timedelta(minutes=10)},
     # SPEC D5, D6: due warnings, closes and agent-silence actions (due-at columns, indexed).
     "silence-timeouts": {
@@ -37,6 +38,4 @@ app.conf.beat_schedule = {
     },
     # SPEC B11: pooled conversations to free agents (also done at once when a slot frees).
     "pool-hand-out": {"task": "automation.pool_hand_out", **_every(10)},
-    # DESIGN, events: retention (the task of the real-time work, not a second one).
-    "events-delete-expired": {"task": "events.delete_expired", **_every(3600)},
 }
