@@ -30,6 +30,7 @@ from apps.conversations.models import CloseReason, Conversation, MessageKind, Se
 from apps.conversations.payloads import conversation_payload
 from apps.conversations.services import conversation_close
 from apps.events.services import emit, to_account
+from apps.routing import engine
 from apps.routing.services import (
     capacity_changed,
     dispatch,
@@ -178,6 +179,10 @@ def agent_silence_act(*, conversation: Conversation, now: datetime | None = None
             now=now,
         )
         return True
+    if conv.assign_reason == engine.Reason.PRIVATE_CONTACT:
+        # B8: a private contact is never routed to anyone else; it stays with the main account.
+        _clear(conv, "agent_warn_at", "agent_due_at")
+        return False
     previous = conv.agent_id
     reroute(conversation=conv, snapshot=load_snapshot(conv.shop_id, now), now=now, front=True)
     if conv.state == State.ACTIVE and conv.agent_id == previous:

@@ -491,6 +491,25 @@ def test_d6_reassign_goes_ahead_of_the_queue_and_never_back_to_the_silent_agent(
     assert desk.fresh(r).state == State.QUEUED
 
 
+def test_d6_reassign_never_hands_a_private_contact_to_someone_else(clock, desk):
+    # given a private contact of the main account (B8), online, and another agent
+    from apps.conversations.models import PrivateContact
+
+    desk.settings(agent_silence_action="reassign")
+    desk.status(desk.kit.main, "online")
+    desk.agent("a")
+    PrivateContact.objects.create(shop=desk.kit.shop, buyer=desk.buyer("vip"))
+    c = desk.ask("vip")
+    assert c.agent_id == desk.kit.main.pk
+    buyer_says(c)
+    # when the main account stays silent
+    clock.shift(3 * MIN)
+    silence_timeouts()
+    # then the buyer stays with the main account
+    c = desk.fresh(c)
+    assert (c.state, c.agent_id, c.agent_due_at) == (State.ACTIVE, desk.kit.main.pk, None)
+
+
 def test_d6_no_action_on_the_offline_messages_of_an_absent_agent(clock, desk):
     # given offline routing off: an agent who goes offline keeps its conversations
     desk.settings(offline_routing=False)
