@@ -241,8 +241,6 @@ CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = EMBEDDED
 CELERY_TIMEZONE = "UTC"
 
-# Automation (config/celery.py): how often the timers of SPEC D5, D6 tick.
-HELPDESK_TIMER_TICK_SECONDS = env.float("HELPDESK_TIMER_TICK_SECONDS", default=5.0)
 # How long the event streams are kept for resuming sockets (DESIGN, events and delivery; the
 # same setting as the real-time work, which enforces it with the same task).
 HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
