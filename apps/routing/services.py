@@ -281,6 +281,13 @@ def apply_decision(
     return apply_pool(conversation, decision.candidates, now)
 
 
+def _locked(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Lock and read these conversations (in id order). The shop lock keeps their routing
+    state still, but messages move ``last_seq`` and ``buyer_wrote`` under the row lock only."""
+    rows = Conversation.objects.select_for_update(of=("self",)).select_related("buyer", "product")
+    return {c.pk: c for c in rows.filter(pk__in=conversation_ids).order_by("id")}
+
+
 # ---------------------------------------------------------------------------------------------
 # Dispatch (C3, B11 auto-assign)
 
@@ -302,12 +309,15 @@ def dispatch(*, shop_id: int, now: datetime | None = None) -> list[Conversation]
         if snapshot.settings.queue_order == "wait_first"
         else ("-queue_priority", "-queued_at", "-id")
     )
-    # Row locks: a buyer may write to a waiting conversation meanwhile (message_create locks
-    # the row); handing out a stale copy would overwrite its seq and clocks.
-    rows = Conversation.objects.select_for_update(of=("self",)).filter(shop_id=shop_id)
-    waiting = [rows.filter(state=State.QUEUED).order_by(*queue_order)]
+    waiting = [
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(*queue_order)
+    ]
     if snapshot.settings.pool_auto_assign:
-        waiting.append(rows.filter(state=State.POOLED).order_by("pooled_at", "id"))
+        waiting.append(
+            Conversation.objects.filter(shop_id=shop_id, state=State.POOLED).order_by(
+                "pooled_at", "id"
+            )
+        )
     for queryset in waiting:  # queued buyers go before pooled conversations (C3)
         conversations = {c.pk: c for c in queryset}
         made, _after = engine.dispatch(
@@ -315,8 +325,12 @@ def dispatch(*, shop_id: int, now: datetime | None = None) -> list[Conversation]
             snapshot.agents,
             snapshot.rules,
         )
+        # The rows were read without a lock; a buyer may have written since (message_create
+        # locks the row, not the shop). Lock and re-read the chosen ones so that the full save
+        # in apply_assign keeps their messages' fields (SPEC N: nothing lost).
+        fresh = _locked([conversation_id for conversation_id, _decision in made])
         for conversation_id, decision in made:
-            conversation = conversations[conversation_id]
+            conversation = fresh[conversation_id]
             pooled = conversation.state == State.POOLED
             reason = engine.Reason.POOL if pooled else engine.Reason.QUEUE
             assigned.append(
@@ -384,6 +398,7 @@ def _went_offline(account: Account, now: datetime) -> None:
         Conversation.objects.select_for_update(of=("self",))
         .filter(shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE)
         .exclude(assign_reason=engine.Reason.PRIVATE_CONTACT.value)
+        .select_related("buyer", "product")
     )
     for conversation in held.order_by("assigned_at", "id"):
         reroute(conversation=conversation, snapshot=snapshot, now=now)
@@ -401,6 +416,16 @@ def agent_set_status(
     now = now or timezone.now()
     lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
+    if status == AgentStatus.OFFLINE and state.status != AgentStatus.OFFLINE:
+        # Lock the conversations it holds before the first event to it: a buyer writing in one
+        # locks the row, then the agent's event counter; taking the counter first (the event
+        # below) and the row later (B9a re-routing) deadlocked against it (SPEC N, B9a).
+        list(
+            Conversation.objects.select_for_update()
+            .filter(shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
     if status != AgentStatus.OFFLINE:
         state.last_seen_at = now
     fields = ["last_seen_at"]
@@ -441,15 +466,20 @@ def _route_stranded(shop_id: int, now: datetime) -> None:
     snapshot = load_snapshot(shop_id, now)
     present = {a.id for a in snapshot.agents if a.present}
     participants = {a.id for a in snapshot.agents if a.routing_enabled and a.can_chat}
-    queued = (
-        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
-        .select_related("buyer", "product")
-        .order_by(*queue_order(snapshot.settings.queue_order))
+    queued = Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(
+        *queue_order(snapshot.settings.queue_order)
     )
-    for conversation in queued:
-        ids = candidates_of(conversation).agent_ids
-        if (participants if ids is None else ids) & present:
-            continue
+    stranded = [
+        c.pk
+        for c in queued
+        if not (
+            (participants if c.candidate_ids is None else {int(i) for i in c.candidate_ids})
+            & present
+        )
+    ]
+    fresh = _locked(stranded)  # see dispatch: keep what buyers wrote meanwhile
+    for conversation_id in stranded:
+        conversation = fresh[conversation_id]
         request = routing_request(conversation)
         decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
         if isinstance(decision, engine.Queue):

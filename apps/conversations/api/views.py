@@ -31,9 +31,11 @@ from apps.conversations.api.serializers import (
 from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
 from apps.conversations.payloads import conversation_payload, message_payload
 from apps.conversations.selectors import (
+    QueueFigures,
     conversation_get,
     conversations_visible_to,
     queue_figures,
+    queue_figures_all,
     queue_list,
 )
 from apps.core.errors import NotFound
@@ -41,9 +43,22 @@ from apps.routing.models import Group
 from apps.shopdata.models import Buyer
 
 
-def conversation_data(conversation: Conversation) -> dict[str, Any]:
-    figures = queue_figures(conversation)
-    return conversation_payload(conversation, queue=figures.as_dict() if figures else None)
+def conversation_data(
+    conversation: Conversation, figures: dict[int, QueueFigures] | None = None
+) -> dict[str, Any]:
+    """The conversation of API.md with its queue figures (C5); pass ``figures`` (from
+    ``queue_figures_all``) when answering many conversations of one shop."""
+    mine = queue_figures(conversation) if figures is None else figures.get(conversation.pk)
+    return conversation_payload(conversation, queue=mine.as_dict() if mine else None)
+
+
+def conversations_data(conversations: list[Conversation]) -> list[dict[str, Any]]:
+    """Many conversations, with the queue figures computed once per shop."""
+    shops = {c.shop_id for c in conversations if c.state == "queued"}
+    figures: dict[int, QueueFigures] = {}
+    for shop_id in shops:
+        figures.update(queue_figures_all(shop_id=shop_id))
+    return [conversation_data(c, figures) for c in conversations]
 
 
 def _staff(request: Request) -> Account:
@@ -83,7 +98,7 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
         if "since" in f:
             rows = rows.filter(created_at__gte=f["since"])
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response([conversation_data(c) for c in page or []])
+        return self.get_paginated_response(conversations_data(list(page or [])))
 
     @extend_schema(responses=ConversationSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -180,9 +195,10 @@ class QueueView(APIView):
             raise NotFound("No such group.", field="group")
         now = timezone.now()
         rows = queue_list(shop_id=shop_id, group_id=group)
+        figures = queue_figures_all(shop_id=shop_id)
         results = [
             {
-                **conversation_data(c),
+                **conversation_data(c, figures),
                 "waited_seconds": int((now - c.queued_at).total_seconds()) if c.queued_at else 0,
             }
             for c in rows
