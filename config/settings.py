@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "apps.shopdata",
     "apps.events",
     "apps.conversations",
+    "apps.automation",
     "apps.web",
 ]
 

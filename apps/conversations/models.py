@@ -82,6 +82,14 @@ class Conversation(ShopOwned):
     queue_pushed = models.JSONField(null=True, blank=True)
     last_buyer_message_at = models.DateTimeField(null=True, blank=True)
     last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    # Timers (SPEC D5, D6; DESIGN, timers): when the next automatic step is due, null when none.
+    # Set by apps.automation.timers on every message and assignment, cleared when the
+    # conversation leaves `active` (or `assistant`); the periodic tick reads them through the
+    # partial indexes below and touches only what is due.
+    buyer_warn_at = models.DateTimeField(null=True, blank=True)
+    buyer_close_at = models.DateTimeField(null=True, blank=True)
+    agent_warn_at = models.DateTimeField(null=True, blank=True)
+    agent_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -105,6 +113,14 @@ class Conversation(ShopOwned):
             ),
             models.Index(fields=["shop", "agent", "state"], name="conversation_agent_idx"),
             models.Index(fields=["shop", "buyer", "-closed_at"], name="conversation_buyer_idx"),
+            *(
+                models.Index(  # (due, shop): the tick asks "what is due" and "of this shop"
+                    fields=[field, "shop"],
+                    condition=Q(**{f"{field}__isnull": False}),
+                    name=f"conversation_{field.removesuffix('_at')}_idx",
+                )
+                for field in ("buyer_warn_at", "buyer_close_at", "agent_warn_at", "agent_due_at")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
+from apps.automation import replies, timers
+from apps.conversations.messages import append_message
 from apps.conversations.models import (
     OPEN_STATES,
     CloseReason,
@@ -22,7 +24,7 @@ from apps.conversations.models import (
     Sender,
     State,
 )
-from apps.conversations.payloads import conversation_payload, message_payload
+from apps.conversations.payloads import conversation_payload
 from apps.conversations.selectors import queue_figures_all, routing_request
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from apps.events.services import emit, to_buyer
@@ -42,6 +44,16 @@ from apps.shops.models import ShopSettings
 
 MAX_BODY = 5000
 RATING_WINDOW = timedelta(hours=24)
+# What storing a message may change on the conversation (``append_message``).
+MESSAGE_FIELDS = (
+    "last_seq",
+    "intent",
+    "buyer_wrote",
+    "last_buyer_message_at",
+    "last_agent_message_at",
+    "first_response_at",
+    *timers.FIELDS,
+)
 
 
 def _lock(conversation_id: int) -> Conversation:
@@ -72,7 +84,8 @@ def message_create(
 ) -> tuple[Message, bool]:
     """Store a message with the conversation's next ``seq``, then tell the buyer and the holding
     agent. Idempotent on ``client_id`` per conversation and sender: a repeat returns the stored
-    message and ``False``."""
+    message and ``False``. A buyer writing outside business hours with nobody there gets the
+    off-hours reply (SPEC D2)."""
     now = now or timezone.now()
     body = body.strip()
     if not body:
@@ -89,53 +102,40 @@ def message_create(
             ).first()
             if existing is not None:
                 return existing, False
-        conv.last_seq += 1
-        message = Message.objects.create(
-            shop_id=conv.shop_id,
-            conversation=conv,
-            seq=conv.last_seq,
+        also_save = []
+        if sender == Sender.BUYER and conv.state == State.ASSISTANT and not conv.intent:
+            intent = detect_intent(shop_id=conv.shop_id, text=body)
+            if intent:
+                conv.intent = intent
+                also_save.append("intent")
+        message = append_message(
+            conv,
             sender=sender,
-            agent=agent,
-            kind=kind,
             body=body,
+            kind=kind,
+            agent_id=agent.pk if agent is not None else None,
             client_id=client_id,
-            created_at=now,
+            now=now,
+            also_save=also_save,
         )
-        fields = ["last_seq"]
         if sender == Sender.BUYER:
-            conv.buyer_wrote = True
-            conv.last_buyer_message_at = now
-            fields += ["buyer_wrote", "last_buyer_message_at"]
-            if conv.state == State.ASSISTANT and not conv.intent:
-                intent = detect_intent(shop_id=conv.shop_id, text=body)
-                if intent:
-                    conv.intent = intent
-                    fields.append("intent")
-        elif sender == Sender.AGENT:
-            conv.last_agent_message_at = now
-            fields.append("last_agent_message_at")
-            if conv.human_requested_at and conv.first_response_at is None:
-                conv.first_response_at = now
-                fields.append("first_response_at")
-        conv.save(update_fields=fields)
-        recipients = [to_buyer(conv.buyer_id)]
-        if conv.agent_id is not None and conv.state == State.ACTIVE:
-            recipients.append(account_recipient(conv.agent_id))
-        emit(
-            shop_id=conv.shop_id,
-            recipients=recipients,
-            type="message.created",
-            data=message_payload(message),
-        )
-    conversation.last_seq = conv.last_seq
+            replies.offhours(conv, now=now)
+    _copy_message_fields(conv, conversation)
     return message, True
 
 
+def _copy_message_fields(source: Conversation, target: Conversation) -> None:
+    """Keep the caller's instance true after a message was stored through another one."""
+    if source is not target:
+        for name in MESSAGE_FIELDS:
+            setattr(target, name, getattr(source, name))
+
+
 def _notice(conversation: Conversation, text: str, now: datetime) -> Message:
-    message, _created = message_create(
-        conversation=conversation, sender=Sender.SYSTEM, body=text, kind=MessageKind.NOTICE, now=now
+    """A system notice on a conversation the caller holds locked."""
+    return append_message(
+        conversation, sender=Sender.SYSTEM, body=text, kind=MessageKind.NOTICE, now=now
     )
-    return message
 
 
 def detect_intent(*, shop_id: int, text: str) -> str:
@@ -228,7 +228,9 @@ def request_human(
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state != State.ASSISTANT:
-            return conv  # already routed: asking again changes nothing
+            if conv.state == State.QUEUED:
+                replies.queueing(conv, now=now)  # C5, D3: asking again refreshes the figures
+            return conv  # already routed: asking again changes nothing else
         conv.human_requested_at = now
         if intent:
             conv.intent = intent
@@ -251,6 +253,7 @@ def request_human(
                 text = _("The agent you chose is not available now; we found you another way.")
             _notice(conv, text, now)
         apply_decision(conv, decision, snapshot, now)
+        replies.offhours(conv, now=now)  # D2: asking for a human is writing to the shop too
     return conv
 
 
@@ -258,11 +261,13 @@ def request_human(
 # Closing, leaving, rating
 
 
-def _closed(conv: Conversation, reason: CloseReason, now: datetime) -> None:
+def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str = "") -> None:
+    replies.closing(conv, reason=reason, notice=notice, now=now)  # D4, D5, D6
     release(conv)
     conv.state = State.CLOSED
     conv.closed_at = now
     conv.close_reason = reason
+    timers.stop(conv)
     conv.save()
     data = conversation_payload(conv)
     recipients = [to_buyer(conv.buyer_id)]
@@ -276,12 +281,14 @@ def conversation_close(
     conversation: Conversation,
     actor: Account | None,
     reason: CloseReason = CloseReason.AGENT,
+    notice: str = "",
     now: datetime | None = None,
 ) -> Conversation:
     """End a conversation; the freed slot takes the next waiting buyer at once (C3).
 
     Staff may end what they hold; the main account and supervisors with ``view_all_history``
-    may end any open one."""
+    may end any open one. ``actor`` None is the system (SPEC D5, D6), whose ``notice`` the buyer
+    reads before the end; the rating request follows (D4)."""
     now = now or timezone.now()
     with transaction.atomic():
         lock_shop(conversation.shop_id)
@@ -291,7 +298,7 @@ def conversation_close(
         supervisor = actor is not None and (actor.is_main or has_perm(actor, Perm.VIEW_ALL_HISTORY))
         if actor is not None and conv.agent_id != actor.pk and not supervisor:
             raise Forbidden(_("You do not hold this conversation."))
-        _closed(conv, reason, now)
+        _closed(conv, reason, now, notice)
         dispatch(shop_id=conv.shop_id, now=now)
     return conv
 

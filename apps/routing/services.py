@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.accounts.models import Account, ShopAccountPermission
+from apps.automation import replies, timers
 from apps.conversations.models import Conversation, State
 from apps.events.services import emit, to_account, to_buyer
 from apps.routing import engine
@@ -187,6 +188,14 @@ def apply_assign(
     if leaving_pool or decision.reason == engine.Reason.OFFLINE_MAIN:
         conversation.from_offline_message = True  # B11
     _store_candidates(conversation, decision.candidates)
+    # D6: the agent's clock starts; D1: the welcome, in the agent's name, if it is there.
+    present = agent.present
+    timers.after_assign(
+        conversation,
+        durations=timers.Durations.of(snapshot.settings),
+        now=now,
+        agent_present=present,
+    )
     conversation.save()
     AgentState.objects.filter(account_id=agent.id).update(
         open_count=F("open_count") + 1, last_assigned_at=now
@@ -197,6 +206,7 @@ def apply_assign(
         )
     _refresh_snapshot_agent(snapshot, agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
     _conversation_event(conversation, "conversation.assigned")
+    replies.welcome(conversation, settings=snapshot.settings, agent_present=present, now=now)
     return conversation
 
 
@@ -235,8 +245,10 @@ def apply_queue(
     if conversation.queued_at is None or front:
         conversation.queued_at = now
     _store_candidates(conversation, candidates)
+    timers.stop(conversation)
     conversation.save()
     _conversation_event(conversation, "conversation.updated")
+    replies.queueing(conversation, now=now)  # D3
     return conversation
 
 
@@ -248,6 +260,7 @@ def apply_pool(
     conversation.agent_id = None
     conversation.pooled_at = now
     _store_candidates(conversation, candidates)
+    timers.stop(conversation)
     conversation.save()
     _conversation_event(conversation, "conversation.updated")
     return conversation

@@ -46,7 +46,8 @@ def test_buyer_asks_for_human_and_chats_with_agent(shop_a):
     assert r.status_code == 201, r.content
     msgs = buyer.get("/api/v1/widget/conversation/messages/?after_seq=0").json()["results"]
     assert [m["seq"] for m in msgs] == list(range(1, len(msgs) + 1))
-    assert [m["sender"] for m in msgs] == ["assistant", "buyer", "agent"]
+    # the welcome goes out in the agent's name when the conversation is assigned (SPEC D1)
+    assert [m["sender"] for m in msgs] == ["assistant", "agent", "buyer", "agent"]
     r = staff.post(f"/api/v1/conversations/{conv['id']}/close/")
     assert r.status_code == 200 and r.json()["state"] == "closed"
     assert staff.post(f"/api/v1/conversations/{conv['id']}/close/").status_code == 409

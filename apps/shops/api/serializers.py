@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from apps.automation import hours
 from apps.conversations.models import Entrance
 from apps.shops.models import ShopSettings
 
@@ -21,6 +22,18 @@ DURATION_FIELDS = (
     "agent_silence_seconds",
     "agent_warning_seconds",
 )
+# Automatic texts (SPEC D): empty means the default in the shop's language.
+TEXT_FIELDS = (
+    "welcome_text",
+    "offhours_text",
+    "queueing_text",
+    "buyer_warning_text",
+    "buyer_close_text",
+    "agent_warning_text",
+)
+MAX_TEXT = 1000
+SILENCE_FIELDS = DURATION_FIELDS[3:]  # buyer and agent silence and their warnings
+MAX_TIMEOUT = 7 * 24 * 3600  # a week: longer is a typo, not a timeout
 
 
 class WeeklySlot(serializers.Serializer[dict[str, Any]]):
@@ -114,6 +127,12 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
             raise serializers.ValidationError(_("Unknown groups: %(ids)s") % {"ids": unknown})
         return sorted(set(value))
 
+    def validate_business_hours(self, value: dict[str, Any]) -> dict[str, Any]:
+        found = hours.problems(value)
+        if found:
+            raise serializers.ValidationError(found)
+        return value
+
     def validate_widget_origins(self, value: list[str]) -> list[str]:
         return [v.rstrip("/") for v in value]
 
@@ -132,6 +151,15 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
         for positive in ("avg_handling_seconds", "offline_grace_seconds"):
             if merged[positive] < 1:
                 errors[positive] = [_("Ensure this value is at least 1.")]
+        # SPEC D5, D6: 0 switches a timeout or its warning off; a week at most.
+        for timeout in SILENCE_FIELDS:
+            if merged[timeout] > MAX_TIMEOUT:
+                errors[timeout] = [_("Ensure this value is at most %(n)d.") % {"n": MAX_TIMEOUT}]
+        for text in TEXT_FIELDS:
+            if len(attrs.get(text) or "") > MAX_TEXT:
+                errors[text] = [
+                    _("Ensure this text has at most %(n)d characters.") % {"n": MAX_TEXT}
+                ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
