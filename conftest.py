@@ -77,3 +77,31 @@ def fast_password_hasher(settings: Settings) -> None:
     Not autouse: a server in another process could not check an MD5 hash. Test folders that
     create accounts only in-process turn it on in their own conftest."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Hypothesis profiles (property tests: apps/routing/tests/test_properties_engine.py and
+# apps/conversations/tests/test_properties_services.py). Choose with HYPOTHESIS_PROFILE:
+# `default` for every run, `ci` (derandomized: the same examples on every run), `thorough`
+# for a long hunt. The database-backed tests scale their own example count from max_examples.
+def _hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import HealthCheck
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    common = dict(
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        # Failing examples are replayed first on the next run; kept out of the source tree.
+        database=DirectoryBasedExampleDatabase(".pytest_cache/hypothesis"),
+    )
+    hypothesis_settings.register_profile("default", max_examples=200, **common)
+    hypothesis_settings.register_profile(
+        "ci", max_examples=200, derandomize=True, print_blob=True, **{**common, "database": None}
+    )
+    hypothesis_settings.register_profile("thorough", max_examples=3000, **common)
+    hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+_hypothesis_profiles()
