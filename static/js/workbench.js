@@ -354,7 +354,21 @@
     return node;
   }
 
+  // The agent's open conversations (its load), re-read after the list changes (E1).
+  var openCount = root.querySelector("[data-open-count]");
+  var openCountTimer = null;
+  function refreshOpenCount() {
+    if (!openCount) return;
+    window.clearTimeout(openCountTimer);
+    openCountTimer = window.setTimeout(function () {
+      api("GET", root.dataset.meUrl).then(function (r) {
+        if (r.ok && r.data) openCount.textContent = String(r.data.open_conversations);
+      });
+    }, 300);
+  }
+
   function renderList() {
+    refreshOpenCount();
     var focused = document.activeElement && document.activeElement.dataset.id;
     list.textContent = "";
     sorted().forEach(function (conv) {

@@ -110,6 +110,7 @@ def test_agent_and_buyers_chat_live_with_queue_waiting_times_and_rating(
     # Then the conversation appears on the workbench at once (E1)
     item = agent.locator("[data-conversation-list] .conv")
     expect(item).to_have_count(1)
+    expect(agent.locator("[data-open-count]")).to_have_text("1")  # its load, live
 
     # When the buyer writes, the agent sees it unread and waiting, grey, yellow, red (E1)
     buyer.get_by_label("Your message").fill("你好, 这个杯子有货吗?")
