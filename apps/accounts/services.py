@@ -21,6 +21,7 @@ from apps.core.realtime import account_group, send_to_group_on_commit
 from apps.core.types import UNSET, Unset
 from apps.routing.models import AgentState, AgentStatus, Group
 from apps.routing.services import (
+    agent_remove,
     agent_set_status,
     agent_state_create,
     capacity_changed,
@@ -284,7 +285,11 @@ def account_delete(*, actor: Account, account: Account) -> None:
     if account.pk == actor.pk:
         raise Forbidden(_("You cannot delete your own account."))
     _end_access(account)
+    # A3, B9a: its buyers are re-routed first, never left active with no agent.
+    agent_remove(account=account)
+    shop_id = account.shop_id
     account.delete()
+    capacity_changed(shop_id=shop_id)  # C3: queued buyers it was the last candidate of
 
 
 @transaction.atomic

@@ -490,6 +490,24 @@ def _route_stranded(shop_id: int, now: datetime) -> None:
 
 
 @transaction.atomic
+def agent_remove(*, account: Account, now: datetime | None = None) -> None:
+    """Before an account is deleted (A3): it goes offline, and every conversation it still
+    holds is re-routed as by B9a, even with offline routing off (a deleted account can keep no
+    offline messages). Without this its active conversations were left with no agent at all.
+    Call ``capacity_changed`` once it is gone, for the queued buyers it leaves stranded (C3)."""
+    now = now or timezone.now()
+    agent_set_status(account=account, status=AgentStatus.OFFLINE, reason="deleted", now=now)
+    snapshot = load_snapshot(account.shop_id, now)
+    held = (
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE)
+        .select_related("buyer", "product")
+    )
+    for conversation in held.order_by("assigned_at", "id"):
+        reroute(conversation=conversation, snapshot=snapshot, now=now)
+
+
+@transaction.atomic
 def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conversation]:
     """A max was raised, a group changed or an agent joined routing: free slots may exist.
     An agent leaving routing or a group may also strand queued buyers (C3)."""

@@ -4,8 +4,9 @@ A hypothesis state machine builds a random shop (simple mode or groups with scop
 assignment rules, queue off / shop / groups, queue order, offline handling main account or pool)
 and drives it with random operations: buyers asking for a human, buyer and agent messages,
 closes, agents going online / paused / offline, max concurrent changes (account, group, shop
-default), transfers to an account and to a group, claims from the pool, buyers leaving, time
-passing. After every operation it checks the invariants of SPEC B and C against the database:
+default), transfers to an account and to a group, claims from the pool, buyers leaving,
+sub-accounts disabled, enabled and deleted, time passing. After every operation it checks the
+invariants of SPEC B and C against the database:
 
 * load counters equal the truth (``AgentState.open_count`` = the agent's active conversations);
 * the cap (C1): an operation that hands an agent a conversation for a reason that is not one of
@@ -170,14 +171,15 @@ class AgentRow:
     routing_enabled: bool
     open_count: int
     max_concurrent: int  # effective: own > group > shop (C1)
+    active: bool  # not disabled (A3); every account here has the chat permission
 
     @property
-    def eligible(self) -> bool:  # every account here is active with the chat permission
-        return self.status == AgentStatus.ONLINE and self.routing_enabled
+    def eligible(self) -> bool:
+        return self.active and self.status == AgentStatus.ONLINE and self.routing_enabled
 
     @property
     def present(self) -> bool:
-        return self.status in (AgentStatus.ONLINE, AgentStatus.PAUSED)
+        return self.active and self.status in (AgentStatus.ONLINE, AgentStatus.PAUSED)
 
     @property
     def free(self) -> bool:
@@ -205,6 +207,7 @@ def read_world(shop_id: int) -> World:
             max_concurrent=s.max_concurrent
             or (group_max.get(s.group_id) if s.group_id else None)
             or settings.default_max_concurrent,
+            active=s.account.is_active,
         )
     rows = {}
     for c in Conversation.objects.filter(shop_id=shop_id):
@@ -226,7 +229,7 @@ def read_world(shop_id: int) -> World:
 
 def candidates(row: Row, world: World) -> list[AgentRow]:
     if row.candidate_ids is None:
-        return [a for a in world.agents.values() if a.routing_enabled]
+        return [a for a in world.agents.values() if a.routing_enabled and a.active]
     return [world.agents[i] for i in row.candidate_ids if i in world.agents]
 
 
@@ -600,6 +603,26 @@ class RoutingMachine(RuleBasedStateMachine):
             f"{actor.pk} claims {c.pk}",
             lambda: conv.conversation_claim(conversation=c, actor=actor),
             exempt=exempt,
+        )
+
+    @precondition(lambda self: self.ready and len(self.accounts) > 1)
+    @rule(which=st.integers(0, 3), action=st.sampled_from(["disable", "enable", "delete"]))
+    def manage_sub_account(self, which: int, action: str) -> None:
+        """A3: the main account disables (as if it went offline, B9), enables or deletes one."""
+        account = self.accounts[1 + which % (len(self.accounts) - 1)]
+        if action == "delete":
+            self.step(
+                f"main deletes {account.pk}",
+                lambda: account_services.account_delete(actor=self.main, account=account),
+            )
+            if not Account.objects.filter(pk=account.pk).exists():
+                self.accounts.remove(account)
+            return
+        self.step(
+            f"main {action}s {account.pk}",
+            lambda: account_services.account_set_active(
+                actor=self.main, account=account, active=action == "enable"
+            ),
         )
 
     @precondition(lambda self: self.ready)

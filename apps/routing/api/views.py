@@ -10,7 +10,7 @@ from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
 from apps.core.errors import NotFound
 from apps.routing.api.serializers import GroupSerializer
 from apps.routing.models import Group
-from apps.routing.services import capacity_changed
+from apps.routing.services import capacity_changed, lock_shop
 
 
 class GroupViewSet(viewsets.ModelViewSet[Group]):
@@ -39,15 +39,24 @@ class GroupViewSet(viewsets.ModelViewSet[Group]):
 
     def perform_create(self, serializer: BaseSerializer[Group]) -> None:
         with transaction.atomic():
+            # The shop's routing lock first, before any agent row (the lock order of routing;
+            # deleting a group rewrites its members' routing state).
+            lock_shop(self.request.user.shop_id)  # type: ignore[union-attr]
             serializer.save()
             capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
 
     def perform_update(self, serializer: BaseSerializer[Group]) -> None:
         with transaction.atomic():
+            # The shop's routing lock first, before any agent row (the lock order of routing;
+            # deleting a group rewrites its members' routing state).
+            lock_shop(self.request.user.shop_id)  # type: ignore[union-attr]
             serializer.save()
             capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
 
     def perform_destroy(self, instance: Group) -> None:
         with transaction.atomic():
+            # The shop's routing lock first, before any agent row (the lock order of routing;
+            # deleting a group rewrites its members' routing state).
+            lock_shop(self.request.user.shop_id)  # type: ignore[union-attr]
             instance.delete()
             capacity_changed(shop_id=self.request.user.shop_id)  # type: ignore[union-attr]
