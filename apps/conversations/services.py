@@ -421,9 +421,7 @@ def conversation_transfer(
                 decision = engine.Queue(group_candidates)
             else:
                 raise Conflict(_("Nobody in that group can take the conversation now."))
-        release(conv)
-        if previous is not None:
-            snapshot.agents = [a if a.id != previous else _minus_one(a) for a in snapshot.agents]
+        release(conv, snapshot)
         apply_decision(conv, decision, snapshot, now, front=True)
         event = {"conversation": conv.pk, "from_account": previous, "note": note.strip()}
         if conv.agent_id is not None:
@@ -450,12 +448,6 @@ def conversation_transfer(
         _notice(conv, text, now)
         dispatch(shop_id=conv.shop_id, now=now)
     return conv
-
-
-def _minus_one(agent: engine.Agent) -> engine.Agent:
-    from dataclasses import replace
-
-    return replace(agent, open_count=max(0, agent.open_count - 1))
 
 
 def conversation_claim(

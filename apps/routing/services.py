@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.accounts.models import Account, ShopAccountPermission
 from apps.automation import replies, timers
 from apps.conversations.models import Conversation, State
+from apps.conversations.selectors import queue_order, routing_request
 from apps.events.services import emit, to_account, to_buyer
 from apps.routing import engine
 from apps.routing.models import AgentState, AgentStatus, Group, StatusChange
@@ -304,13 +305,10 @@ def dispatch(*, shop_id: int, now: datetime | None = None) -> list[Conversation]
     assigned: list[Conversation] = []
     if not any(a.eligible and a.below_max for a in snapshot.agents):
         return assigned
-    queue_order = (
-        ("-queue_priority", "queued_at", "id")
-        if snapshot.settings.queue_order == "wait_first"
-        else ("-queue_priority", "-queued_at", "-id")
-    )
     waiting = [
-        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(*queue_order)
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(
+            *queue_order(snapshot.settings.queue_order)
+        )
     ]
     if snapshot.settings.pool_auto_assign:
         waiting.append(
@@ -357,10 +355,13 @@ def agent_state_create(*, account: Account, routing_enabled: bool = True) -> Age
     )
 
 
-def release(conversation: Conversation) -> None:
-    """The holding agent's load drops by one (the conversation leaves ``active``)."""
+def release(conversation: Conversation, snapshot: Snapshot | None = None) -> None:
+    """The holding agent's load drops by one (the conversation leaves ``active``); with
+    ``snapshot``, the in-memory copy follows, for the next decision under the same lock."""
     if conversation.state == State.ACTIVE:
         _move_load(conversation.agent_id, -1)
+        if snapshot is not None and conversation.agent_id is not None:
+            _refresh_snapshot_agent(snapshot, conversation.agent_id, open_delta=-1, wrr={})
 
 
 def reroute(
@@ -368,16 +369,12 @@ def reroute(
 ) -> Conversation:
     """B9a, D6: take ``conversation`` from its agent and route it within its candidates; to the
     front of the queue when none can take it now. Caller holds the shop lock."""
-    from apps.conversations.selectors import routing_request
-
     leaving = conversation.agent_id
     request = routing_request(conversation, reroute=True, exclude_agent_id=leaving)
     decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
     if isinstance(decision, engine.Assign) and decision.agent_id == leaving:
         return conversation  # B11 `main_account` for the main account's own: it stays
-    release(conversation)
-    if leaving is not None:
-        _refresh_snapshot_agent(snapshot, leaving, open_delta=-1, wrr={})
+    release(conversation, snapshot)
     if leaving is not None:
         emit(
             shop_id=conversation.shop_id,
@@ -461,7 +458,6 @@ def _route_stranded(shop_id: int, now: datetime) -> None:
     conversation goes offline (or leaves routing), it is decided again as if the buyer asked
     now: B9b widens to every participant, else B11. If it must still wait, it keeps its place
     in the queue with the widened candidates. Caller holds the shop lock."""
-    from apps.conversations.selectors import queue_order, routing_request
 
     snapshot = load_snapshot(shop_id, now)
     present = {a.id for a in snapshot.agents if a.present}
