@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from apps.accounts.models import Account
-from apps.core.errors import NotFound
+from apps.core.selectors import get_by_id
 
 
 def accounts_of_shop(*, shop_id: int) -> QuerySet[Account]:
@@ -19,7 +19,4 @@ def accounts_of_shop(*, shop_id: int) -> QuerySet[Account]:
 
 def account_get(*, shop_id: int, account_id: object) -> Account:
     """The shop's account with that id; missing and foreign both raise NotFound."""
-    try:
-        return accounts_of_shop(shop_id=shop_id).get(pk=int(str(account_id)))
-    except (Account.DoesNotExist, ValueError):
-        raise NotFound("No such account.") from None
+    return get_by_id(accounts_of_shop(shop_id=shop_id), account_id, "No such account.")

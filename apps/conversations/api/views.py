@@ -39,6 +39,7 @@ from apps.conversations.selectors import (
     queue_list,
 )
 from apps.core.errors import NotFound
+from apps.core.selectors import get_by_id
 from apps.routing.models import Group
 from apps.shopdata.models import Buyer
 
@@ -280,10 +281,7 @@ class IntentRuleViewSet(viewsets.ModelViewSet[IntentRule]):
         return IntentRule.objects.filter(shop_id=_staff(self.request).shop_id)
 
     def get_object(self) -> IntentRule:
-        try:
-            return self.get_queryset().get(pk=int(self.kwargs["pk"]))
-        except (IntentRule.DoesNotExist, ValueError):
-            raise NotFound("No such intent.") from None
+        return get_by_id(self.get_queryset(), self.kwargs["pk"], "No such intent.")
 
     def perform_create(self, serializer: Any) -> None:
         serializer.save(shop_id=_staff(self.request).shop_id)

@@ -7,7 +7,7 @@ from rest_framework import viewsets
 from rest_framework.serializers import BaseSerializer
 
 from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
-from apps.core.errors import NotFound
+from apps.core.selectors import get_by_id
 from apps.routing.api.serializers import GroupSerializer
 from apps.routing.models import Group
 from apps.routing.services import capacity_changed, lock_shop
@@ -32,10 +32,7 @@ class GroupViewSet(viewsets.ModelViewSet[Group]):
         return Group.objects.filter(shop_id=self.request.user.shop_id).prefetch_related("members")  # type: ignore[union-attr]
 
     def get_object(self) -> Group:
-        try:
-            return self.get_queryset().get(pk=int(self.kwargs["pk"]))
-        except (Group.DoesNotExist, ValueError):
-            raise NotFound("No such group.") from None
+        return get_by_id(self.get_queryset(), self.kwargs["pk"], "No such group.")
 
     def perform_create(self, serializer: BaseSerializer[Group]) -> None:
         with transaction.atomic():
