@@ -35,6 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy apps config
+	$(BIN)/lint-imports
 
 # Tests use their own Redis database (1) so that a running `make run` (database 0) is left alone;
 # PostgreSQL gets a test_ database from pytest-django.

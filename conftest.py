@@ -12,9 +12,9 @@ from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from apps.accounts import services as account_services
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
+from apps.backoffice import services as account_services
 from apps.shops.models import Shop
 
 PASSWORD = "correct-horse-battery"

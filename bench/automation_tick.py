@@ -96,8 +96,9 @@ def run(args: argparse.Namespace) -> None:
     from django.test import override_settings
     from django.utils import timezone
 
-    from apps.accounts import services as accounts
-    from apps.automation import services, timers
+    from apps.automation import timers
+    from apps.backoffice import services as accounts
+    from apps.conversations.lifecycle import timed as services
     from apps.conversations.models import Conversation, State
     from apps.routing.models import AgentState, AgentStatus
     from apps.shopdata.models import Buyer
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> None:
 
 def due_shops_query(column: str, now: object) -> Any:
     """``services.due_shops`` as a queryset, for EXPLAIN."""
-    from apps.automation.services import MAX_SHOPS
+    from apps.conversations.lifecycle.timed import MAX_SHOPS
     from apps.conversations.models import Conversation
 
     return (
@@ -214,7 +215,7 @@ def due_shops_query(column: str, now: object) -> Any:
 
 def due_rows_query(shop_id: int, column: str, now: object) -> Any:
     """``services.due_rows`` as a queryset, for EXPLAIN."""
-    from apps.automation.services import BATCH
+    from apps.conversations.lifecycle.timed import BATCH
     from apps.conversations.models import Conversation
 
     return (

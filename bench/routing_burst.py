@@ -36,7 +36,7 @@ def _client(db_name: str, shop_id: int, index: int, count: int, barrier: Any, ou
     _setup(db_name)
     from django.db import connection
 
-    from apps.conversations import services as conv
+    from apps.conversations import lifecycle as conv
     from apps.shopdata.models import Buyer
 
     buyers = list(Buyer.objects.filter(shop_id=shop_id, external_id__startswith=f"p{index}-"))
@@ -88,10 +88,10 @@ def main(argv: list[str]) -> int:
         from django.db import connection
 
         call_command("migrate", interactive=False, verbosity=0)
-        from apps.accounts import services as account_services
         from apps.accounts.permissions import Perm
+        from apps.backoffice import services as account_services
+        from apps.conversations.lifecycle import agent_set_status
         from apps.routing.models import AgentState, AgentStatus
-        from apps.routing.services import agent_set_status
         from apps.shopdata.models import Buyer
 
         signup = account_services.shop_signup(

@@ -11,9 +11,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from apps.accounts.consumers import AgentConsumer  # noqa: E402
 from apps.accounts.middleware import StaffAuthStack  # noqa: E402
-from apps.conversations.consumers import BuyerConsumer  # noqa: E402
+from apps.conversations.consumers.agent import AgentConsumer  # noqa: E402
+from apps.conversations.consumers.buyer import BuyerConsumer  # noqa: E402
 from apps.conversations.middleware import BuyerSocketStack  # noqa: E402
 
 # A handshake from an Origin that is not allowed is refused with 403 (API.md, WebSockets).

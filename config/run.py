@@ -109,7 +109,7 @@ def prepare() -> None:
 
 
 def banner(host: str, port: int) -> str:
-    from apps.core.demo import DEMO_LOGINS
+    from apps.web.demo import DEMO_LOGINS
 
     base = f"http://{host}:{port}"
     lines = [

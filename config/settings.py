@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.conversations",
     "apps.automation",
+    "apps.backoffice",
     "apps.web",
 ]
 

@@ -4,9 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.core import views as core_views
 
 api_v1 = [
-    path("", include("apps.accounts.api.urls")),
-    path("", include("apps.shops.api.urls")),
-    path("", include("apps.routing.api.urls")),
+    path("", include("apps.backoffice.api.urls")),
     path("", include("apps.shopdata.api.urls")),
     path("", include("apps.conversations.api.urls")),
 ]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 if TYPE_CHECKING:
-    from apps.conversations.selectors import QueueFigures
+    from apps.routing.queue import QueueFigures
     from apps.shops.models import ShopSettings
 
 

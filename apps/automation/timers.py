@@ -20,13 +20,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-from apps.conversations.models import Sender, State
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from apps.conversations.models import Conversation
     from apps.shops.models import ShopSettings
+
+
+class Clocks(Protocol):
+    """What the rules read and move: a conversation's state and its four due-at columns. The
+    conversation model satisfies it; this package sits below the conversations (import-linter)."""
+
+    state: str
+    buyer_warn_at: datetime | None
+    buyer_close_at: datetime | None
+    agent_warn_at: datetime | None
+    agent_due_at: datetime | None
+
+
+# The conversation states and message senders these rules look at (their stored values).
+ACTIVE, ASSISTANT = "active", "assistant"
+BUYER, AGENT, ASSISTANT_SENDER = "buyer", "agent", "assistant"
 
 FIELDS = ("buyer_warn_at", "buyer_close_at", "agent_warn_at", "agent_due_at")
 
@@ -58,33 +71,33 @@ def clock(start: datetime, timeout: int, warning: int) -> tuple[datetime | None,
     return warn, due
 
 
-def start_buyer_clock(conversation: Conversation, durations: Durations, now: datetime) -> None:
+def start_buyer_clock(conversation: Clocks, durations: Durations, now: datetime) -> None:
     conversation.buyer_warn_at, conversation.buyer_close_at = clock(
         now, durations.buyer_silence, durations.buyer_warning
     )
 
 
-def stop_buyer_clock(conversation: Conversation) -> None:
+def stop_buyer_clock(conversation: Clocks) -> None:
     conversation.buyer_warn_at = conversation.buyer_close_at = None
 
 
-def start_agent_clock(conversation: Conversation, durations: Durations, now: datetime) -> None:
+def start_agent_clock(conversation: Clocks, durations: Durations, now: datetime) -> None:
     conversation.agent_warn_at, conversation.agent_due_at = clock(
         now, durations.agent_silence, durations.agent_warning
     )
 
 
-def stop_agent_clock(conversation: Conversation) -> None:
+def stop_agent_clock(conversation: Clocks) -> None:
     conversation.agent_warn_at = conversation.agent_due_at = None
 
 
-def stop(conversation: Conversation) -> None:
+def stop(conversation: Clocks) -> None:
     stop_buyer_clock(conversation)
     stop_agent_clock(conversation)
 
 
 def after_message(
-    conversation: Conversation,
+    conversation: Clocks,
     *,
     sender: str,
     durations: Durations,
@@ -93,18 +106,18 @@ def after_message(
 ) -> None:
     """Move the clocks for a message just stored on ``conversation`` (in its current state)."""
     state = conversation.state
-    if state == State.ACTIVE:
-        if sender == Sender.AGENT:
+    if state == ACTIVE:
+        if sender == AGENT:
             stop_agent_clock(conversation)
             start_buyer_clock(conversation, durations, now)
-        elif sender == Sender.BUYER:
+        elif sender == BUYER:
             stop_buyer_clock(conversation)
             if not agent_present:
                 stop_agent_clock(conversation)  # an offline message: nobody to wait for
             elif conversation.agent_due_at is None:
                 start_agent_clock(conversation, durations, now)
-    elif state == State.ASSISTANT:
-        if sender in (Sender.BUYER, Sender.ASSISTANT):
+    elif state == ASSISTANT:
+        if sender in (BUYER, ASSISTANT_SENDER):
             start_buyer_clock(conversation, durations, now)
         stop_agent_clock(conversation)
     else:
@@ -112,7 +125,7 @@ def after_message(
 
 
 def after_assign(
-    conversation: Conversation, *, durations: Durations, now: datetime, agent_present: bool
+    conversation: Clocks, *, durations: Durations, now: datetime, agent_present: bool
 ) -> None:
     """A conversation was just handed to an agent: the agent's clock starts afresh."""
     stop(conversation)

@@ -11,7 +11,7 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 
-from apps.conversations.api.widget import BuyerPrincipal, principal_for_token
+from apps.conversations.buyers import BuyerPrincipal, principal_for_token
 from apps.shops.models import ShopSettings
 
 

@@ -111,6 +111,11 @@ class Conversation(ShopOwned):
                 condition=Q(state="pooled"),
                 name="conversation_pool_idx",
             ),
+            models.Index(  # asked for a human, not yet routed (lifecycle.route_pending)
+                fields=["shop", "human_requested_at"],
+                condition=Q(state="assistant", human_requested_at__isnull=False),
+                name="conversation_pending_idx",
+            ),
             models.Index(fields=["shop", "agent", "state"], name="conversation_agent_idx"),
             models.Index(fields=["shop", "buyer", "-closed_at"], name="conversation_buyer_idx"),
             *(

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
-
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Account
@@ -13,12 +9,9 @@ from apps.accounts.permissions import Perm, has_perm
 from apps.conversations.models import Conversation, PrivateContact, State
 from apps.core.errors import NotFound
 from apps.routing import engine
-from apps.routing.models import AgentState, AgentStatus
+from apps.routing.queue import QueueFigures, figures, present_capacity, queue_order
 from apps.shopdata.models import Order
 from apps.shops.models import ShopSettings
-
-FIGURES_HIDDEN_POSITION = 50  # SPEC C5
-FIGURES_HIDDEN_SECONDS = 30 * 60
 
 
 def conversations_visible_to(account: Account) -> QuerySet[Conversation]:
@@ -76,8 +69,12 @@ def routing_request(
     reroute: bool = False,
     exclude_agent_id: int | None = None,
     candidate_ids: frozenset[int] | None = None,
+    candidate_group_ids: frozenset[int] = frozenset(),
+    transfer: bool = False,
+    left_queue: bool = False,
 ) -> engine.Request:
-    """The engine's view of a conversation: the buyer's context and history."""
+    """The engine's view of a conversation: the buyer's context and history. Re-routing, a
+    conversation is a private contact when it was assigned as one (B8)."""
     buyer = conversation.buyer
     previous = (
         Conversation.objects.filter(
@@ -88,6 +85,12 @@ def routing_request(
         .values("agent_id", "closed_at")
         .first()
     )
+    if reroute:
+        private = conversation.assign_reason == engine.Reason.PRIVATE_CONTACT
+    else:
+        private = PrivateContact.objects.filter(
+            shop_id=conversation.shop_id, buyer_id=buyer.pk
+        ).exists()
     product = conversation.product
     return engine.Request(
         segments=frozenset(buyer.segments),
@@ -95,50 +98,21 @@ def routing_request(
         product_category=(product.category or None) if product else None,
         intent=conversation.intent or None,
         order_status=latest_order_status(shop_id=conversation.shop_id, buyer_id=buyer.pk),
-        private_contact=PrivateContact.objects.filter(
-            shop_id=conversation.shop_id, buyer_id=buyer.pk
-        ).exists(),
+        private_contact=private,
         chosen_agent_id=conversation.chosen_agent_id,
         last_agent_id=previous["agent_id"] if previous else None,
         last_closed_at=previous["closed_at"] if previous else None,
         reroute=reroute,
         candidate_ids=candidate_ids,
+        candidate_group_ids=candidate_group_ids,
         exclude_agent_id=exclude_agent_id,
+        transfer=transfer,
+        left_queue=left_queue,
     )
 
 
-@dataclass(frozen=True)
-class QueueFigures:
-    position: int
-    eta_seconds: int | None
-    hidden: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "position": None if self.hidden else self.position,
-            "eta_seconds": None if self.hidden else self.eta_seconds,
-            "hidden": self.hidden,
-        }
-
-
-def _overlap(a: list[int] | None, b: list[int] | None) -> bool:
-    if a is None or b is None:
-        return True
-    return bool(set(a) & set(b))
-
-
-def queue_order(shop_queue_order: str) -> tuple[str, ...]:
-    """C4 with the front-of-queue priority of B9a, D6 and B12."""
-    if shop_queue_order == "newest_first":
-        return ("-queue_priority", "-queued_at", "-id")
-    return ("-queue_priority", "queued_at", "id")
-
-
 def queue_figures_all(*, shop_id: int) -> dict[int, QueueFigures]:
-    """SPEC C5 for every waiting buyer of the shop, computed when read, in two queries:
-    position = the buyers ahead whose candidates overlap, plus one; estimate =
-    ceil(position x average handling time / S), S = the summed max concurrent of the buyer's
-    online and paused candidates. Hidden when S = 0, past 50 or past 30 minutes."""
+    """SPEC C5 for every waiting buyer of the shop (``apps.routing.queue``), in four queries."""
     settings = ShopSettings.objects.get(shop_id=shop_id)
     rows = list(
         Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
@@ -147,34 +121,7 @@ def queue_figures_all(*, shop_id: int) -> dict[int, QueueFigures]:
     )
     if not rows:
         return {}
-    capacity: dict[int, int] = {}
-    participants: set[int] = set()
-    present = AgentState.objects.filter(
-        shop_id=shop_id,
-        status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
-        account__is_active=True,
-    ).select_related("group")
-    for state in present:
-        capacity[state.account_id] = (
-            state.max_concurrent
-            or (state.group.max_concurrent if state.group else None)
-            or settings.default_max_concurrent
-        )
-        if state.routing_enabled:
-            participants.add(state.account_id)
-    figures: dict[int, QueueFigures] = {}
-    for index, (pk, candidates) in enumerate(rows):
-        ahead = sum(1 for _pk, other in rows[:index] if _overlap(other, candidates))
-        position = ahead + 1
-        who = participants if candidates is None else set(candidates)
-        total = sum(capacity.get(agent_id, 0) for agent_id in who)
-        if total == 0:
-            figures[pk] = QueueFigures(position, None, True)
-            continue
-        eta = math.ceil(position * settings.avg_handling_seconds / total)
-        hidden = position > FIGURES_HIDDEN_POSITION or eta > FIGURES_HIDDEN_SECONDS
-        figures[pk] = QueueFigures(position, eta, hidden)
-    return figures
+    return figures(rows, present_capacity(settings), settings.avg_handling_seconds)
 
 
 def queue_figures(conversation: Conversation) -> QueueFigures | None:

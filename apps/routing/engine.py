@@ -11,13 +11,13 @@ account. Each SPEC rule is a small named step, applied in the order of precedenc
     > queue while any candidate is online or paused (C3) > offline handling (B11)
 
 ``pick`` is the assignment rule alone; ``dispatch`` hands queued and pooled conversations to free
-agents (C3, B11 auto-assign). The services in ``apps.routing.services`` load the data under the
-shop's lock, call these functions and persist the outcome.
+agents (C3, B11 auto-assign). The lifecycle (``apps.conversations.lifecycle``) takes the shop's
+lock, loads the snapshot (``apps.routing.snapshot``), calls these functions and writes the outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -133,12 +133,15 @@ class Request:
     # The buyer's previous conversation (B6, C6).
     last_agent_id: int | None = None
     last_closed_at: datetime | None = None
-    # Re-routing (B9a, D6): the conversation's own candidates, never the agent it leaves; no
-    # personal steps (B6-B8, C6) and no widening (B9b). A transfer to a group (B12) names the
-    # candidates instead.
+    # Re-routing (B9a, D6): within the buyer's scope, never the agent it leaves; no personal
+    # steps (B6, B7, C6) and no widening (B9b); a private contact stays (B8). A transfer to a
+    # group (B12) names the candidates instead.
     reroute: bool = False
     candidate_ids: frozenset[int] | None = None
+    candidate_group_ids: frozenset[int] = frozenset()
     exclude_agent_id: int | None = None
+    transfer: bool = False  # B12 to a group: the candidates are the group's members
+    left_queue: bool = False  # C5: a queued buyer who wrote leaves (B11)
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,18 @@ class Pool:
     candidates: Candidates
 
 
-Decision = Assign | Queue | Pool
+@dataclass(frozen=True)
+class Keep:
+    """A re-routed conversation stays where it is (B8 private contact; B11 for the main
+    account's own offline message)."""
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """A transfer to a group that nobody there can take now (B12)."""
+
+
+Decision = Assign | Queue | Pool | Keep | Refuse
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +291,203 @@ def _smooth_wrr(fits: Sequence[Agent]) -> tuple[Agent, dict[int, int]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The decision
+# The decision: one named step per SPEC rule, folded in the order of precedence
+
+
+@dataclass
+class _Context:
+    """What the steps share: the request and the shop, and the candidates as they narrow."""
+
+    request: Request
+    agents: list[Agent]  # without the agent a re-routed conversation leaves
+    by_id: dict[int, Agent]
+    main: Agent | None  # the main account, even when it is the one left
+    groups: Sequence[Group]
+    settings: Settings
+    now: datetime
+    rerouting: bool  # re-routing, or a transfer: no personal steps, no widening
+    candidates: Candidates | None = None
+    members: list[Agent] = field(default_factory=list)
+    queue_scope: Candidates | None = None  # the buyer's own candidates, for C2 after widening
+    widened: bool = False
+    last: Agent | None = None  # the agent of the buyer's previous conversation
+    in_window: bool = False  # C6
+
+    @property
+    def personal(self) -> bool:
+        return not self.rerouting and self.candidates is None
+
+    @property
+    def queueing(self) -> bool:
+        scope = self.queue_scope or self.candidates or Candidates(None)
+        return queue_applies(scope, self.settings, self.groups)
+
+
+Step = Callable[[_Context], "Decision | None"]
+
+
+def _left_queue(ctx: _Context) -> Decision | None:
+    """C5: a queued buyer who leaves after writing becomes an offline message (B11)."""
+    if ctx.request.left_queue:
+        return _offline_handling(ctx, Candidates(None))
+    return None
+
+
+def _private_contact(ctx: _Context) -> Decision | None:
+    """B8: private contacts always go to the main account, whatever its status, and are never
+    re-routed away from it (a transfer by hand is the main account's own choice)."""
+    if not ctx.request.private_contact or ctx.main is None or ctx.request.transfer:
+        return None
+    if ctx.request.reroute:
+        return Keep()
+    return Assign(ctx.main.id, Reason.PRIVATE_CONTACT, not ctx.main.below_max, Candidates(None))
+
+
+def _reentry(ctx: _Context) -> Decision | None:
+    """C6: within the window the buyer goes back to the same agent, even past max; when that
+    agent is offline, the candidates narrow to its group (then the assignment rule or the
+    queue)."""
+    request = ctx.request
+    ctx.last = ctx.by_id.get(request.last_agent_id) if request.last_agent_id is not None else None
+    ctx.in_window = (
+        request.last_closed_at is not None
+        and ctx.settings.reentry_window_seconds > 0
+        and (ctx.now - request.last_closed_at).total_seconds() < ctx.settings.reentry_window_seconds
+    )
+    if not (ctx.in_window and request.last_agent_id is not None and not ctx.rerouting):
+        return None
+    last = ctx.last
+    if last is not None and last.present:
+        return Assign(last.id, Reason.REENTRY, not last.below_max, Candidates(None))
+    if last is not None and last.group_id is not None:
+        ctx.candidates = _members(frozenset({last.group_id}), ctx.agents)
+    return None
+
+
+def _buyer_choice(ctx: _Context) -> Decision | None:
+    """B7: the buyer's chosen agent, online or paused and below max."""
+    chosen_id = ctx.request.chosen_agent_id
+    if not (ctx.settings.buyer_chooses_agent and chosen_id is not None and ctx.personal):
+        return None
+    chosen = ctx.by_id.get(chosen_id)
+    if chosen is not None and chosen.present and chosen.below_max:
+        return Assign(chosen.id, Reason.BUYER_CHOICE, False, Candidates(None))
+    return None
+
+
+def _recent_contact(ctx: _Context) -> Decision | None:
+    """B6: the agent of the previous conversation first, outside the re-entry window."""
+    last = ctx.last
+    if (
+        ctx.settings.recent_contact_first
+        and not ctx.in_window
+        and ctx.personal
+        and last is not None
+        and last.present
+        and last.below_max
+    ):
+        return Assign(last.id, Reason.RECENT_CONTACT, False, Candidates(None))
+    return None
+
+
+def _scope(ctx: _Context) -> Decision | None:
+    """B4: the candidates by reception scope, unless the request (or C6) named them."""
+    request = ctx.request
+    if ctx.candidates is None and request.candidate_ids is not None:
+        ctx.candidates = Candidates(request.candidate_ids, request.candidate_group_ids)
+    if ctx.candidates is None:
+        ctx.candidates = scope_candidates(request, ctx.agents, ctx.groups)
+    candidates = ctx.candidates
+    members = [a for a in ctx.agents if candidates.includes(a) and a.can_chat]
+    if candidates.agent_ids is None:
+        members = [a for a in members if a.routing_enabled]
+    ctx.members = members
+    return None
+
+
+def _widen(ctx: _Context) -> Decision | None:
+    """B9b: a new conversation whose candidates are all offline widens to every participant.
+    C1 still holds after widening (amended): the widened candidates take the buyer below max;
+    the queue, if any, is the buyer's own group's (C2)."""
+    if not ctx.settings.offline_routing or ctx.rerouting or any(a.present for a in ctx.members):
+        return None
+    widened = [a for a in ctx.agents if a.routing_enabled and a.can_chat]
+    if any(a.present for a in widened):
+        assert ctx.candidates is not None
+        ctx.queue_scope = ctx.candidates
+        ctx.candidates = Candidates(None, ctx.candidates.group_ids)
+        ctx.members = widened
+        ctx.widened = True
+    return None
+
+
+def _assignment_rule(ctx: _Context) -> Decision | None:
+    """B5 with C1/C2: eligible candidates below max; max is ignored only where no queue applies
+    to the buyer's own candidates (and never after widening)."""
+    assert ctx.candidates is not None
+    eligible = [a for a in ctx.members if a.eligible]
+    picked = pick(eligible, ctx.settings, respect_max=ctx.queueing or ctx.widened)
+    if picked is None:
+        return None
+    agent, wrr = picked
+    reason = Reason.TRANSFER if ctx.request.transfer else Reason.RULE
+    return Assign(agent.id, reason, not agent.below_max, ctx.candidates, wrr)
+
+
+def _main_paused(ctx: _Context) -> Decision | None:
+    """B10: every sub-account offline and the main account paused -> the main account."""
+    main = ctx.main
+    if (
+        not ctx.request.transfer
+        and main is not None
+        and main.id != ctx.request.exclude_agent_id
+        and main.status == Status.PAUSED
+        and main.can_chat
+        and all(a.status == Status.OFFLINE for a in ctx.agents if not a.is_main)
+    ):
+        assert ctx.candidates is not None
+        return Assign(main.id, Reason.MAIN_PAUSED, not main.below_max, ctx.candidates)
+    return None
+
+
+def _queue(ctx: _Context) -> Decision | None:
+    """C3: wait in the queue while any candidate is online or paused."""
+    if ctx.queueing and any(a.present for a in ctx.members):
+        assert ctx.candidates is not None
+        return Queue(ctx.candidates)
+    return None
+
+
+def _offline(ctx: _Context) -> Decision:
+    """B11: nobody can take it. A transfer is refused instead (the staff member is told)."""
+    if ctx.request.transfer:
+        return Refuse()
+    assert ctx.candidates is not None
+    return _offline_handling(ctx, ctx.candidates)
+
+
+def _offline_handling(ctx: _Context, candidates: Candidates) -> Decision:
+    main = ctx.main
+    if ctx.settings.offline_handling == OfflineHandling.POOL or main is None:
+        return Pool(candidates)
+    if main.id == ctx.request.exclude_agent_id:
+        return Keep()  # the main account's own offline message stays with it
+    return Assign(main.id, Reason.OFFLINE_MAIN, not main.below_max, candidates)
+
+
+# Precedence (DESIGN, routing decision). A new rule is a new step, in its place in this list.
+STEPS: tuple[Step, ...] = (
+    _left_queue,
+    _private_contact,
+    _reentry,
+    _buyer_choice,
+    _recent_contact,
+    _scope,
+    _widen,
+    _assignment_rule,
+    _main_paused,
+    _queue,
+)
 
 
 def decide(
@@ -287,96 +497,25 @@ def decide(
     settings: Settings,
     now: datetime,
 ) -> Decision:
-    by_id = {a.id: a for a in agents}
+    """The first step that decides, in order of precedence; else offline handling (B11)."""
     main = next((a for a in agents if a.is_main), None)
     if request.exclude_agent_id is not None:
         agents = [a for a in agents if a.id != request.exclude_agent_id]
-        by_id = {a.id: a for a in agents}
-
-    rerouting = request.reroute or request.candidate_ids is not None
-    candidates = Candidates(request.candidate_ids) if request.candidate_ids is not None else None
-
-    # B8: private contacts always go to the main account, whatever its status.
-    if request.private_contact and main is not None and not rerouting:
-        return Assign(main.id, Reason.PRIVATE_CONTACT, not main.below_max, Candidates(None))
-
-    # C6: re-entry within the window goes back to the same agent, even past max.
-    last = by_id.get(request.last_agent_id) if request.last_agent_id is not None else None
-    in_window = (
-        request.last_closed_at is not None
-        and settings.reentry_window_seconds > 0
-        and (now - request.last_closed_at).total_seconds() < settings.reentry_window_seconds
+    ctx = _Context(
+        request=request,
+        agents=list(agents),
+        by_id={a.id: a for a in agents},
+        main=main,
+        groups=groups,
+        settings=settings,
+        now=now,
+        rerouting=request.reroute or request.candidate_ids is not None,
     )
-    if in_window and request.last_agent_id is not None and not rerouting:
-        if last is not None and last.present:
-            return Assign(last.id, Reason.REENTRY, not last.below_max, Candidates(None))
-        # Offline: an eligible agent of the same group, else the queue (scoped to that group).
-        last_group = _group_of(request.last_agent_id, agents, by_id)
-        if last_group is not None:
-            candidates = _members(frozenset({last_group}), agents)
-
-    # B7: the buyer's chosen agent, online or paused and below max.
-    personal = not rerouting and candidates is None
-    if settings.buyer_chooses_agent and request.chosen_agent_id is not None and personal:
-        chosen = by_id.get(request.chosen_agent_id)
-        if chosen is not None and chosen.present and chosen.below_max:
-            return Assign(chosen.id, Reason.BUYER_CHOICE, False, Candidates(None))
-
-    # B6: recent contact first, outside the re-entry window.
-    if (
-        settings.recent_contact_first
-        and not in_window
-        and personal
-        and last is not None
-        and last.present
-        and last.below_max
-    ):
-        return Assign(last.id, Reason.RECENT_CONTACT, False, Candidates(None))
-
-    # B4: the candidates by reception scope.
-    if candidates is None:
-        candidates = scope_candidates(request, agents, groups)
-    members = [a for a in agents if candidates.includes(a) and a.can_chat]
-    if candidates.agent_ids is None:
-        members = [a for a in members if a.routing_enabled]
-
-    # B9b: a new conversation whose candidates are all offline widens to every participant.
-    if settings.offline_routing and not rerouting and not any(a.present for a in members):
-        widened = [a for a in agents if a.routing_enabled and a.can_chat]
-        if any(a.present for a in widened):
-            candidates = Candidates(None)
-            members = widened
-
-    # B5 with C1/C2: eligible candidates below max (max ignored where the queue is off).
-    queueing = queue_applies(candidates, settings, groups)
-    eligible = [a for a in members if a.eligible]
-    picked = pick(eligible, settings, respect_max=queueing)
-    if picked is not None:
-        agent, wrr = picked
-        return Assign(agent.id, Reason.RULE, not agent.below_max, candidates, wrr)
-
-    # B10: every sub-account offline and the main account paused -> the main account.
-    if (
-        main is not None
-        and main.status == Status.PAUSED
-        and main.can_chat
-        and all(a.status == Status.OFFLINE for a in agents if not a.is_main)
-    ):
-        return Assign(main.id, Reason.MAIN_PAUSED, not main.below_max, candidates)
-
-    # C3: wait in the queue while any candidate is online or paused.
-    if queueing and any(a.present for a in members):
-        return Queue(candidates)
-
-    # B11: nobody can take it.
-    if settings.offline_handling == OfflineHandling.POOL or main is None:
-        return Pool(candidates)
-    return Assign(main.id, Reason.OFFLINE_MAIN, not main.below_max, candidates)
-
-
-def _group_of(agent_id: int, agents: Sequence[Agent], by_id: dict[int, Agent]) -> int | None:
-    agent = by_id.get(agent_id)
-    return agent.group_id if agent is not None else None
+    for step in STEPS:
+        decision = step(ctx)
+        if decision is not None:
+            return decision
+    return _offline(ctx)
 
 
 # ---------------------------------------------------------------------------------------------

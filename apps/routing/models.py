@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import AccountKind, ShopAccountPermission
 from apps.core.models import ShopOwned
 
 
@@ -42,8 +43,28 @@ class Group(ShopOwned):
         return self.name
 
 
+class AgentStateQuerySet(models.QuerySet["AgentState"]):
+    def present(self) -> AgentStateQuerySet:
+        """Online or paused, on an active account: can keep and get back its buyers (SPEC
+        vocabulary; ``engine.Agent.present`` is the same rule on the snapshot)."""
+        return self.filter(
+            status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED], account__is_active=True
+        )
+
+    def receiving_buyers(self, shop_id: int) -> AgentStateQuerySet:
+        """Accounts that may be given buyers (A4): the main account, or the chat permission."""
+        chat = ShopAccountPermission.objects.filter(
+            content_object_id=shop_id, permission__codename="chat"
+        ).values("user_id")
+        return self.filter(shop_id=shop_id).filter(
+            models.Q(account__kind=AccountKind.MAIN) | models.Q(account_id__in=chat)
+        )
+
+
 class AgentState(ShopOwned):
     """Per-account routing state (DESIGN, data model). Counters move only inside services."""
+
+    objects = AgentStateQuerySet.as_manager()
 
     account = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_state"

@@ -18,15 +18,15 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, RedirectView, TemplateView, View
 
-from apps.accounts import services
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, perms_of
 from apps.accounts.selectors import account_get, accounts_of_shop
-from apps.core.demo import DEMO_SLUG
+from apps.backoffice import services
+from apps.conversations.lifecycle import agent_set_status
 from apps.core.errors import DomainError
 from apps.routing.models import AgentStatus, Group
-from apps.routing.services import agent_set_status
 from apps.shops.models import Shop
+from apps.web.demo import DEMO_SLUG
 from apps.web.forms import (
     AccountCreateForm,
     AccountEditForm,

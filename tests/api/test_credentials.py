@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.regex_helper import normalize
 from rest_framework.test import APIClient
 
-from apps.core.testing.widget import widget_client
+from tests.support.widget import widget_client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Open to anyone: signing up, logging in, opening a widget session.

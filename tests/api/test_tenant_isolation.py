@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.core.testing.isolation import ObjectRoute, object_routes, probe
+from tests.support.isolation import ObjectRoute, object_routes, probe
 
 ROUTES = object_routes()
 PROBES = [(route, method) for route in ROUTES for method in route.methods]

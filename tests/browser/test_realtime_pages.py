@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from apps.core.demo import DEMO_PASSWORD
+from apps.web.demo import DEMO_PASSWORD
 from tests.realtime.servers import (
     BASE_DIR,
     Server,

@@ -21,10 +21,10 @@ import redis
 from django.db import connection
 
 from apps.accounts.permissions import Perm
-from apps.conversations import services as conv
+from apps.conversations import lifecycle as conv
+from apps.conversations.lifecycle import agent_set_status
 from apps.conversations.models import Conversation, Message, State
 from apps.routing.models import AgentStatus
-from apps.routing.services import agent_set_status
 from apps.shopdata.models import Buyer
 
 from .launcher import BASE_DIR, group_processes, wait_for

@@ -22,7 +22,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from apps.core.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SLUG
+from apps.web.demo import DEMO_LOGINS, DEMO_PASSWORD, DEMO_SLUG
 
 from .launcher import BASE_DIR, alive, group_processes, launched, wait_for
 

@@ -26,11 +26,11 @@ from collections import Counter
 import pytest
 from django.db import connection, transaction
 
-from apps.accounts import services as account_services
 from apps.accounts.permissions import Perm
+from apps.backoffice import services as account_services
+from apps.conversations.lifecycle import agent_set_status, dispatch
 from apps.conversations.models import Conversation, State
 from apps.routing.models import AgentState, AgentStatus
-from apps.routing.services import agent_set_status, dispatch
 from apps.shopdata.models import Buyer
 from apps.shops.models import ShopSettings
 from conftest import PASSWORD, make_shop

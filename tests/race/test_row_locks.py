@@ -14,13 +14,13 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from apps.accounts import services as account_services
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
-from apps.conversations import services as conv
+from apps.backoffice import services as account_services
+from apps.conversations import lifecycle as conv
+from apps.conversations import lifecycle as routing
 from apps.conversations.models import Conversation, Message, Sender, State
 from apps.routing import engine
-from apps.routing import services as routing
 from apps.routing.models import AgentStatus
 from apps.shopdata.models import Buyer
 from conftest import PASSWORD, ShopKit, make_shop

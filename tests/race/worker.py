@@ -38,17 +38,17 @@ def run(
 
     from django.db import connection
 
-    from apps.accounts import services as account_services
     from apps.accounts.models import Account
-    from apps.conversations import services as conv
+    from apps.backoffice import services as account_services
+    from apps.conversations import lifecycle as conv
+    from apps.conversations.lifecycle import agent_set_status
     from apps.conversations.models import Conversation, Sender, State
     from apps.routing.models import AgentStatus
-    from apps.routing.services import agent_set_status
     from apps.shopdata.models import Buyer
 
     if os.environ.get("RACE_WITHOUT_LOCK"):  # mutation check: the test must then fail
-        import apps.conversations.services as conversation_services
-        import apps.routing.services as routing_services
+        import apps.conversations.lifecycle as conversation_services
+        import apps.conversations.lifecycle as routing_services
 
         def no_lock(shop_id: int) -> None:
             return None

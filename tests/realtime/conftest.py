@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from apps.accounts import services as account_services
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
-from apps.conversations import services as conv
-from apps.conversations.api.widget import buyer_token
+from apps.backoffice import services as account_services
+from apps.conversations import lifecycle as conv
+from apps.conversations.buyers import buyer_token
+from apps.conversations.lifecycle import agent_set_status
 from apps.conversations.models import Conversation
-from apps.core.testing.websocket import WebsocketCommunicator
 from apps.routing.models import AgentStatus
-from apps.routing.services import agent_set_status
 from apps.shopdata.models import Buyer
 from config.asgi import application
 from conftest import ShopKit
+from tests.support.websocket import WebsocketCommunicator
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 

@@ -98,7 +98,7 @@ async def test_a_conversation_the_agent_does_not_hold_is_refused(scene, shop_a):
     before = await sync(counts)()
     await socket.send({"type": "message.send", "conversation": scene["theirs"].pk, "body": "x"})
     await assert_error_and_still_usable(socket, "not_found")
-    from apps.conversations.services import conversation_close
+    from apps.conversations.lifecycle import conversation_close
 
     await sync(conversation_close)(conversation=scene["mine"], actor=None)
     before = await sync(counts)()

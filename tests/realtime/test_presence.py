@@ -12,9 +12,9 @@ import time_machine
 from django.utils import timezone
 
 from apps.conversations.models import Conversation
+from apps.conversations.tasks import presence_expire
 from apps.events.consumers import CLOSE_HEARTBEAT
 from apps.routing.models import AgentState, StatusChange
-from apps.routing.tasks import presence_expire
 
 from .conftest import sync, token_of
 

@@ -11,7 +11,7 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from apps.conversations import services as conv
+from apps.conversations import lifecycle as conv
 from apps.conversations.models import Message, Sender
 from apps.events.models import Event
 from apps.events.services import emit, to_account

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.accounts.models import Account
 from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
 from apps.accounts.selectors import account_get
-from apps.conversations import services
+from apps.conversations import lifecycle as services
 from apps.conversations.api.serializers import (
     AfterSeqSerializer,
     ConversationFilterSerializer,

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
 from typing import Any
 
-from django.core import signing
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
@@ -21,7 +16,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from apps.conversations import services
+from apps.conversations import buyers
+from apps.conversations import lifecycle as services
 from apps.conversations.api.serializers import (
     AfterSeqSerializer,
     ConversationSerializer,
@@ -36,58 +32,13 @@ from apps.conversations.api.serializers import (
     WidgetSessionSerializer,
 )
 from apps.conversations.api.views import conversation_data
+from apps.conversations.buyers import BuyerPrincipal, principal_for_token
 from apps.conversations.models import OPEN_STATES, Conversation, Message
 from apps.conversations.payloads import message_payload
-from apps.core.errors import Forbidden, InvalidInput, NotFound
+from apps.core.errors import InvalidInput, NotFound
 from apps.routing.models import AgentState
-from apps.shopdata.models import Buyer, Order, Product
+from apps.shopdata.models import Order, Product
 from apps.shops.models import ShopSettings
-
-TOKEN_SALT = "helpdesk.widget"
-ANONYMOUS_PREFIX = "anon:"
-EXTERNAL_ID_MAX = 64  # Buyer.external_id
-TOKEN_MAX_AGE = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class BuyerPrincipal:
-    """``request.user`` on widget views: a buyer of one shop, with the entrance it came from."""
-
-    buyer: Buyer
-    entrance: str
-    product_id: int | None
-    order_id: int | None
-
-    is_authenticated = True
-    is_active = True
-
-    @property
-    def shop_id(self) -> int:
-        return self.buyer.shop_id
-
-
-def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Order | None) -> str:
-    return signing.dumps(
-        {
-            "s": buyer.shop_id,
-            "b": buyer.pk,
-            "e": entrance,
-            "p": product.pk if product else None,
-            "o": order.pk if order else None,
-        },
-        salt=TOKEN_SALT,
-    )
-
-
-def principal_for_token(token: str) -> BuyerPrincipal | None:
-    try:
-        data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    buyer = Buyer.objects.filter(pk=data["b"], shop_id=data["s"]).first()
-    if buyer is None:
-        return None
-    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"])
 
 
 class BuyerTokenAuthentication(BaseAuthentication):
@@ -140,12 +91,6 @@ class _WidgetView(APIView):
     permission_classes = [IsBuyer]
 
 
-def signature_valid(secret: str, buyer_id: str, signature: str) -> bool:
-    """H3: hex HMAC-SHA256 of the UTF-8 buyer id, keyed with the UTF-8 widget secret."""
-    expected = hmac.new(secret.encode(), buyer_id.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
-
-
 class WidgetSessionView(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
@@ -157,54 +102,19 @@ class WidgetSessionView(APIView):
         data = WidgetSessionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        settings = ShopSettings.objects.select_related("shop").filter(shop__slug=v["shop"]).first()
-        if settings is None:
-            raise InvalidInput(_("Unknown shop."), field="shop")
-        if not settings.system_enabled:
-            raise Forbidden(_("Customer service is not available in this shop right now."))
-        if v["entrance"] not in settings.entrances:
-            raise Forbidden(_("Customer service is not offered on this page."))
-        shop_id = settings.shop_id
-        buyer_id = (v.get("buyer_id") or "").strip()
-        signature = v.get("signature") or ""
-        if buyer_id and signature:
-            if not signature_valid(settings.widget_secret, buyer_id, signature):
-                raise InvalidInput(
-                    _("The signature does not match the buyer id."), field="signature"
-                )
-            external_id = buyer_id
-        elif settings.allow_anonymous_buyers:
-            # Unsigned visitors never map onto a real buyer's record.
-            if len(ANONYMOUS_PREFIX + buyer_id) > EXTERNAL_ID_MAX:
-                raise InvalidInput(
-                    _("An anonymous visitor id has at most %(n)d characters.")
-                    % {"n": EXTERNAL_ID_MAX - len(ANONYMOUS_PREFIX)},
-                    field="buyer_id",
-                )
-            external_id = ANONYMOUS_PREFIX + (buyer_id or secrets.token_hex(8))
-        else:
-            raise InvalidInput(_("A signature is required."), field="signature")
-        # The context is checked before the buyer is stored: a refused session stores nothing.
-        product = order = None
-        if v.get("product"):
-            product = Product.objects.filter(shop_id=shop_id, external_id=v["product"]).first()
-            if product is None:
-                raise InvalidInput(_("Unknown product."), field="product")
-        if v.get("order"):
-            order = Order.objects.filter(
-                shop_id=shop_id, external_id=v["order"], buyer__external_id=external_id
-            ).first()
-            if order is None:
-                raise InvalidInput(_("Unknown order."), field="order")
-        buyer, created = Buyer.objects.get_or_create(
-            shop_id=shop_id, external_id=external_id, defaults={"name": v["name"].strip()}
+        session = buyers.widget_session_start(
+            shop=v["shop"],
+            entrance=v["entrance"],
+            name=v["name"],
+            buyer_id=v.get("buyer_id") or "",
+            signature=v.get("signature") or "",
+            product=v.get("product") or "",
+            order=v.get("order") or "",
         )
-        if not created and v["name"].strip() and not buyer.name:
-            buyer.name = v["name"].strip()
-            buyer.save(update_fields=["name"])
+        buyer, settings = session.buyer, session.settings
         return Response(
             {
-                "token": buyer_token(buyer, v["entrance"], product, order),
+                "token": session.token,
                 "buyer": {"external_id": buyer.external_id, "name": buyer.name},
                 "shop": {"slug": settings.shop.slug, "name": settings.shop.name},
             }

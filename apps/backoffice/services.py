@@ -1,0 +1,313 @@
+"""Writes for shops and accounts (SPEC A1-A4). Permission checks happen at the entry points."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
+
+from apps.accounts.models import Account, AccountKind, login_name
+from apps.accounts.permissions import ALL_PERMS, DEFAULT_SUB_PERMS, Perm, perms_of, set_perms
+from apps.conversations.lifecycle import (
+    agent_left_routing,
+    agent_remove,
+    agent_set_status,
+    agent_state_create,
+    capacity_changed,
+)
+from apps.core.errors import Forbidden, InvalidInput
+from apps.core.realtime import account_group, send_to_group_on_commit
+from apps.core.types import UNSET, Unset
+from apps.routing.locking import lock_shop
+from apps.routing.models import AgentState, AgentStatus, Group
+from apps.shops.models import Shop, ShopSettings
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,28}[a-z0-9])$")
+RESERVED_SLUGS = frozenset(
+    {
+        "admin",
+        "api",
+        "www",
+        "static",
+        "media",
+        "ws",
+        "widget",
+        "login",
+        "logout",
+        "signup",
+        "healthz",
+        "readyz",
+        "root",
+        "system",
+        "support",
+        "help",
+    }
+)
+FORBIDDEN_NAME_CHARS = re.compile(r"[:\uff1a\s/\\@]")
+
+
+@dataclass(frozen=True)
+class Signup:
+    shop: Shop
+    account: Account
+    token: str
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _check_password(password: str, account: Account | None = None) -> None:
+    try:
+        validate_password(password, user=account)
+    except ValidationError as exc:
+        raise InvalidInput(" ".join(exc.messages), field="password") from None
+
+
+def token_for(account: Account) -> str:
+    token, _created = Token.objects.get_or_create(user=account)
+    return token.key
+
+
+@transaction.atomic
+def shop_signup(*, slug: str, name: str, password: str, time_zone: str = "Asia/Shanghai") -> Signup:
+    """SPEC A1: create the shop, its settings and its main account, which takes part in routing."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise InvalidInput(
+            _("3-30 lowercase letters, digits or hyphens, not starting or ending with a hyphen."),
+            field="slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(_("This name is reserved."), field="slug")
+    if time_zone not in _time_zones():
+        raise InvalidInput(_("Unknown time zone."), field="time_zone")
+    if not name.strip():
+        raise InvalidInput(_("This field may not be blank."), field="name")
+    _check_password(password)
+    if Shop.objects.filter(slug=slug).exists():
+        raise InvalidInput(_("A shop with this name already exists."), field="slug")
+    try:
+        with transaction.atomic():
+            shop = Shop.objects.create(slug=slug, name=name.strip(), time_zone=time_zone)
+    except IntegrityError:
+        raise InvalidInput(_("A shop with this name already exists."), field="slug") from None
+    ShopSettings.objects.create(shop=shop, widget_secret=secrets.token_hex(32))
+    account = Account.objects.create_user(
+        username=login_name(slug), password=password, shop=shop, kind=AccountKind.MAIN
+    )
+    agent_state_create(account=account, routing_enabled=True)
+    return Signup(shop=shop, account=account, token=token_for(account))
+
+
+def _check_grantable(actor: Account, perms: set[Perm]) -> None:
+    """A sub-account manager can hand out only the permissions it holds itself."""
+    missing = perms - {Perm(p) for p in perms_of(actor)}
+    if missing:
+        raise Forbidden(
+            _("You cannot grant permissions you do not hold: %(perms)s")
+            % {"perms": ", ".join(sorted(missing))}
+        )
+
+
+def _check_group(shop: Shop, group: Group | None) -> None:
+    if group is not None and group.shop_id != shop.pk:
+        raise InvalidInput(_("No such group."), field="group")
+
+
+@transaction.atomic
+def account_create(
+    *,
+    actor: Account,
+    name: str,
+    password: str,
+    display_name: str = "",
+    permissions: set[Perm] | None = None,
+    routing_enabled: bool = True,
+    group: Group | None = None,
+    weight: int = 10,
+    max_concurrent: int | None = None,
+) -> Account:
+    """SPEC A2: a sub-account ``shop:name``, within the shop's quota."""
+    # The shop row lock serializes creations, so the quota holds under concurrent requests.
+    shop = Shop.objects.select_for_update().get(pk=actor.shop_id)
+    name = name.strip()
+    if not name:
+        raise InvalidInput(_("This field may not be blank."), field="name")
+    if FORBIDDEN_NAME_CHARS.search(name):
+        raise InvalidInput(_("A name may not contain colons, spaces, slashes or @."), field="name")
+    perms = set(DEFAULT_SUB_PERMS) if permissions is None else set(permissions)
+    _check_grantable(actor, perms)
+    _check_group(shop, group)
+    used = Account.objects.filter(shop=shop, kind=AccountKind.SUB).count()
+    if used >= shop.sub_account_quota:
+        raise InvalidInput(
+            # Not about any one field of the request: a non-field error (API.md, General).
+            _("The shop has used all %(quota)d of its sub-accounts.")
+            % {"quota": shop.sub_account_quota}
+        )
+    if Account.objects.filter(shop=shop, name=name).exists():
+        raise InvalidInput(_("A sub-account with this name already exists."), field="name")
+    account = Account(
+        shop=shop,
+        kind=AccountKind.SUB,
+        name=name,
+        username=login_name(shop.slug, name),
+        display_name=display_name.strip(),
+    )
+    _check_password(password, account)
+    account.set_password(password)
+    account.save()
+    AgentState.objects.create(
+        shop=shop,
+        account=account,
+        routing_enabled=routing_enabled,
+        group=group,
+        weight=weight,
+        max_concurrent=max_concurrent,
+    )
+    set_perms(account, perms)
+    return account
+
+
+@transaction.atomic
+def account_update(
+    *,
+    actor: Account,
+    account: Account,
+    display_name: str | None = None,
+    permissions: set[Perm] | None = None,
+    routing_enabled: bool | None = None,
+    group: Group | Unset | None = UNSET,
+    weight: int | None = None,
+    max_concurrent: int | Unset | None = UNSET,
+    is_active: bool | None = None,
+) -> Account:
+    """Change an account; ``UNSET`` (or ``None`` for non-nullable fields) leaves it as it is."""
+    # SPEC N, C1: the shop's routing lock before the agent's row, in the order every routing
+    # transition takes them. Row first, then the lock (in capacity_changed) deadlocked against
+    # a routing decision that holds the lock and moves this agent's load.
+    lock_shop(account.shop_id)
+    state = AgentState.objects.select_for_update().get(account=account)
+    if display_name is not None:
+        account.display_name = display_name.strip()
+        account.save(update_fields=["display_name"])
+    if permissions is not None:
+        if account.is_main:
+            if set(permissions) != set(ALL_PERMS):
+                raise InvalidInput(
+                    _("The main account keeps every permission."), field="permissions"
+                )
+        else:
+            if account.pk == actor.pk:
+                raise Forbidden(_("You cannot change your own permissions."))
+            _check_grantable(actor, set(permissions))
+            lost_chat = Perm.CHAT in perms_of(account) and Perm.CHAT not in set(permissions)
+            set_perms(account, set(permissions))
+            if lost_chat:  # amended A4: like disabling it for routing (B9a)
+                agent_left_routing(account=account)
+    changed: list[str] = []
+    if routing_enabled is not None:
+        state.routing_enabled = routing_enabled
+        changed.append("routing_enabled")
+    if group is not UNSET:
+        _check_group(account.shop, group)
+        state.group = group
+        changed.append("group")
+    if weight is not None:
+        state.weight = weight
+        changed.append("weight")
+    if max_concurrent is not UNSET:
+        state.max_concurrent = max_concurrent
+        changed.append("max_concurrent")
+    if changed:
+        state.save(update_fields=changed)
+        capacity_changed(shop_id=account.shop_id)  # a raised max or a new member frees slots (C3)
+    if is_active is not None and is_active != account.is_active:
+        account_set_active(actor=actor, account=account, active=is_active)
+    return account
+
+
+@transaction.atomic
+def account_set_active(*, actor: Account, account: Account, active: bool) -> Account:
+    """SPEC A3: disabling ends the account's sessions, tokens and sockets at once."""
+    if account.is_main:
+        raise InvalidInput(_("The main account cannot be disabled."), field="is_active")
+    if account.pk == actor.pk:
+        raise Forbidden(_("You cannot disable your own account."))
+    account.is_active = active
+    account.save(update_fields=["is_active"])
+    if not active:
+        _end_access(account)
+        # Goes offline like an explicit logout; the routing core re-routes its conversations (B9).
+        agent_set_status(account=account, status=AgentStatus.OFFLINE, reason="disabled")
+    return account
+
+
+def _end_access(account: Account) -> None:
+    """Tokens are deleted; sessions fail because the account is inactive or its password changed;
+    open sockets are told to close."""
+    Token.objects.filter(user=account).delete()
+    send_to_group_on_commit(account_group(account.pk), {"type": "account.revoked"})
+
+
+@transaction.atomic
+def account_reset_password(*, actor: Account, account: Account, password: str) -> None:
+    """SPEC A3: the main account (or a manager) sets a new password without the old one.
+
+    The account's other sessions, tokens and sockets end: whoever knew the old password is out.
+    """
+    if account.is_main and not actor.is_main:
+        raise Forbidden(_("Only the main account can change its own password."))
+    if not actor.is_main:
+        # A manager who could set the password of a more powerful colleague could log in as it
+        # and hold permissions it was never granted (SPEC A4).
+        above = set(perms_of(account)) - set(perms_of(actor))
+        if above:
+            raise Forbidden(
+                _("You cannot reset the password of an account with permissions you do not hold.")
+            )
+    _check_password(password, account)
+    account.set_password(password)
+    account.save(update_fields=["password"])
+    _end_access(account)
+
+
+@transaction.atomic
+def account_delete(*, actor: Account, account: Account) -> None:
+    if account.is_main:
+        raise InvalidInput(_("The main account cannot be deleted."))
+    if account.pk == actor.pk:
+        raise Forbidden(_("You cannot delete your own account."))
+    _end_access(account)
+    # A3, B9a: its buyers are re-routed first, never left active with no agent.
+    agent_remove(account=account)
+    shop_id = account.shop_id
+    account.delete()
+    capacity_changed(shop_id=shop_id)  # C3: queued buyers it was the last candidate of
+
+
+@transaction.atomic
+def me_update(
+    *, account: Account, display_name: str | None = None, max_concurrent: int | None = None
+) -> Account:
+    """An agent's own profile; its own max concurrent only when the shop allows it (SPEC C1)."""
+    if max_concurrent is not None:
+        if not account.shop.settings.agents_set_own_max:
+            raise Forbidden(_("This shop does not let agents set their own maximum."))
+        lock_shop(account.shop_id)  # SPEC N, C1: before the agent's row (see account_update)
+        AgentState.objects.filter(account=account).update(max_concurrent=max_concurrent)
+        capacity_changed(shop_id=account.shop_id)  # C1, C3: a raised max takes waiting buyers
+    if display_name is not None:
+        account.display_name = display_name.strip()
+        account.save(update_fields=["display_name"])
+    return account

@@ -1,0 +1,135 @@
+"""Buyer identity for the widget (API.md, buyer widget; SPEC F, H3): the signed session start
+and the token that names the buyer, its shop and its entrance on every later call and socket."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.core import signing
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from apps.core.errors import Forbidden, InvalidInput
+from apps.shopdata.models import Buyer, Order, Product
+from apps.shops.models import ShopSettings
+
+TOKEN_SALT = "helpdesk.widget"
+ANONYMOUS_PREFIX = "anon:"
+EXTERNAL_ID_MAX = 64  # Buyer.external_id
+TOKEN_MAX_AGE = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class BuyerPrincipal:
+    """``request.user`` on widget views: a buyer of one shop, with the entrance it came from."""
+
+    buyer: Buyer
+    entrance: str
+    product_id: int | None
+    order_id: int | None
+
+    is_authenticated = True
+    is_active = True
+
+    @property
+    def shop_id(self) -> int:
+        return self.buyer.shop_id
+
+
+def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Order | None) -> str:
+    return signing.dumps(
+        {
+            "s": buyer.shop_id,
+            "b": buyer.pk,
+            "e": entrance,
+            "p": product.pk if product else None,
+            "o": order.pk if order else None,
+        },
+        salt=TOKEN_SALT,
+    )
+
+
+def principal_for_token(token: str) -> BuyerPrincipal | None:
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    buyer = Buyer.objects.filter(pk=data["b"], shop_id=data["s"]).first()
+    if buyer is None:
+        return None
+    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"])
+
+
+def signature_valid(secret: str, buyer_id: str, signature: str) -> bool:
+    """H3: hex HMAC-SHA256 of the UTF-8 buyer id, keyed with the UTF-8 widget secret."""
+    expected = hmac.new(secret.encode(), buyer_id.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+@dataclass(frozen=True)
+class WidgetSession:
+    token: str
+    buyer: Buyer
+    settings: ShopSettings
+
+
+@transaction.atomic
+def widget_session_start(
+    *,
+    shop: str,
+    entrance: str,
+    name: str = "",
+    buyer_id: str = "",
+    signature: str = "",
+    product: str = "",
+    order: str = "",
+) -> WidgetSession:
+    """H3: a signed buyer id maps onto the shop's buyer; an unsigned visitor (when the shop
+    allows anonymous buyers) gets an ``anon:`` id of its own. The context is checked before the
+    buyer is stored: a refused session stores nothing."""
+    settings = ShopSettings.objects.select_related("shop").filter(shop__slug=shop).first()
+    if settings is None:
+        raise InvalidInput(_("Unknown shop."), field="shop")
+    if not settings.system_enabled:
+        raise Forbidden(_("Customer service is not available in this shop right now."))
+    if entrance not in settings.entrances:
+        raise Forbidden(_("Customer service is not offered on this page."))
+    shop_id = settings.shop_id
+    buyer_id = buyer_id.strip()
+    if buyer_id and signature:
+        if not signature_valid(settings.widget_secret, buyer_id, signature):
+            raise InvalidInput(_("The signature does not match the buyer id."), field="signature")
+        external_id = buyer_id
+    elif settings.allow_anonymous_buyers:
+        # Unsigned visitors never map onto a real buyer's record.
+        if len(ANONYMOUS_PREFIX + buyer_id) > EXTERNAL_ID_MAX:
+            raise InvalidInput(
+                _("An anonymous visitor id has at most %(n)d characters.")
+                % {"n": EXTERNAL_ID_MAX - len(ANONYMOUS_PREFIX)},
+                field="buyer_id",
+            )
+        external_id = ANONYMOUS_PREFIX + (buyer_id or secrets.token_hex(8))
+    else:
+        raise InvalidInput(_("A signature is required."), field="signature")
+    product_row = order_row = None
+    if product:
+        product_row = Product.objects.filter(shop_id=shop_id, external_id=product).first()
+        if product_row is None:
+            raise InvalidInput(_("Unknown product."), field="product")
+    if order:
+        order_row = Order.objects.filter(
+            shop_id=shop_id, external_id=order, buyer__external_id=external_id
+        ).first()
+        if order_row is None:
+            raise InvalidInput(_("Unknown order."), field="order")
+    buyer, created = Buyer.objects.get_or_create(
+        shop_id=shop_id, external_id=external_id, defaults={"name": name.strip()}
+    )
+    if not created and name.strip() and not buyer.name:
+        buyer.name = name.strip()
+        buyer.save(update_fields=["name"])
+    token = buyer_token(buyer, entrance, product_row, order_row)
+    return WidgetSession(token, buyer, settings)

@@ -1,0 +1,127 @@
+"""The agent socket ``/ws/agent/`` (API.md, WebSockets): the account's event stream, presence,
+``message.send`` and ``typing``. Authenticated by the browser session or ``?token=`` (see
+``apps.accounts.middleware``), behind the ``ALLOWED_HOSTS`` Origin check (config/asgi.py).
+
+Thin: each client frame is parsed here and handed to the same service the REST API calls; the
+stream, resume, errors and heartbeats are ``apps.events.consumers.StreamConsumer``'s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Account
+from apps.conversations import lifecycle as conversations
+from apps.conversations.consumers.frames import message_fields
+from apps.conversations.payloads import message_payload
+from apps.conversations.selectors import conversation_get
+from apps.core.errors import Conflict, InvalidInput, NotFound
+from apps.core.realtime import buyer_group
+from apps.events.consumers import CLOSE_REVOKED, StreamConsumer
+from apps.events.services import Recipient, to_account
+from apps.routing.presence import agent_heartbeat
+from apps.shops.models import ShopSettings
+
+__all__ = ["CLOSE_REVOKED", "AgentConsumer"]
+
+MIN_PING_SECONDS = 2.0
+
+
+def _account(account_id: int) -> Account:
+    """The socket's account as it is now (permissions and activity may have changed)."""
+    account = Account.objects.select_related("shop").filter(pk=account_id, is_active=True).first()
+    if account is None:
+        raise NotFound(_("Your account is no longer active."))
+    return account
+
+
+def conversation_id_of(content: dict[str, Any]) -> int:
+    value = content.get("conversation")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise InvalidInput(_("Name the conversation by its id."), field="conversation")
+    return int(value)
+
+
+def send_message(account_id: int, content: dict[str, Any]) -> dict[str, Any]:
+    """``message.send``: the same path as ``POST /conversations/{id}/messages/``."""
+    fields = message_fields(content)
+    account = _account(account_id)
+    conversation = conversation_get(account=account, conversation_id=conversation_id_of(content))
+    message, created = conversations.agent_message_send(
+        account=account, conversation=conversation, **fields
+    )
+    return {"created": created, "message": message_payload(message)}
+
+
+def typing_target(account_id: int, conversation_id: int) -> str:
+    """The buyer group to tell, if the agent may write in the conversation (it holds it)."""
+    account = _account(account_id)
+    conversation = conversation_get(account=account, conversation_id=conversation_id)
+    if not conversations.agent_may_write(account=account, conversation=conversation):
+        raise Conflict(_("You do not hold this conversation."))
+    return buyer_group(conversation.buyer_id)
+
+
+def ping_seconds(shop_id: int) -> float:
+    """Often enough that presence never lapses between pings: a third of the shop's grace."""
+    grace = ShopSettings.objects.values_list("offline_grace_seconds", flat=True).get(
+        shop_id=shop_id
+    )
+    return min(float(settings.HELPDESK_WS_PING_SECONDS), max(MIN_PING_SECONDS, grace / 3))
+
+
+class AgentConsumer(StreamConsumer):
+    frames = {
+        **StreamConsumer.frames,
+        "message.send": "on_message_send",
+        "typing": "on_typing",
+    }
+
+    async def authorize(self) -> Recipient | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None  # refused at the handshake: the client sees HTTP 403
+        self.account_id: int = user.pk
+        self.shop_id: int = user.shop_id
+        return to_account(user.pk)
+
+    async def hello_data(self) -> dict[str, Any]:
+        # Opening a socket is a sign of life too (presence only, never a status change).
+        await database_sync_to_async(agent_heartbeat)(account_id=self.account_id)
+        return {"account": self.account_id, "shop": self.shop_id}
+
+    async def ping_seconds_for(self) -> float:
+        return await database_sync_to_async(ping_seconds)(self.shop_id)
+
+    async def heartbeat(self) -> None:
+        # Presence only: a socket never changes the status the agent chose (API.md).
+        await database_sync_to_async(agent_heartbeat)(account_id=self.account_id)
+
+    async def on_gone(self, clean: bool) -> None:
+        if clean:  # the grace period (SPEC B9) counts from the moment the socket left
+            await database_sync_to_async(agent_heartbeat)(account_id=self.account_id, every=0)
+
+    async def on_message_send(self, content: dict[str, Any]) -> None:
+        result = await database_sync_to_async(send_message)(self.account_id, content)
+        await self.send_json(
+            {"type": "ack", "data": {"client_id": content.get("client_id") or None, **result}}
+        )
+
+    async def on_typing(self, content: dict[str, Any]) -> None:
+        conversation = conversation_id_of(content)
+        group = await database_sync_to_async(typing_target)(self.account_id, conversation)
+        await self.channel_layer.group_send(
+            group,
+            {
+                "type": "socket.typing",
+                "data": {"conversation": conversation, "sender": "agent"},
+            },
+        )
+
+    # Channel-layer handlers beyond the stream's.
+    async def account_revoked(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_REVOKED)

@@ -1,0 +1,133 @@
+"""Automatic replies (SPEC D1-D4): the welcome, the off-hours reply, the queueing reply with the
+queue figures, the closing notice and the rating request.
+
+Each function runs inside the transaction of the service that changed the conversation, on the
+conversation it holds locked, and stores its message through ``append_message`` like any other
+message (so ``seq``, the clocks and the events stay right). Each decides for itself whether it
+applies and answers the message it stored, or None.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apps.automation import hours, texts
+from apps.conversations.lifecycle.store import append_message, shop_settings
+from apps.conversations.models import (
+    CloseReason,
+    Conversation,
+    Message,
+    MessageKind,
+    Sender,
+)
+from apps.conversations.selectors import queue_figures
+from apps.routing.models import AgentState
+from apps.shops.models import ShopSettings
+
+
+def _zone(settings: ShopSettings) -> ZoneInfo:
+    return ZoneInfo(settings.shop.time_zone)
+
+
+def shop_day_bounds(settings: ShopSettings, now: datetime) -> tuple[datetime, datetime]:
+    """The calendar day of ``now`` in the shop's time zone (SPEC D, "per day"), as instants."""
+    zone = _zone(settings)
+    day = now.astimezone(zone).date()
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end
+
+
+def _sent_to_buyer(
+    conversation: Conversation, *, sender: Sender, body: str, since: datetime, until: datetime
+) -> bool:
+    """Whether this buyer already received ``body`` from ``sender`` in [since, until), in any
+    of its conversations."""
+    return Message.objects.filter(
+        shop_id=conversation.shop_id,
+        conversation__buyer_id=conversation.buyer_id,
+        sender=sender,
+        body=body,
+        created_at__gte=since,
+        created_at__lt=until,
+    ).exists()
+
+
+def welcome(
+    conversation: Conversation, *, settings: ShopSettings, agent_present: bool, now: datetime
+) -> Message | None:
+    """D1: when a conversation is assigned, the welcome in the agent's name; the same text at
+    most once per buyer per shop day. Only for an agent who is there (online or paused): an
+    offline message (B9, B11) is not greeted in the name of someone absent."""
+    if not (settings.welcome_enabled and agent_present and conversation.agent_id is not None):
+        return None
+    text = texts.welcome(settings)
+    start, end = shop_day_bounds(settings, now)
+    if _sent_to_buyer(conversation, sender=Sender.AGENT, body=text, since=start, until=end):
+        return None
+    return append_message(
+        conversation, sender=Sender.AGENT, agent_id=conversation.agent_id, body=text, now=now
+    )
+
+
+def queueing(conversation: Conversation, *, now: datetime) -> Message | None:
+    """D3: the buyer was queued (or asked again while queued): position and estimate (C5)."""
+    settings = shop_settings(conversation)
+    if not settings.queueing_enabled:
+        return None
+    body = texts.queueing(settings, queue_figures(conversation))
+    return append_message(
+        conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=body, now=now
+    )
+
+
+def anyone_present(*, shop_id: int) -> bool:
+    """Whether any account that can answer buyers (the main account, or the chat permission)
+    is online or paused."""
+    return AgentState.objects.receiving_buyers(shop_id).present().exists()
+
+
+def offhours(conversation: Conversation, *, now: datetime) -> Message | None:
+    """D2: the buyer writes (or asks for a human) outside business hours and nobody is there;
+    once per buyer per closed stretch (from the end of the last opening)."""
+    settings = shop_settings(conversation)
+    if not settings.offhours_enabled:
+        return None
+    since = hours.closed_since(hours.Schedule.parse(settings.business_hours), _zone(settings), now)
+    if since is None or anyone_present(shop_id=conversation.shop_id):
+        return None
+    text = texts.offhours(settings)
+    if _sent_to_buyer(
+        conversation,
+        sender=Sender.SYSTEM,
+        body=text,
+        since=since,
+        until=now + timedelta(microseconds=1),
+    ):
+        return None
+    return append_message(
+        conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=text, now=now
+    )
+
+
+def closing(conversation: Conversation, *, reason: CloseReason, notice: str, now: datetime) -> None:
+    """Before a conversation closes: the notice of an automatic end (D5, D6) and the rating
+    request (D4: on every close except ``buyer_left``, of a conversation an agent handled)."""
+    if notice:
+        append_message(
+            conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=notice, now=now
+        )
+    settings = shop_settings(conversation)
+    if (
+        reason != CloseReason.BUYER_LEFT
+        and settings.rating_enabled
+        and conversation.assigned_at is not None
+    ):
+        append_message(
+            conversation,
+            sender=Sender.SYSTEM,
+            kind=MessageKind.RATING_REQUEST,
+            body=texts.rating_request(settings),
+            now=now,
+        )

@@ -1,0 +1,276 @@
+"""Writing the routing engine's decisions (DESIGN, lifecycle and routing decision).
+
+Every function here runs inside the caller's transaction after ``lock_shop``: it writes the
+conversation's state, the agents' load counters and the events, and keeps the caller's snapshot
+true so that the next decision under the same lock needs no new read. ``dispatch`` hands free
+slots to waiting buyers; ``reroute`` moves a conversation away from its agent (B9a, D6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import F
+from django.utils import timezone
+
+from apps.automation import timers
+from apps.conversations.lifecycle import automatic
+from apps.conversations.models import Conversation, State
+from apps.conversations.payloads import conversation_payload
+from apps.conversations.selectors import routing_request
+from apps.events.services import emit, to_account, to_buyer
+from apps.routing import engine
+from apps.routing.locking import lock_shop
+from apps.routing.models import AgentState
+from apps.routing.queue import queue_order
+from apps.routing.snapshot import Snapshot, candidates_from, load_snapshot
+
+
+def candidates_of(conversation: Conversation) -> engine.Candidates:
+    return candidates_from(conversation.candidate_ids, conversation.candidate_group_ids)
+
+
+def _store_candidates(conversation: Conversation, candidates: engine.Candidates) -> None:
+    ids = candidates.agent_ids
+    conversation.candidate_ids = None if ids is None else sorted(ids)
+    conversation.candidate_group_ids = sorted(candidates.group_ids)
+
+
+def _move_load(agent_id: int | None, delta: int) -> None:
+    if agent_id is not None:
+        AgentState.objects.filter(account_id=agent_id).update(open_count=F("open_count") + delta)
+
+
+def _conversation_event(conversation: Conversation, type: str, **extra: object) -> None:
+    """``type`` to the holding agent, ``conversation.updated`` to the buyer."""
+    data = conversation_payload(conversation)
+    if conversation.agent_id is not None:
+        emit(
+            shop_id=conversation.shop_id,
+            recipients=[to_account(conversation.agent_id)],
+            type=type,
+            data={**data, **extra},
+        )
+    emit(
+        shop_id=conversation.shop_id,
+        recipients=[to_buyer(conversation.buyer_id)],
+        type="conversation.updated",
+        data=data,
+    )
+
+
+def apply_assign(
+    conversation: Conversation, decision: engine.Assign, snapshot: Snapshot, now: datetime
+) -> Conversation:
+    """Hand ``conversation`` to ``decision.agent_id``: state, load, wrr, events."""
+    agent = snapshot.agent(decision.agent_id)
+    assert agent is not None
+    leaving_pool = conversation.state == State.POOLED
+    conversation.state = State.ACTIVE
+    conversation.agent_id = agent.id
+    conversation.group_id = agent.group_id
+    conversation.assigned_at = now
+    conversation.assign_reason = decision.reason.value
+    if leaving_pool or decision.reason == engine.Reason.OFFLINE_MAIN:
+        conversation.from_offline_message = True  # B11
+    _store_candidates(conversation, decision.candidates)
+    # D6: the agent's clock starts; D1: the welcome, in the agent's name, if it is there.
+    present = agent.present
+    timers.after_assign(
+        conversation,
+        durations=timers.Durations.of(snapshot.settings),
+        now=now,
+        agent_present=present,
+    )
+    conversation.save()
+    AgentState.objects.filter(account_id=agent.id).update(
+        open_count=F("open_count") + 1, last_assigned_at=now
+    )
+    for agent_id, current in decision.wrr.items():
+        AgentState.objects.filter(account_id=agent_id).update(
+            wrr_current=current, wrr_day=snapshot.today
+        )
+    snapshot.moved(agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
+    _conversation_event(conversation, "conversation.assigned")
+    automatic.welcome(conversation, settings=snapshot.settings, agent_present=present, now=now)
+    return conversation
+
+
+def apply_queue(
+    conversation: Conversation,
+    candidates: engine.Candidates,
+    now: datetime,
+    *,
+    front: bool = False,
+) -> Conversation:
+    """C3: wait in the queue; ``front`` for conversations re-queued by B9a, D6 and B12."""
+    conversation.state = State.QUEUED
+    conversation.agent_id = None
+    conversation.queue_priority = 1 if front else 0
+    if conversation.queued_at is None or front:
+        conversation.queued_at = now
+    _store_candidates(conversation, candidates)
+    timers.stop(conversation)
+    conversation.save()
+    _conversation_event(conversation, "conversation.updated")
+    automatic.queueing(conversation, now=now)  # D3
+    return conversation
+
+
+def apply_pool(
+    conversation: Conversation, candidates: engine.Candidates, now: datetime
+) -> Conversation:
+    """B11 `pool`: held by the service assistant, in nobody's load."""
+    conversation.state = State.POOLED
+    conversation.agent_id = None
+    conversation.pooled_at = now
+    _store_candidates(conversation, candidates)
+    timers.stop(conversation)
+    conversation.save()
+    _conversation_event(conversation, "conversation.updated")
+    return conversation
+
+
+def apply_decision(
+    conversation: Conversation,
+    decision: engine.Decision,
+    snapshot: Snapshot,
+    now: datetime,
+    *,
+    front: bool = False,
+) -> Conversation:
+    if isinstance(decision, engine.Assign):
+        return apply_assign(conversation, decision, snapshot, now)
+    if isinstance(decision, engine.Queue):
+        return apply_queue(conversation, decision.candidates, now, front=front)
+    if isinstance(decision, engine.Pool):
+        return apply_pool(conversation, decision.candidates, now)
+    assert isinstance(decision, engine.Keep), "a refused transfer is the caller's to answer"
+    return conversation
+
+
+def _locked(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Lock and read these conversations (in id order). The shop lock keeps their routing
+    state still, but messages move ``last_seq`` and ``buyer_wrote`` under the row lock only."""
+    if not conversation_ids:
+        return {}
+    rows = Conversation.objects.select_for_update(of=("self",)).select_related("buyer", "product")
+    return {c.pk: c for c in rows.filter(pk__in=conversation_ids).order_by("id")}
+
+
+def dispatch(
+    *, shop_id: int, now: datetime | None = None, snapshot: Snapshot | None = None
+) -> list[Conversation]:
+    """Give free slots to waiting buyers: the queue in order, then the pool oldest first.
+
+    Runs in the caller's transaction under the shop's lock (taken here if the caller has not);
+    safe to call whenever a slot may have freed (close, transfer away, agent online or unpaused,
+    max raised) and periodically. ``snapshot``: the caller's, kept true by its writes.
+    """
+    now = now or timezone.now()
+    if snapshot is None:
+        lock_shop(shop_id)
+        snapshot = load_snapshot(shop_id, now)
+    assigned: list[Conversation] = []
+    if not snapshot.anyone_free:
+        return assigned
+    waiting = [
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(
+            *queue_order(snapshot.settings.queue_order)
+        )
+    ]
+    if snapshot.settings.pool_auto_assign:
+        waiting.append(
+            Conversation.objects.filter(shop_id=shop_id, state=State.POOLED).order_by(
+                "pooled_at", "id"
+            )
+        )
+    for queryset in waiting:  # queued buyers go before pooled conversations (C3)
+        if not snapshot.anyone_free:
+            break
+        rows = queryset.values_list("pk", "candidate_ids", "candidate_group_ids")
+        made, _after = engine.dispatch(
+            [engine.Waiting(pk, candidates_from(ids, groups)) for pk, ids, groups in rows],
+            snapshot.agents,
+            snapshot.rules,
+        )
+        # The rows were read without a lock; a buyer may have written since (message_create
+        # locks the row, not the shop). Lock and read the chosen ones so that the full save
+        # in apply_assign keeps their messages' fields (SPEC N: nothing lost).
+        fresh = _locked([conversation_id for conversation_id, _decision in made])
+        for conversation_id, decision in made:
+            conversation = fresh[conversation_id]
+            pooled = conversation.state == State.POOLED
+            reason = engine.Reason.POOL if pooled else engine.Reason.QUEUE
+            assigned.append(
+                apply_assign(
+                    conversation,
+                    engine.Assign(
+                        decision.agent_id, reason, False, decision.candidates, decision.wrr
+                    ),
+                    snapshot,
+                    now,
+                )
+            )
+    return assigned
+
+
+def release(conversation: Conversation, snapshot: Snapshot | None = None) -> None:
+    """The holding agent's load drops by one (the conversation leaves ``active``); with
+    ``snapshot``, the in-memory copy follows, for the next decision under the same lock."""
+    if conversation.state == State.ACTIVE:
+        _move_load(conversation.agent_id, -1)
+        if snapshot is not None and conversation.agent_id is not None:
+            snapshot.moved(conversation.agent_id, open_delta=-1)
+
+
+def reroute(
+    *, conversation: Conversation, snapshot: Snapshot, now: datetime, front: bool = True
+) -> Conversation:
+    """B9a, D6: take ``conversation`` from its agent and route it within its scope; to the
+    front of the queue when none can take it now. A private contact, and the main account's own
+    offline message, stay (``engine.Keep``). Caller holds the shop lock."""
+    leaving = conversation.agent_id
+    request = routing_request(conversation, reroute=True, exclude_agent_id=leaving)
+    decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+    if isinstance(decision, engine.Keep):
+        return conversation
+    release(conversation, snapshot)
+    if leaving is not None:
+        emit(
+            shop_id=conversation.shop_id,
+            recipients=[to_account(leaving)],
+            type="conversation.updated",
+            data={"id": conversation.pk, "state": "reassigned", "agent": None},
+        )
+    return apply_decision(conversation, decision, snapshot, now, front=front)
+
+
+def route_stranded(shop_id: int, now: datetime, snapshot: Snapshot) -> None:
+    """SPEC C3: a buyer waits in the queue only "as long as any candidate is online or paused
+    (when all are offline, B9 and B11 apply)". When the last present candidate of a queued
+    conversation goes offline (or leaves routing), it is decided again as if the buyer asked
+    now: B9b widens to every participant, else B11. If it must still wait, it keeps its place
+    in the queue with the widened candidates. Caller holds the shop lock."""
+    present = {a.id for a in snapshot.agents if a.present}
+    participants = {a.id for a in snapshot.agents if a.routing_enabled and a.can_chat}
+    queued = (
+        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+        .order_by(*queue_order(snapshot.settings.queue_order))
+        .values_list("pk", "candidate_ids")
+    )
+    stranded = [
+        pk
+        for pk, ids in queued
+        if not ((participants if ids is None else {int(i) for i in ids}) & present)
+    ]
+    fresh = _locked(stranded)  # see dispatch: keep what buyers wrote meanwhile
+    for conversation_id in stranded:
+        conversation = fresh[conversation_id]
+        request = routing_request(conversation)
+        decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+        if isinstance(decision, engine.Queue):
+            _store_candidates(conversation, decision.candidates)
+            conversation.save(update_fields=["candidate_ids", "candidate_group_ids"])
+        else:
+            apply_decision(conversation, decision, snapshot, now)

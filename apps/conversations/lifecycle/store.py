@@ -1,0 +1,100 @@
+"""Storing one message: the one place a message row is written (SPEC D, N; API.md, messages).
+
+``append_message`` runs inside the caller's transaction on a conversation the caller has locked
+(``select_for_update``): it takes the next ``seq``, stores the message, moves the conversation's
+clocks (SPEC D5, D6, ``apps.automation.timers``), saves the conversation and tells the buyer and
+the holding agent. ``transitions.message_create`` wraps it for buyers and agents; the automatic
+replies and notices call it directly on the conversation they already hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+
+from apps.automation import timers
+from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
+from apps.conversations.payloads import message_payload
+from apps.events.services import emit, to_account, to_buyer
+from apps.routing.models import AgentState
+from apps.shops.models import ShopSettings
+
+
+def shop_settings(conversation: Conversation) -> ShopSettings:
+    """The shop's settings, read once per conversation instance."""
+    cached: ShopSettings | None = getattr(conversation, "_shop_settings", None)
+    if cached is None:
+        cached = ShopSettings.objects.select_related("shop").get(shop_id=conversation.shop_id)
+        conversation._shop_settings = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def agent_present(agent_id: int | None) -> bool:
+    """Online or paused (SPEC vocabulary: an agent who can keep its buyers)."""
+    if agent_id is None:
+        return False
+    return AgentState.objects.present().filter(account_id=agent_id).exists()
+
+
+def append_message(
+    conversation: Conversation,
+    *,
+    sender: Sender,
+    body: str,
+    now: datetime,
+    kind: MessageKind = MessageKind.TEXT,
+    agent_id: int | None = None,
+    client_id: str = "",
+    also_save: Iterable[str] = (),
+) -> Message:
+    """Store ``body`` as the next message of ``conversation`` (locked by the caller)."""
+    assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
+    conv = conversation
+    conv.last_seq += 1
+    message = Message.objects.create(
+        shop_id=conv.shop_id,
+        conversation=conv,
+        seq=conv.last_seq,
+        sender=sender,
+        agent_id=agent_id,
+        kind=kind,
+        body=body,
+        client_id=client_id,
+        created_at=now,
+    )
+    fields = ["last_seq", *also_save, *timers.FIELDS]
+    if sender == Sender.BUYER:
+        conv.buyer_wrote = True
+        conv.last_buyer_message_at = now
+        fields += ["buyer_wrote", "last_buyer_message_at"]
+    elif sender == Sender.AGENT:
+        conv.last_agent_message_at = now
+        fields.append("last_agent_message_at")
+        if conv.human_requested_at and conv.first_response_at is None:
+            # G3: the first response, the welcome included (SPEC D).
+            conv.first_response_at = now
+            fields.append("first_response_at")
+    present = False
+    if sender == Sender.BUYER and conv.state == State.ACTIVE:
+        # A running clock keeps running; the tick checks presence again when it is due.
+        present = conv.agent_due_at is not None or agent_present(conv.agent_id)
+    timers.after_message(
+        conv,
+        sender=sender,
+        durations=timers.Durations.of(shop_settings(conv)),
+        now=now,
+        agent_present=present,
+    )
+    conv.save(update_fields=list(dict.fromkeys(fields)))
+    recipients = [to_buyer(conv.buyer_id)]
+    if conv.agent_id is not None and conv.state == State.ACTIVE:
+        recipients.append(to_account(conv.agent_id))
+    emit(
+        shop_id=conv.shop_id,
+        recipients=recipients,
+        type="message.created",
+        data=message_payload(message),
+    )
+    return message

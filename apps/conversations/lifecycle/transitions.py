@@ -1,0 +1,598 @@
+"""Conversation lifecycle (DESIGN, lifecycle): one service function per transition, each in one
+transaction that writes the conversation, the agents' loads, the messages and the events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm, has_perm
+from apps.automation import timers
+from apps.conversations.lifecycle import automatic
+from apps.conversations.lifecycle.outcomes import (
+    apply_assign,
+    apply_decision,
+    dispatch,
+    release,
+)
+from apps.conversations.lifecycle.store import append_message
+from apps.conversations.models import (
+    OPEN_STATES,
+    CloseReason,
+    Conversation,
+    IntentRule,
+    Message,
+    MessageKind,
+    Rating,
+    Sender,
+    State,
+)
+from apps.conversations.payloads import conversation_payload
+from apps.conversations.selectors import queue_figures_all, routing_request
+from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from apps.events.services import emit, to_buyer
+from apps.events.services import to_account as account_recipient
+from apps.routing import engine
+from apps.routing.locking import lock_shop
+from apps.routing.models import AgentState, AgentStatus, Group
+from apps.routing.snapshot import Snapshot, load_snapshot
+from apps.shopdata.models import Buyer, Order, Product
+from apps.shops.models import ShopSettings
+
+MAX_BODY = 5000
+RATING_WINDOW = timedelta(hours=24)
+# What storing a message may change on the conversation (``append_message``).
+MESSAGE_FIELDS = (
+    "last_seq",
+    "intent",
+    "buyer_wrote",
+    "last_buyer_message_at",
+    "last_agent_message_at",
+    "first_response_at",
+    *timers.FIELDS,
+)
+
+
+def _lock(conversation_id: int) -> Conversation:
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("buyer", "product", "order", "shop")
+        .get(pk=conversation_id)
+    )
+
+
+def _language(shop_id: int) -> str:
+    return ShopSettings.objects.values_list("language", flat=True).get(shop_id=shop_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+
+
+def message_create(
+    *,
+    conversation: Conversation,
+    sender: Sender,
+    body: str,
+    agent: Account | None = None,
+    client_id: str = "",
+    kind: MessageKind = MessageKind.TEXT,
+    now: datetime | None = None,
+) -> tuple[Message, bool]:
+    """Store a message with the conversation's next ``seq``, then tell the buyer and the holding
+    agent. Idempotent on ``client_id`` per conversation and sender: a repeat returns the stored
+    message and ``False``. A buyer writing outside business hours with nobody there gets the
+    off-hours reply (SPEC D2)."""
+    now = now or timezone.now()
+    body = body.strip()
+    if not body:
+        raise InvalidInput(_("A message cannot be empty."), field="body")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(
+            _("A message has at most %(n)d characters.") % {"n": MAX_BODY}, field="body"
+        )
+    with transaction.atomic():
+        conv = _lock(conversation.pk)
+        if client_id:
+            existing = Message.objects.filter(
+                conversation=conv, sender=sender, client_id=client_id
+            ).first()
+            if existing is not None:
+                return existing, False
+        also_save = []
+        if sender == Sender.BUYER and conv.state == State.ASSISTANT and not conv.intent:
+            intent = detect_intent(shop_id=conv.shop_id, text=body)
+            if intent:
+                conv.intent = intent
+                also_save.append("intent")
+        message = append_message(
+            conv,
+            sender=sender,
+            body=body,
+            kind=kind,
+            agent_id=agent.pk if agent is not None else None,
+            client_id=client_id,
+            now=now,
+            also_save=also_save,
+        )
+        if sender == Sender.BUYER:
+            automatic.offhours(conv, now=now)
+    _copy_message_fields(conv, conversation)
+    return message, True
+
+
+def _copy_message_fields(source: Conversation, target: Conversation) -> None:
+    """Keep the caller's instance true after a message was stored through another one."""
+    if source is not target:
+        for name in MESSAGE_FIELDS:
+            setattr(target, name, getattr(source, name))
+
+
+def _notice(conversation: Conversation, text: str, now: datetime) -> Message:
+    """A system notice on a conversation the caller holds locked."""
+    return append_message(
+        conversation, sender=Sender.SYSTEM, body=text, kind=MessageKind.NOTICE, now=now
+    )
+
+
+def detect_intent(*, shop_id: int, text: str) -> str:
+    """The service assistant (B4): the first intent rule with a keyword in ``text``."""
+    lowered = text.lower()
+    for rule in IntentRule.objects.filter(shop_id=shop_id).order_by("id"):
+        if any(k and k.lower() in lowered for k in rule.keywords):
+            return rule.name
+    return ""
+
+
+def agent_message_send(
+    *, account: Account, conversation: Conversation, body: str, client_id: str = ""
+) -> tuple[Message, bool]:
+    """An agent writes to a conversation it holds."""
+    if conversation.state != State.ACTIVE or conversation.agent_id != account.pk:
+        if client_id:  # a resend after the conversation moved on still answers the stored one
+            existing = Message.objects.filter(
+                conversation=conversation, sender=Sender.AGENT, client_id=client_id
+            ).first()
+            if existing is not None:
+                return existing, False
+        raise Conflict(_("You do not hold this conversation."))
+    return message_create(
+        conversation=conversation,
+        sender=Sender.AGENT,
+        body=body,
+        agent=account,
+        client_id=client_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening and asking for a human
+
+
+def conversation_open(
+    *,
+    buyer: Buyer,
+    entrance: str = "",
+    product: Product | None = None,
+    order: Order | None = None,
+    intent: str = "",
+    now: datetime | None = None,
+) -> Conversation:
+    """The buyer's open conversation, or a new one with the service assistant, who greets."""
+    now = now or timezone.now()
+    existing = (
+        Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
+        .select_related("buyer", "product", "order")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            conversation = Conversation.objects.create(
+                shop_id=buyer.shop_id,
+                buyer=buyer,
+                entrance=entrance,
+                product=product,
+                order=order,
+                intent=intent,
+            )
+            with translation.override(_language(buyer.shop_id)):
+                greeting = _("Hello! I am the shop's service assistant. How can I help you?")
+            message_create(
+                conversation=conversation,
+                sender=Sender.ASSISTANT,
+                body=greeting,
+                now=now,
+            )
+    except IntegrityError:  # another request opened it at the same moment
+        return Conversation.objects.select_related("buyer", "product", "order").get(
+            shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES
+        )
+    return conversation
+
+
+PENDING_BATCH = 100  # requests decided in one locked pass
+
+
+def request_human(
+    *,
+    conversation: Conversation,
+    chosen_agent_id: int | None = None,
+    intent: str = "",
+    now: datetime | None = None,
+) -> Conversation:
+    """The buyer asks for a human: the routing decision runs before the answer (API.md).
+
+    The request is stored first (the conversation's row lock only), then decided with every
+    other pending request of the shop in one pass under the shop's lock (``route_pending``):
+    under a burst, the requests that waited for the lock are decided against one snapshot by
+    whoever takes it first, and the others find theirs done (DESIGN, short critical sections).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        conv = _lock(conversation.pk)
+        if conv.state != State.ASSISTANT:
+            if conv.state == State.QUEUED:
+                automatic.queueing(conv, now=now)  # C5, D3: asking again refreshes the figures
+            return conv  # already routed: asking again changes nothing else
+        fields = []
+        if conv.human_requested_at is None:
+            conv.human_requested_at = now
+            fields.append("human_requested_at")
+        if intent:
+            conv.intent = intent
+            fields.append("intent")
+        if chosen_agent_id is not None:
+            if not AgentState.objects.filter(
+                shop_id=conv.shop_id, account_id=chosen_agent_id
+            ).exists():
+                raise InvalidInput(_("No such agent."), field="agent")
+            conv.chosen_agent_id = chosen_agent_id
+            fields.append("chosen_agent_id")
+        if fields:
+            conv.save(update_fields=fields)
+    route_pending(shop_id=conv.shop_id, now=now)
+    return _fresh(conv.pk)
+
+
+def _fresh(conversation_id: int) -> Conversation:
+    return Conversation.objects.select_related("buyer", "product", "order", "shop").get(
+        pk=conversation_id
+    )
+
+
+def route_pending(*, shop_id: int, now: datetime | None = None) -> int:
+    """Decide every pending request for a human of the shop, oldest first, in locked passes of
+    at most ``PENDING_BATCH`` against one snapshot. Returns how many were decided. Also run by
+    the dispatch safety net, for a request whose process died between storing and deciding."""
+    now = now or timezone.now()
+    decided = 0
+    while True:
+        with transaction.atomic():
+            lock_shop(shop_id)
+            pending = list(
+                Conversation.objects.select_for_update(of=("self",))
+                .select_related("buyer", "product", "order", "shop")
+                .filter(shop_id=shop_id, state=State.ASSISTANT, human_requested_at__isnull=False)
+                .order_by("human_requested_at", "id")[:PENDING_BATCH]
+            )
+            if not pending:
+                return decided
+            snapshot = load_snapshot(shop_id, now)
+            for conv in pending:
+                _route_one(conv, snapshot, now)
+        decided += len(pending)
+        if len(pending) < PENDING_BATCH:
+            return decided
+
+
+def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> None:
+    """One pending request, under the shop's lock: decide, write, then the automatic replies."""
+    conv._shop_settings = snapshot.settings  # type: ignore[attr-defined]  # read once per pass
+    decision = engine.decide(
+        routing_request(conv), snapshot.agents, snapshot.groups, snapshot.rules, now
+    )
+    chosen = conv.chosen_agent_id
+    if (
+        chosen is not None
+        and snapshot.rules.buyer_chooses_agent
+        and not (isinstance(decision, engine.Assign) and decision.agent_id == chosen)
+    ):
+        with translation.override(snapshot.settings.language):
+            text = _("The agent you chose is not available now; we found you another way.")
+        _notice(conv, text, now)
+    apply_decision(conv, decision, snapshot, now)
+    automatic.offhours(conv, now=now)  # D2: asking for a human is writing to the shop too
+
+
+# ---------------------------------------------------------------------------------------------
+# Closing, leaving, rating
+
+
+def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str = "") -> None:
+    automatic.closing(conv, reason=reason, notice=notice, now=now)  # D4, D5, D6
+    release(conv)
+    conv.state = State.CLOSED
+    conv.closed_at = now
+    conv.close_reason = reason
+    timers.stop(conv)
+    conv.save()
+    data = conversation_payload(conv)
+    recipients = [to_buyer(conv.buyer_id)]
+    if conv.agent_id is not None:
+        recipients.append(account_recipient(conv.agent_id))
+    emit(shop_id=conv.shop_id, recipients=recipients, type="conversation.closed", data=data)
+
+
+def conversation_close(
+    *,
+    conversation: Conversation,
+    actor: Account | None,
+    reason: CloseReason = CloseReason.AGENT,
+    notice: str = "",
+    now: datetime | None = None,
+) -> Conversation:
+    """End a conversation; the freed slot takes the next waiting buyer at once (C3).
+
+    Staff may end what they hold; the main account and supervisors with ``view_all_history``
+    may end any open one. ``actor`` None is the system (SPEC D5, D6), whose ``notice`` the buyer
+    reads before the end; the rating request follows (D4)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lock_shop(conversation.shop_id)
+        conv = _lock(conversation.pk)
+        if conv.state == State.CLOSED:
+            raise Conflict(_("This conversation is already closed."))
+        supervisor = actor is not None and (actor.is_main or has_perm(actor, Perm.VIEW_ALL_HISTORY))
+        if actor is not None and conv.agent_id != actor.pk and not supervisor:
+            raise Forbidden(_("You do not hold this conversation."))
+        _closed(conv, reason, now, notice)
+        dispatch(shop_id=conv.shop_id, now=now)
+    return conv
+
+
+def conversation_leave(*, conversation: Conversation, now: datetime | None = None) -> Conversation:
+    """C5: a queued buyer who wrote becomes an offline message (B11), else it closes as
+    ``buyer_left``; from any other open state the buyer ends the conversation."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lock_shop(conversation.shop_id)
+        conv = _lock(conversation.pk)
+        if conv.state == State.CLOSED:
+            raise Conflict(_("This conversation is already closed."))
+        if conv.state == State.QUEUED and conv.buyer_wrote:
+            snapshot = load_snapshot(conv.shop_id, now)
+            request = routing_request(conv, left_queue=True)
+            decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+            return apply_decision(conv, decision, snapshot, now)
+        _closed(conv, CloseReason.BUYER_LEFT, now)
+        dispatch(shop_id=conv.shop_id, now=now)
+    return conv
+
+
+def conversation_rate(
+    *, buyer: Buyer, score: int, comment: str = "", now: datetime | None = None
+) -> Rating:
+    """F4, D4: rate the buyer's latest conversation closed within 24 h, once."""
+    now = now or timezone.now()
+    if not 1 <= score <= 5:
+        raise InvalidInput(_("A score from 1 to 5."), field="score")
+    with transaction.atomic():
+        conv = (
+            Conversation.objects.select_for_update()
+            .filter(
+                shop_id=buyer.shop_id,
+                buyer=buyer,
+                state=State.CLOSED,
+                closed_at__gte=now - RATING_WINDOW,
+            )
+            .order_by("-closed_at", "-id")
+            .first()
+        )
+        if conv is None:
+            raise Conflict(_("There is no recent conversation to rate."))
+        if Rating.objects.filter(conversation=conv).exists():
+            raise Conflict(_("This conversation is rated already."))
+        return Rating.objects.create(
+            shop_id=buyer.shop_id, conversation=conv, score=score, comment=comment.strip()
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Transfer and claim
+
+
+def conversation_transfer(
+    *,
+    conversation: Conversation,
+    actor: Account,
+    to_account: Account | None = None,
+    to_group: Group | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> Conversation:
+    """B12: hand a conversation with its history to an online, unpaused account (even past its
+    max), or to a group (routed within it, to the front of its queue when all are full)."""
+    now = now or timezone.now()
+    if (to_account is None) == (to_group is None):
+        raise InvalidInput(_("Name either an account or a group."), field="to_account")
+    with transaction.atomic():
+        lock_shop(conversation.shop_id)
+        conv = _lock(conversation.pk)
+        if conv.state != State.ACTIVE:
+            raise Conflict(_("Only an active conversation can be transferred."))
+        if conv.agent_id != actor.pk and not actor.is_main:
+            raise Forbidden(_("You do not hold this conversation."))
+        snapshot = load_snapshot(conv.shop_id, now)
+        previous = conv.agent_id
+        if to_account is not None:
+            target = snapshot.agent(to_account.pk)
+            if target is None or to_account.shop_id != conv.shop_id:
+                raise NotFound(_("No such account."))
+            if target.id == previous:
+                raise InvalidInput(_("The conversation is already there."), field="to_account")
+            if not (target.can_chat and target.status == engine.Status.ONLINE):
+                raise Conflict(_("That account is not online."))
+            decision: engine.Decision = engine.Assign(
+                target.id,
+                engine.Reason.TRANSFER,
+                not target.below_max,
+                engine.Candidates(frozenset({target.id})),
+            )
+        else:
+            assert to_group is not None
+            if to_group.shop_id != conv.shop_id:
+                raise NotFound(_("No such group."))
+            request = routing_request(
+                conv,
+                candidate_ids=snapshot.members_of(to_group.pk) - {previous or 0},
+                candidate_group_ids=frozenset({to_group.pk}),
+                transfer=True,
+            )
+            decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+            if isinstance(decision, engine.Refuse):
+                raise Conflict(_("Nobody in that group can take the conversation now."))
+        release(conv, snapshot)
+        apply_decision(conv, decision, snapshot, now, front=True)
+        event = {"conversation": conv.pk, "from_account": previous, "note": note.strip()}
+        if conv.agent_id is not None:
+            emit(
+                shop_id=conv.shop_id,
+                recipients=[account_recipient(conv.agent_id)],
+                type="conversation.transferred",
+                data={**conversation_payload(conv), "transfer": event},
+            )
+        if previous is not None:
+            emit(
+                shop_id=conv.shop_id,
+                recipients=[account_recipient(previous)],
+                type="conversation.transferred",
+                data={
+                    "id": conv.pk,
+                    "state": conv.state,
+                    "agent": conv.agent_id,
+                    "transfer": event,
+                },
+            )
+        with translation.override(_language(conv.shop_id)):
+            text = _("You have been transferred to another agent, who can see your conversation.")
+        _notice(conv, text, now)
+        dispatch(shop_id=conv.shop_id, now=now, snapshot=snapshot)
+    return conv
+
+
+def conversation_claim(
+    *, conversation: Conversation, actor: Account, now: datetime | None = None
+) -> Conversation:
+    """B11: an agent takes a pooled conversation by hand, within its max concurrent."""
+    now = now or timezone.now()
+    if not has_perm(actor, Perm.CHAT):
+        raise Forbidden(_("You do not have the chat permission."))
+    with transaction.atomic():
+        lock_shop(conversation.shop_id)
+        conv = _lock(conversation.pk)
+        if conv.state != State.POOLED:
+            raise Conflict(_("Only conversations in the message pool can be claimed."))
+        snapshot = load_snapshot(conv.shop_id, now)
+        me = snapshot.agent(actor.pk)
+        if me is None or me.status == engine.Status.OFFLINE:
+            raise Conflict(_("Go online to claim conversations."))
+        if not me.below_max and not actor.is_main:
+            raise Conflict(_("You are at your maximum of concurrent buyers."))
+        apply_assign(
+            conv,
+            engine.Assign(actor.pk, engine.Reason.POOL, not me.below_max, engine.Candidates(None)),
+            snapshot,
+            now,
+        )
+    return conv
+
+
+def agents_for_buyer_choice(*, shop_id: int) -> list[AgentState]:
+    """B7: the online and paused agents a buyer may choose: those who receive buyers (the main
+    account, or the chat permission, A4), as the engine would give them a buyer."""
+    rows = (
+        AgentState.objects.filter(
+            shop_id=shop_id,
+            status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
+            account__is_active=True,
+        )
+        .select_related("account")
+        .order_by("account_id")
+    )
+    return [state for state in rows if has_perm(state.account, Perm.CHAT)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Queue figures pushed to waiting buyers (C5), coalesced
+
+
+def queue_push_updates(*, shop_id: int) -> int:
+    """Send ``queue.updated`` to each waiting buyer whose figures changed since the last push.
+
+    Run periodically (every few seconds) instead of one event per buyer per dispatch (DESIGN,
+    events). Returns how many buyers were told."""
+    figures = queue_figures_all(shop_id=shop_id)
+    told = 0
+    with transaction.atomic():
+        rows = Conversation.objects.select_for_update(skip_locked=True).filter(
+            shop_id=shop_id, pk__in=list(figures), state=State.QUEUED
+        )
+        for conversation in rows:
+            data = figures[conversation.pk].as_dict()
+            if conversation.queue_pushed == data:
+                continue
+            conversation.queue_pushed = data
+            conversation.save(update_fields=["queue_pushed"])
+            emit(
+                shop_id=shop_id,
+                recipients=[to_buyer(conversation.buyer_id)],
+                type="queue.updated",
+                data={"conversation": conversation.pk, **data},
+            )
+            told += 1
+    return told
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing from either side (REST and the sockets share these)
+
+
+def agent_may_write(*, account: Account, conversation: Conversation) -> bool:
+    """An agent writes (and shows typing) only in a conversation it holds."""
+    return conversation.state == State.ACTIVE and conversation.agent_id == account.pk
+
+
+def buyer_open_conversation(*, buyer: Buyer) -> Conversation | None:
+    return (
+        Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
+        .select_related("buyer", "product", "order", "shop")
+        .first()
+    )
+
+
+def buyer_message_send(
+    *, buyer: Buyer, entrance: str, body: str, client_id: str = ""
+) -> tuple[Message, bool]:
+    """The buyer writes: into its open conversation, or, after the end, a new one with the
+    service assistant (API.md, buyer widget). Idempotent on ``client_id``."""
+    conversation = buyer_open_conversation(buyer=buyer)
+    if conversation is None and client_id:  # a resend after the end answers the stored one
+        existing = Message.objects.filter(
+            shop_id=buyer.shop_id,
+            conversation__buyer=buyer,
+            sender=Sender.BUYER,
+            client_id=client_id,
+        ).first()
+        if existing is not None:
+            return existing, False
+    if conversation is None:
+        conversation = conversation_open(buyer=buyer, entrance=entrance)
+    return message_create(
+        conversation=conversation, sender=Sender.BUYER, body=body, client_id=client_id
+    )

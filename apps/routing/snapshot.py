@@ -1,0 +1,157 @@
+"""The engine's plain data, read under the shop's lock (DESIGN, routing decision).
+
+``load_snapshot`` reads the shop's settings, groups and agents once; the lifecycle decides any
+number of conversations against it and keeps it true after each write (``Snapshot.moved``), so
+one locked pass needs one snapshot. The definitions that the rest of the product shares live
+here once: the effective max concurrent (C1), who receives buyers (A4) and who is present.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from apps.accounts.models import ShopAccountPermission
+from apps.routing import engine
+from apps.routing.models import AgentState, Group
+from apps.shops.models import ShopSettings
+
+
+def shop_today(time_zone: str, now: datetime) -> date:
+    """The calendar day in the shop's time zone (SPEC D, "per day")."""
+    return now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
+
+
+def effective_max(own: int | None, group_max: int | None, shop_default: int) -> int:
+    """C1: the account's own max, else its group's, else the shop's default."""
+    return own or group_max or shop_default
+
+
+def chatters(shop_id: int) -> set[int]:
+    """Sub-accounts holding the ``chat`` permission (A4); the main account always chats."""
+    return set(
+        ShopAccountPermission.objects.filter(
+            content_object_id=shop_id, permission__codename="chat"
+        ).values_list("user_id", flat=True)
+    )
+
+
+def rules_of(settings: ShopSettings) -> engine.Settings:
+    return engine.Settings(
+        assignment_rule=engine.Rule(settings.assignment_rule),
+        recent_contact_first=settings.recent_contact_first,
+        buyer_chooses_agent=settings.buyer_chooses_agent,
+        queue_mode=engine.QueueMode(settings.queue_mode),
+        queue_groups=frozenset(int(g) for g in settings.queue_groups),
+        reentry_window_seconds=settings.reentry_window_seconds,
+        offline_routing=settings.offline_routing,
+        offline_handling=engine.OfflineHandling(settings.offline_handling),
+    )
+
+
+def candidates_from(ids: Iterable[int] | None, group_ids: Iterable[int]) -> engine.Candidates:
+    """Stored candidate columns (JSON lists) as the engine's ``Candidates``."""
+    return engine.Candidates(
+        None if ids is None else frozenset(int(i) for i in ids),
+        frozenset(int(g) for g in group_ids),
+    )
+
+
+@dataclass
+class Snapshot:
+    settings: ShopSettings
+    rules: engine.Settings
+    agents: list[engine.Agent]
+    groups: list[engine.Group]
+    today: date
+
+    @property
+    def main_id(self) -> int | None:
+        return next((a.id for a in self.agents if a.is_main), None)
+
+    def agent(self, agent_id: int | None) -> engine.Agent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def members_of(self, group_id: int) -> frozenset[int]:
+        return frozenset(a.id for a in self.agents if a.group_id == group_id)
+
+    @property
+    def anyone_free(self) -> bool:
+        return any(a.eligible and a.below_max for a in self.agents)
+
+    def moved(
+        self,
+        agent_id: int,
+        *,
+        open_delta: int,
+        wrr: dict[int, int] | None = None,
+        assigned_at: datetime | None = None,
+    ) -> None:
+        """Keep the snapshot true after a write, for the next decision under the same lock."""
+        wrr = wrr or {}
+        agents = []
+        for a in self.agents:
+            if a.id == agent_id:
+                a = replace(a, open_count=a.open_count + open_delta)
+                if assigned_at is not None:
+                    a = replace(a, last_assigned_at=assigned_at)
+            if a.id in wrr:
+                a = replace(a, wrr_current=wrr[a.id])
+            agents.append(a)
+        self.agents = agents
+
+
+def _engine_groups(groups: Sequence[Group]) -> list[engine.Group]:
+    return [
+        engine.Group(
+            id=g.pk,
+            segments=frozenset(g.scope_segments),
+            products=frozenset(g.scope_products),
+            intents=frozenset(g.scope_intents),
+            order_statuses=frozenset(g.scope_order_statuses),
+        )
+        for g in groups
+    ]
+
+
+def load_snapshot(shop_id: int, now: datetime, settings: ShopSettings | None = None) -> Snapshot:
+    """Four queries: settings, groups, the chat permission, the agents with their accounts."""
+    if settings is None:  # else the caller's, read with its shop in this transaction
+        settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
+    today = shop_today(settings.shop.time_zone, now)
+    groups = list(Group.objects.filter(shop_id=shop_id))
+    group_max = {g.pk: g.max_concurrent for g in groups}
+    chat = chatters(shop_id)
+    agents = []
+    for state in AgentState.objects.filter(shop_id=shop_id).select_related("account"):
+        account = state.account
+        is_main = account.is_main
+        agents.append(
+            engine.Agent(
+                id=account.pk,
+                is_main=is_main,
+                status=engine.Status(state.status),
+                routing_enabled=state.routing_enabled,
+                can_chat=account.is_active and (is_main or account.pk in chat),
+                group_id=state.group_id,
+                weight=state.weight,
+                max_concurrent=effective_max(
+                    state.max_concurrent,
+                    group_max.get(state.group_id) if state.group_id else None,
+                    settings.default_max_concurrent,
+                ),
+                open_count=state.open_count,
+                # B5 even: the state resets at midnight shop time.
+                wrr_current=state.wrr_current if state.wrr_day == today else 0,
+                last_assigned_at=state.last_assigned_at,
+            )
+        )
+    return Snapshot(
+        settings=settings,
+        rules=rules_of(settings),
+        agents=agents,
+        groups=_engine_groups(groups),
+        today=today,
+    )

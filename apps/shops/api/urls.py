@@ -1,8 +1,0 @@
-from django.urls import path
-
-from apps.shops.api import views
-
-urlpatterns = [
-    path("settings/", views.SettingsView.as_view(), name="settings"),
-    path("settings/widget-secret/", views.WidgetSecretView.as_view(), name="widget-secret"),
-]

@@ -1,0 +1,151 @@
+"""One factory per shop-owned model that a route's id can point to (see ``isolation``).
+
+Each creates, in the given shop, objects as the shop's own code would (through the services), with
+distinctive values, so that the isolation check can see a leak. Add one for every new model an
+API route looks up by id; the isolation test fails and points here until you do."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from django.utils import timezone
+
+from apps.accounts.models import Account, AccountKind
+from apps.accounts.permissions import Perm
+from apps.backoffice import services as account_services
+from apps.conversations import lifecycle as conversation_services
+from apps.conversations.lifecycle import agent_set_status
+from apps.conversations.models import Conversation, IntentRule, PrivateContact, Sender
+from apps.routing.models import AgentStatus, Group
+from apps.shopdata import services as shopdata_services
+from apps.shopdata.models import Buyer, Order, Product
+from apps.shops.models import Shop
+from tests.support.isolation import register_tenant_factory
+
+PROBE_PASSWORD = "probe-Passw0rd-of-the-other-shop"
+_serial = itertools.count(1)
+
+
+def main_account(shop: Shop) -> Account:
+    return Account.objects.get(shop=shop, kind=AccountKind.MAIN)
+
+
+@register_tenant_factory(Account)
+def make_accounts(shop: Shop) -> list[Account]:
+    """A sub-account with permissions, a routing state and a token, and the main account."""
+    sub = account_services.account_create(
+        actor=main_account(shop),
+        name=f"isolation-target-{next(_serial)}",
+        password=PROBE_PASSWORD,
+        display_name=f"{shop.slug} private agent",
+        permissions={Perm.CHAT, Perm.VIEW_ALL_HISTORY},
+        weight=37,
+    )
+    account_services.token_for(sub)
+    return [sub, main_account(shop)]
+
+
+@register_tenant_factory(Group)
+def make_group(shop: Shop) -> Group:
+    return Group.objects.create(
+        shop=shop,
+        name=f"{shop.slug} private group {next(_serial)}",
+        max_concurrent=7,
+        scope_segments=["member:gold"],
+    )
+
+
+def make_buyer(shop: Shop, *, prefix: str = "isolation-buyer") -> Buyer:
+    buyer, _created = shopdata_services.buyer_upsert(
+        shop_id=shop.pk,
+        external_id=f"{prefix}-{next(_serial)}",
+        name=f"{shop.slug} private buyer",
+        segments=["member:gold", "region:zhejiang"],
+        channel="private-channel",
+    )
+    return buyer
+
+
+@register_tenant_factory(Buyer)
+def make_buyers(shop: Shop) -> Buyer:
+    return make_buyer(shop)
+
+
+@register_tenant_factory(Product)
+def make_product(shop: Shop) -> Product:
+    product, _created = shopdata_services.product_upsert(
+        shop_id=shop.pk,
+        external_id=f"isolation-product-{next(_serial)}",
+        name=f"{shop.slug} private product",
+        category="private-category",
+    )
+    return product
+
+
+@register_tenant_factory(Order)
+def make_order(shop: Shop) -> Order:
+    order, _created = shopdata_services.order_upsert(
+        shop_id=shop.pk,
+        external_id=f"isolation-order-{next(_serial)}",
+        buyer=make_buyer(shop).external_id,
+        status="paid",
+        amount=Decimal("123.45"),
+        shipping_fee=Decimal("6.00"),
+        items=[{"product": "p-1", "name": "private item name", "quantity": 1, "price": "117.45"}],
+        paid_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+    return order
+
+
+@register_tenant_factory(Conversation)
+def make_conversations(shop: Shop) -> list[Conversation]:
+    """An active conversation with messages on both sides (an agent of the shop is online), and
+    a pooled one (claimable by any agent of that shop alone)."""
+    settings = shop.settings
+    settings.offline_handling = "pool"
+    settings.pool_auto_assign = False
+    settings.save(update_fields=["offline_handling", "pool_auto_assign"])
+    # Nobody online yet: the first buyer's conversation goes to the message pool (B11).
+    pooled = conversation_services.request_human(
+        conversation=conversation_services.conversation_open(buyer=make_buyer(shop))
+    )
+    conversation_services.message_create(
+        conversation=pooled, sender=Sender.BUYER, body="pooled private question"
+    )
+    agent = account_services.account_create(
+        actor=main_account(shop),
+        name=f"isolation-agent-{next(_serial)}",
+        password=PROBE_PASSWORD,
+        display_name=f"{shop.slug} private agent",
+        permissions={Perm.CHAT},
+    )
+    agent_set_status(account=agent, status=AgentStatus.ONLINE)
+    active = conversation_services.request_human(
+        conversation=conversation_services.conversation_open(
+            buyer=make_buyer(shop), entrance="product", intent="private-intent"
+        )
+    )
+    assert active.state == "active" and active.agent_id == agent.pk, active.state
+    conversation_services.message_create(
+        conversation=active, sender=Sender.BUYER, body="my private address is here", client_id="c1"
+    )
+    conversation_services.agent_message_send(
+        account=agent, conversation=active, body="private answer of the agent", client_id="a1"
+    )
+    return [active, pooled]
+
+
+@register_tenant_factory(PrivateContact)
+def make_private_contact(shop: Shop) -> PrivateContact:
+    return PrivateContact.objects.create(shop=shop, buyer=make_buyer(shop, prefix="private-vip"))
+
+
+@register_tenant_factory(IntentRule)
+def make_intent_rule(shop: Shop) -> IntentRule:
+    return IntentRule.objects.create(
+        shop=shop,
+        name=f"private intent {next(_serial)}",
+        keywords=["private keyword", "secret refund"],
+    )
