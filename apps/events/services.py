@@ -6,12 +6,14 @@ names the recipients explicitly; that choice is a security decision (STYLE, Zuli
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -57,27 +59,61 @@ def _next_seq(recipient: Recipient) -> int:
     return int(row[0])
 
 
-def emit(
-    *, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict[str, Any]
-) -> list[Event]:
-    """Store one event per recipient and push each after commit. Call inside a transaction."""
-    assert transaction.get_connection().in_atomic_block, "emit() belongs in a transaction"
-    events = []
-    for recipient in dict.fromkeys(recipients):  # each recipient once, in order
-        event = Event.objects.create(
-            shop_id=shop_id,
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
-            stream_seq=_next_seq(recipient),
-            type=type,
-            payload=data,
+def _store_postgresql(
+    shop_id: int, recipient: Recipient, type: str, payload: str, now: datetime
+) -> int:
+    """Take the next ``stream_seq`` and store the event in one statement (one round trip)."""
+    counters = StreamCounter._meta.db_table
+    events = Event._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH seq AS (INSERT INTO {counters} (recipient_kind, recipient_id, last_seq) "  # noqa: S608
+            "VALUES (%s, %s, 1) ON CONFLICT (recipient_kind, recipient_id) "
+            f"DO UPDATE SET last_seq = {counters}.last_seq + 1 RETURNING last_seq) "
+            f"INSERT INTO {events} "
+            "(shop_id, recipient_kind, recipient_id, stream_seq, type, payload, created_at) "
+            "SELECT %s, %s, %s, seq.last_seq, %s, %s::jsonb, %s FROM seq RETURNING stream_seq",
+            [
+                recipient.kind.value,
+                recipient.id,
+                shop_id,
+                recipient.kind.value,
+                recipient.id,
+                type,
+                payload,
+                now,
+            ],
         )
-        events.append(event)
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def emit(*, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict[str, Any]) -> None:
+    """Store one event per recipient and push each after commit. Call inside a transaction.
+
+    On PostgreSQL each event is one statement (the counter and the row together); the embedded
+    SQLite mode takes the counter, then inserts the row."""
+    assert transaction.get_connection().in_atomic_block, "emit() belongs in a transaction"
+    now = timezone.now()
+    payload = json.dumps(data, cls=DjangoJSONEncoder)
+    for recipient in dict.fromkeys(recipients):  # each recipient once, in order
+        if connection.vendor == "postgresql":
+            stream_seq = _store_postgresql(shop_id, recipient, type, payload, now)
+        else:
+            stream_seq = _next_seq(recipient)
+            Event.objects.create(
+                shop_id=shop_id,
+                recipient_kind=recipient.kind,
+                recipient_id=recipient.id,
+                stream_seq=stream_seq,
+                type=type,
+                payload=data,
+            )
         send_to_group_on_commit(
             recipient.group,
-            {"type": "stream.event", "stream_seq": event.stream_seq, "event": type, "data": data},
+            {"type": "stream.event", "stream_seq": stream_seq, "event": type, "data": data},
         )
-    return events
 
 
 DELETE_BATCH = 5000

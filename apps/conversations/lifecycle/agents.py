@@ -166,10 +166,14 @@ def presence_expire(*, now: datetime | None = None) -> int:
 def load_drift(*, shop_id: int) -> dict[int, tuple[int, int]]:
     """Agents whose load counter differs from their active conversations: ``{account: (counter,
     truth)}``. There should be none (DESIGN: counters move only inside the locked services)."""
-    rows = AgentState.objects.filter(shop_id=shop_id).annotate(
-        truth=Count(
-            "account__conversations",
-            filter=Q(account__conversations__state=State.ACTIVE),
+    rows = (
+        AgentState.objects.filter(shop_id=shop_id)
+        .annotate(
+            truth=Count(
+                "account__conversations",
+                filter=Q(account__conversations__state=State.ACTIVE),
+            )
         )
+        .values_list("account_id", "open_count", "truth")
     )
-    return {r.account_id: (r.open_count, r.truth) for r in rows if r.open_count != r.truth}
+    return {account: (counter, truth) for account, counter, truth in rows if counter != truth}
