@@ -195,7 +195,10 @@ def test_decide_assigns_only_to_agents_the_rule_allows(world):
         assert all(a.status == Status.OFFLINE for a in team if not a.is_main)
     elif decision.reason == Reason.OFFLINE_MAIN:  # B11 main_account
         assert chosen.is_main and settings.offline_handling == OfflineHandling.MAIN_ACCOUNT
-        assert not any(a.eligible for a in _members(decision.candidates, team))
+        # Nobody could take the buyer: no eligible candidate, or (amended C1, after B9b
+        # widening) none below max where the buyer's own group does not queue.
+        members = _members(decision.candidates, team)
+        assert not any(a.eligible and a.below_max for a in members)
     else:
         raise AssertionError(f"decide never gives {decision.reason}")
 
