@@ -94,7 +94,7 @@ class Comparison:
     product: float
     bare: float
     unit: str
-    target: str  # e.g. ">= 0.15" or "<= 5"
+    target: str  # e.g. ">= 0.15" or "<= 5"; "" for none
 
     @property
     def ratio(self) -> float:
@@ -102,6 +102,8 @@ class Comparison:
 
     @property
     def met(self) -> bool:
+        if not self.target:
+            return True
         op, value = self.target.split()
         if op == ">=":
             return self.ratio >= float(value)
@@ -112,9 +114,10 @@ def print_comparisons(title: str, rows: list[Comparison]) -> None:
     print(f"\n{title}")
     print(f"  {'figure':<28} {'product':>14} {'bare':>14} {'ratio':>8}  target")
     for r in rows:
+        verdict = f"{r.target} ({'met' if r.met else 'NOT met'})" if r.target else "-"
         print(
             f"  {r.name:<28} {r.product:>10.1f} {r.unit:<3} {r.bare:>10.1f} {r.unit:<3} "
-            f"{r.ratio:>8.2f}  {r.target} ({'met' if r.met else 'NOT met'})"
+            f"{r.ratio:>8.2f}  {verdict}"
         )
 
 
