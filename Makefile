@@ -42,10 +42,12 @@ lint: $(STAMP)
 test: $(STAMP) services chromium lint
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/1} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks: every bench/<name>.py, run as `python -m bench.<name>` against the real services.
+# Benchmarks: every bench/<name>.py, run as `python -m bench.<name>` against the real services;
+# underscore-prefixed modules (bench/_common.py, __init__.py) are their shared helpers.
 bench: $(STAMP) services
 	@set -e; found=0; for f in bench/*.py; do \
-	  [ -e "$$f" ] || continue; found=1; \
+	  [ -e "$$f" ] || continue; \
+	  case "$$(basename $$f)" in _*) continue;; esac; found=1; \
 	  echo "== $$f"; $(BIN)/python -m bench.$$(basename $$f .py) $(BENCH_ARGS); \
 	done; [ $$found = 1 ] || echo "No benchmarks yet (bench/*.py)."
 

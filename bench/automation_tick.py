@@ -8,7 +8,7 @@ the future, of which ``--due`` (default 100) are past their buyer-silence close.
   are used: no scan of the open conversations);
 - the time of an idle tick (nothing due) and of the tick that closes the due conversations.
 
-    python -m bench.automation_tick [--open N] [--due N] [--shops N] [--keep]
+    python -m bench.automation_tick [--open N] [--due N] [--shops N] [--keep] [--quick]
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--shops", type=int, default=20, help="shops to spread them over")
     parser.add_argument("--agents", type=int, default=10, help="agents per shop")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     args, _unknown = parser.parse_known_args()  # BENCH_ARGS go to every benchmark
+    if args.quick:
+        args.open, args.due, args.shops = 5_000, 20, 5
     return args
 
 

@@ -1,23 +1,29 @@
 """Burst benchmark for one shop's routing (DESIGN, routing decision: 1,000 assignments/s).
 
-``python -m bench.routing_burst [--processes 8] [--requests 2000] [--agents 20]``
+``python -m bench.routing_burst [--processes 8] [--requests 2000] [--agents 20]
+[--bare-claims 5000] [--quick]``
 
 Creates a scratch database next to ``DATABASE_URL``'s (``<name>_bench``, dropped at the end
 unless ``--keep``), migrates it, makes one shop with ``--agents`` online agents who have room for
 every buyer, then ``--processes`` spawned processes (each its own connection) ask for a human
 ``--requests`` times in all, at once. Reports assignments per second and request latency.
-Every request takes the shop's advisory lock, so this measures the serialized section.
+Every request takes the shop's advisory lock, so this measures the serialized section. Beside
+it, in the same run and database, the bare locked claim loop of ``bench._common.bare_claims``
+over as many connections as processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import statistics
 import sys
 import time
 from typing import Any
+
+from bench._common import Comparison, bare_claims, database_url, print_comparisons
 
 
 def _setup(db_name: str | None = None) -> None:
@@ -73,8 +79,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--processes", type=int, default=8)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--bare-claims", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    args = parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args, _unknown = parser.parse_known_args(argv)  # BENCH_ARGS go to every benchmark
+    if args.quick:
+        args.requests, args.processes, args.bare_claims = 200, 4, 1000
 
     _setup()
     from django.conf import settings
@@ -144,6 +154,30 @@ def main(argv: list[str]) -> int:
             f"{statistics.median(latencies) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
             f"max {latencies[-1] * 1000:.1f} ms; outcomes {states}; "
             f"goal 1,000 per second: {'met' if len(latencies) / seconds >= 1000 else 'NOT met'}"
+        )
+        from django.db import connections
+
+        connections.close_all()
+        bare = asyncio.run(
+            bare_claims(
+                database_url(bench_db),
+                connections=args.processes,
+                claims=args.bare_claims,
+                agents=args.agents,
+            )
+        )
+        print(
+            f"Bare (same run, same PostgreSQL): {bare.claims} locked claims (advisory lock, "
+            f"SELECT FOR UPDATE, UPDATE, COMMIT) over {args.processes} connections: "
+            f"{bare.per_second:.0f} claims/s"
+        )
+        print_comparisons(
+            "Routing service in-process vs bare locked claims:",
+            [
+                Comparison(
+                    "requests per second", len(latencies) / seconds, bare.per_second, "/s", ""
+                )
+            ],
         )
     finally:
         from django.db import connections

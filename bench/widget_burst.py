@@ -1,0 +1,196 @@
+"""One shop's burst of buyers asking for a human, through HTTP against a real server, beside a
+bare locked claim loop on the same PostgreSQL (issue 8, item 7a; DESIGN, routing decision).
+
+    python -m bench.widget_burst [--agents 50] [--max 5] [--buyers 300] [--concurrency 32]
+                                 [--bare-claims 5000] [--profile out.txt] [--quick] [--keep]
+
+A scratch database (``<DATABASE_URL's name>_srv_burst``) and Redis database (``--redis-db``, 7)
+serve one ``uvicorn config.asgi:application`` process. Through the REST API: a shop, ``--agents``
+agents online (``POST /api/v1/me/status/``) with ``--max`` concurrent buyers each, and a signed
+widget session per buyer. Measured: every buyer's ``POST /api/v1/widget/conversation/
+{"human": true}``, ``--concurrency`` in flight at once. Printed: assignments (and decisions) per
+second, median and p99 answer time; then checked by SQL: no agent above its max, no buyer lost
+(each conversation active or queued, ``min(buyers, agents * max)`` active).
+
+Bare machine, same run: ``--concurrency`` psycopg connections doing advisory lock + SELECT FOR
+UPDATE + UPDATE + COMMIT per claim (``bench._common.bare_claims``). Target: product / bare >= 0.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._common import (
+    Api,
+    Buyer,
+    Comparison,
+    bare_claims,
+    make_shop,
+    ms,
+    percentile,
+    print_comparisons,
+    py_spy,
+    quick_flag,
+    scratch_database,
+    scratch_redis,
+    sql_rows,
+    step,
+    uvicorn_server,
+    widget_sessions,
+    work_dir,
+)
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    quick = quick_flag(argv)
+    parser = argparse.ArgumentParser(prog="python -m bench.widget_burst", description=__doc__)
+    parser.add_argument("--agents", type=int, default=10 if quick else 50)
+    parser.add_argument("--max", type=int, default=5, help="max concurrent buyers per agent")
+    parser.add_argument("--buyers", type=int, default=60 if quick else 300)
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument("--bare-claims", type=int, default=1000 if quick else 5000)
+    parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
+    parser.add_argument("--profile", type=Path, help="py-spy record the server during the burst")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
+    args, _unknown = parser.parse_known_args(argv)  # BENCH_ARGS go to every benchmark
+    return args
+
+
+async def _product(base: str, database: str, args: argparse.Namespace, pid: int) -> dict[str, Any]:
+    api = Api(base, limit=args.concurrency)
+    try:
+        step(f"setup: a shop with {args.agents} agents online (max {args.max} each)")
+        shop = await make_shop(
+            api, database, slug="bench-burst", agents=args.agents, max_concurrent=args.max
+        )
+        step(f"setup: {args.buyers} signed widget sessions")
+        buyers = await widget_sessions(
+            api, shop, [f"buyer-{i}" for i in range(args.buyers)], args.concurrency
+        )
+        semaphore = asyncio.Semaphore(args.concurrency)
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+
+        async def ask(buyer: Buyer) -> None:
+            async with semaphore:
+                started = time.perf_counter()
+                status, data = await api.call(
+                    "POST", "/api/v1/widget/conversation/", {"human": True}, buyer.auth
+                )
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+                buyer.conversation = data if status == 200 else None
+
+        step(f"burst: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
+        with py_spy(pid, args.profile):
+            started = time.perf_counter()
+            await asyncio.gather(*(ask(b) for b in buyers))
+            seconds = time.perf_counter() - started
+        states: dict[str, int] = {}
+        for b in buyers:
+            state = b.conversation["state"] if b.conversation else "error"
+            states[state] = states.get(state, 0) + 1
+        return {
+            "seconds": seconds,
+            "latencies": latencies,
+            "statuses": statuses,
+            "answered": states,
+        }
+    finally:
+        await api.close()
+
+
+def _verify(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    """By SQL, after the burst: loads within the max, every buyer active or queued."""
+    loads = sql_rows(
+        database,
+        "SELECT s.account_id, s.open_count, count(c.id) FILTER (WHERE c.state = 'active') "
+        "FROM routing_agentstate s JOIN accounts_account a ON a.id = s.account_id "
+        "LEFT JOIN conversations_conversation c ON c.agent_id = s.account_id "
+        "WHERE a.kind = 'sub' GROUP BY s.account_id, s.open_count",
+    )
+    states = dict(
+        sql_rows(database, "SELECT state, count(*) FROM conversations_conversation GROUP BY state")
+    )
+    over_cap = [row for row in loads if row[1] > args.max or row[2] > args.max]
+    drift = [row for row in loads if row[1] != row[2]]
+    expected_active = min(args.buyers, args.agents * args.max)
+    settled = states.get("active", 0) + states.get("queued", 0)
+    return {
+        "over_cap": len(over_cap),
+        "drift": len(drift),
+        "states": states,
+        "lost": args.buyers - settled,
+        "active_ok": states.get("active", 0) == expected_active,
+        "expected_active": expected_active,
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = _args(argv)
+    with (
+        work_dir(args.keep) as tmp,
+        scratch_database("srv_burst", keep=args.keep) as database,
+        scratch_redis(args.redis_db) as redis,
+        uvicorn_server(database, redis, tmp / "server.log") as server,
+    ):
+        product = asyncio.run(_product(server.base, database, args, server.pid))
+        checks = _verify(database, args)
+        step(
+            f"bare: {args.bare_claims} locked claims over {args.concurrency} connections, "
+            "same PostgreSQL"
+        )
+        bare = asyncio.run(
+            bare_claims(
+                database,
+                connections=args.concurrency,
+                claims=args.bare_claims,
+                agents=args.agents,
+            )
+        )
+        if args.keep:
+            print(f"kept: database {database}, server log {tmp / 'server.log'}")
+
+    latencies = product["latencies"]
+    seconds = product["seconds"]
+    assigned = product["answered"].get("active", 0)
+    print(
+        f"\nProduct: {args.buyers} widget requests for a human ({args.agents} agents x max "
+        f"{args.max}, {args.concurrency} in flight) in {seconds:.2f} s: "
+        f"{assigned / seconds:.1f} assignments/s ({args.buyers / seconds:.1f} decisions/s); "
+        f"answer time median {ms(statistics.median(latencies))}, "
+        f"p99 {ms(percentile(latencies, 99))}, max {ms(max(latencies))}"
+    )
+    print(f"  HTTP statuses {product['statuses']}; answered states {product['answered']}")
+    print(
+        f"  checks (SQL): over-cap agents {checks['over_cap']}, lost buyers {checks['lost']}, "
+        f"active {checks['states'].get('active', 0)} (expected {checks['expected_active']}), "
+        f"queued {checks['states'].get('queued', 0)}, load-counter drift {checks['drift']}"
+    )
+    print(
+        f"Bare: {bare.claims} claims over {args.concurrency} connections in {bare.seconds:.2f} s: "
+        f"{bare.per_second:.0f} claims/s; claim time median {ms(statistics.median(bare.latencies))}"
+        f", p99 {ms(percentile(bare.latencies, 99))}"
+    )
+    print_comparisons(
+        "One-shop burst through HTTP (issue 8, 7a):",
+        [
+            Comparison(
+                "assignments per second", assigned / seconds, bare.per_second, "/s", ">= 0.15"
+            )
+        ],
+    )
+    ok = checks["over_cap"] == 0 and checks["lost"] == 0 and checks["active_ok"]
+    print(f"  correctness: {'zero over-cap, zero lost' if ok else 'FAILED (see the checks)'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
