@@ -62,8 +62,29 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
+    # number of requests and sockets; a caller that waits longer than the timeout for one gets
+    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable).
+    # Connections go back to the pool at the end of each request and each socket call
+    # (apps.core.db.db_async), so CONN_MAX_AGE must be 0 with it. Defaults for one web process on
+    # 2 cores: 16 is well above what one process (one core's worth of Python) keeps busy, and
+    # leaves room in PostgreSQL's default max_connections (100) for a web process per core, the
+    # Celery worker and beat (README, Deploying and scaling). HELPDESK_DB_POOL_MAX=0: no pool,
+    # a connection per request or socket call, kept CONN_MAX_AGE seconds.
+    DB_POOL_MAX = env.int("HELPDESK_DB_POOL_MAX", default=16)
+    if DB_POOL_MAX > 0:
+        if env.int("CONN_MAX_AGE", default=0) != 0:
+            raise ImproperlyConfigured("CONN_MAX_AGE needs the pool off (HELPDESK_DB_POOL_MAX=0).")
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env.int("HELPDESK_DB_POOL_MIN", default=2), DB_POOL_MAX),
+            "max_size": DB_POOL_MAX,
+            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=10.0),
+            "name": "helpdesk",
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
