@@ -280,6 +280,10 @@ CELERY_TIMEZONE = "UTC"
 HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
 HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
 HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
+# Threads that run the sockets' database work (apps.core.db.db_async), per process. Half the
+# pool's default: sockets alone never take every connection, HTTP requests get the rest. More
+# threads than this mostly wait on the GIL or on PostgreSQL's cores.
+HELPDESK_WS_DB_THREADS = env.int("HELPDESK_WS_DB_THREADS", default=8)
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)
