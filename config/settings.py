@@ -113,6 +113,8 @@ MIDDLEWARE = [
     # First: load balancers probe by IP and over plain HTTP; answer before host checks and
     # the HTTPS redirect.
     "apps.core.middleware.HealthCheckMiddleware",
+    # 503 + Retry-After when a view fails for want of a database connection or Redis.
+    "apps.core.middleware.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,6 +205,8 @@ else:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "helpdesk",
+            # An unreachable Redis fails fast (a 503, apps.core.unavailable) instead of hanging.
+            "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 5},
         }
     }
     # The Redis layer, not the pub/sub one (docs/realtime.md): bounded per socket (capacity,
@@ -215,7 +219,9 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3}
+                ],
                 "prefix": "helpdesk:asgi",
                 "capacity": env.int("CHANNEL_CAPACITY", default=200),
                 "expiry": 60,

@@ -33,6 +33,7 @@ from rest_framework.exceptions import ValidationError
 from apps.core.db import db_async
 from apps.core.errors import DomainError
 from apps.core.realtime import remember_server_loop
+from apps.core.unavailable import CLOSE_TRY_AGAIN_LATER, is_unavailable
 from apps.events.selectors import StreamEvent, stream_events, stream_head
 from apps.events.services import Recipient
 
@@ -252,6 +253,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(socket_error(exc), content)
         except Exception as exc:
             if type(exc).__name__ == "ClientDisconnected":  # gone mid-answer: nothing to tell
+                return
+            if is_unavailable(exc):  # no database connection or Redis: reconnect and resend
+                logger.warning("socket frame %s: closing with 1013: %r", kind, exc)
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
                 return
             logger.exception("socket frame %s failed", kind)
             await self.send_error(socket_error(exc), content)
