@@ -15,13 +15,19 @@ from apps.accounts.middleware import StaffAuthStack  # noqa: E402
 from apps.conversations.consumers.agent import AgentConsumer  # noqa: E402
 from apps.conversations.consumers.buyer import BuyerConsumer  # noqa: E402
 from apps.conversations.middleware import BuyerSocketStack  # noqa: E402
+from apps.core.unavailable import SocketUnavailableGuard  # noqa: E402
 
-# A handshake from an Origin that is not allowed is refused with 403 (API.md, WebSockets).
+# A handshake from an Origin that is not allowed is refused with 403 (API.md, WebSockets). A socket
+# whose database or Redis is unavailable (pool exhausted, server down), at the handshake or later,
+# is closed with 1013 (Try Again Later) by the guard around all of them.
 websocket_urlpatterns = [
     path("ws/agent/", AllowedHostsOriginValidator(StaffAuthStack(AgentConsumer.as_asgi()))),
     path("ws/widget/", BuyerSocketStack(BuyerConsumer.as_asgi())),
 ]
 
 application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}
+    {
+        "http": django_asgi_app,
+        "websocket": SocketUnavailableGuard(URLRouter(websocket_urlpatterns)),
+    }
 )

@@ -162,6 +162,14 @@ def run_embedded(host: str, port: int) -> int:
 def run_full(host: str, port: int) -> int:
     ensure_database(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     prepare()
+    # This process only supervises from here on: give back its pooled connections.
+    from django.db import connections
+
+    for conn in connections.all():
+        conn.close()
+        close_pool = getattr(conn, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
     python = sys.executable
     # Beat's state file (a shelve): one per running beat, so a second checkout or a test can pass
     # its own with BEAT_SCHEDULE_FILE.

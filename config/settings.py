@@ -62,8 +62,29 @@ if EMBEDDED:
     }
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
+    # number of requests and sockets; a caller that waits longer than the timeout for one gets
+    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable).
+    # Connections go back to the pool at the end of each request and each socket call
+    # (apps.core.db.db_async), so CONN_MAX_AGE must be 0 with it. Defaults for one web process on
+    # 2 cores: 16 is well above what one process (one core's worth of Python) keeps busy, and
+    # leaves room in PostgreSQL's default max_connections (100) for a web process per core, the
+    # Celery worker and beat (README, Deploying and scaling). HELPDESK_DB_POOL_MAX=0: no pool,
+    # a connection per request or socket call, kept CONN_MAX_AGE seconds.
+    DB_POOL_MAX = env.int("HELPDESK_DB_POOL_MAX", default=16)
+    if DB_POOL_MAX > 0:
+        if env.int("CONN_MAX_AGE", default=0) != 0:
+            raise ImproperlyConfigured("CONN_MAX_AGE needs the pool off (HELPDESK_DB_POOL_MAX=0).")
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env.int("HELPDESK_DB_POOL_MIN", default=2), DB_POOL_MAX),
+            "max_size": DB_POOL_MAX,
+            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=10.0),
+            "name": "helpdesk",
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -93,6 +114,8 @@ MIDDLEWARE = [
     # First: load balancers probe by IP and over plain HTTP; answer before host checks and
     # the HTTPS redirect.
     "apps.core.middleware.HealthCheckMiddleware",
+    # 503 + Retry-After when a view fails for want of a database connection or Redis.
+    "apps.core.middleware.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -183,6 +206,8 @@ else:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "helpdesk",
+            # An unreachable Redis fails fast (a 503, apps.core.unavailable) instead of hanging.
+            "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 5},
         }
     }
     # The Redis layer, not the pub/sub one (docs/realtime.md): bounded per socket (capacity,
@@ -195,7 +220,9 @@ else:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3}
+                ],
                 "prefix": "helpdesk:asgi",
                 "capacity": env.int("CHANNEL_CAPACITY", default=200),
                 "expiry": 60,
@@ -260,6 +287,10 @@ CELERY_TIMEZONE = "UTC"
 HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
 HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
 HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
+# Threads that run the sockets' database work (apps.core.db.db_async), per process. Half the
+# pool's default: sockets alone never take every connection, HTTP requests get the rest. More
+# threads than this mostly wait on the GIL or on PostgreSQL's cores.
+HELPDESK_WS_DB_THREADS = env.int("HELPDESK_WS_DB_THREADS", default=8)
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)

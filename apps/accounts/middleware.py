@@ -1,22 +1,44 @@
-"""Socket authentication by ``?token=`` (staff token), falling back to the session cookie."""
+"""Socket authentication by ``?token=`` (staff token), falling back to the session cookie.
+
+Both read the database through :func:`apps.core.db.db_async` (the socket database threads, the
+connection handed back at once), channels' session user included."""
 
 from __future__ import annotations
 
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
+from channels.auth import AuthMiddleware
 from channels.middleware import BaseMiddleware
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.contrib import auth
+from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
+from apps.core.db import db_async
 
-@database_sync_to_async
+
+@db_async
 def _account_for_token(key: str) -> Any:
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+def _session_user(session: Any) -> Any:
+    """Django's own ``get_user`` (session hash checked, fallback keys honoured) on the socket's
+    session; it reads only ``request.session``."""
+    return auth.get_user(cast(HttpRequest, SimpleNamespace(session=session)))
+
+
+class SessionAuthMiddleware(AuthMiddleware):
+    """Channels' ``AuthMiddleware`` (``scope["user"]`` from the session cookie), with the lookup
+    on the socket database threads instead of channels' single database thread."""
+
+    async def resolve_scope(self, scope: dict[str, Any]) -> None:
+        scope["user"]._wrapped = await db_async(_session_user)(scope["session"])
 
 
 class TokenAuthMiddleware(BaseMiddleware):
@@ -33,4 +55,4 @@ class TokenAuthMiddleware(BaseMiddleware):
 
 def StaffAuthStack(inner: Any) -> Any:
     """Session cookie first, then ``?token=`` overrides it when given."""
-    return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(TokenAuthMiddleware(inner))))

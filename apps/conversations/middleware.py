@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import ParseResult, parse_qs, urlparse
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 
 from apps.conversations.buyers import BuyerPrincipal, principal_for_token
+from apps.core.db import db_async
 from apps.shops.models import ShopSettings
 
 
@@ -21,7 +21,7 @@ class BuyerTokenMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [""])[0]
-        principal = await database_sync_to_async(principal_for_token)(token) if token else None
+        principal = await db_async(principal_for_token)(token) if token else None
         return await super().__call__(dict(scope, buyer=principal), receive, send)
 
 
@@ -53,7 +53,7 @@ class WidgetOriginValidator:
         allowed = False
         if principal is not None and origin is not None:
             patterns = list(settings.ALLOWED_HOSTS)
-            patterns += await database_sync_to_async(_widget_origins)(principal.shop_id)
+            patterns += await db_async(_widget_origins)(principal.shop_id)
             allowed = OriginValidator(None, patterns).valid_origin(origin)
         if not allowed:
             return await WebsocketDenier()(scope, receive, send)

@@ -10,8 +10,10 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from apps.core.errors import DomainError
+from apps.core.unavailable import RETRY_AFTER_SECONDS, is_unavailable, unavailable_payload
 
 NON_FIELD_KEYS = ("non_field_errors", "__all__")
 
@@ -39,6 +41,13 @@ def validation_payload(detail: Any) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if is_unavailable(exc):  # pool exhausted, PostgreSQL or Redis down: try again, not a bug
+        set_rollback()
+        return Response(
+            unavailable_payload(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         return Response(exc.as_payload(), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

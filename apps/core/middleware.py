@@ -1,12 +1,16 @@
-"""Health probes answered before anything else (SPEC I7)."""
+"""Health probes answered before anything else (SPEC I7); 503 when a resource is unavailable."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
 from apps.core import views
+from apps.core.unavailable import is_unavailable, unavailable_response
+
+logger = logging.getLogger(__name__)
 
 PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/healthz": views.healthz,
@@ -27,3 +31,21 @@ class HealthCheckMiddleware:
         if probe is not None:
             return probe(request)
         return self.get_response(request)
+
+
+class UnavailableMiddleware:
+    """A view that fails because the database pool is exhausted or PostgreSQL or Redis cannot be
+    reached answers 503 with ``Retry-After`` (apps.core.unavailable), not 500. API views map the
+    same errors in their exception handler (apps.core.api); this covers the other views."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_unavailable(exception):
+            logger.warning("%s %s: 503, %r", request.method, request.path, exception)
+            return unavailable_response()
+        return None

@@ -25,14 +25,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
+from apps.core.db import db_async
 from apps.core.errors import DomainError
 from apps.core.realtime import remember_server_loop
+from apps.core.unavailable import CLOSE_TRY_AGAIN_LATER, is_unavailable
 from apps.events.selectors import StreamEvent, stream_events, stream_head
 from apps.events.services import Recipient
 
@@ -120,7 +121,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "data": problem})
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        head = await database_sync_to_async(stream_head)(recipient)
+        head = await db_async(stream_head)(recipient)
         hello = await self.hello_data()
         await self.send_json(
             {
@@ -155,7 +156,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def _catch_up(self, upto: int, *, from_oldest: bool = False) -> None:
         """Deliver the stored events ``delivered+1 .. upto`` in order, in batches."""
         while self.delivered < upto:
-            batch: list[StreamEvent] = await database_sync_to_async(stream_events)(
+            batch: list[StreamEvent] = await db_async(stream_events)(
                 self.recipient, after=self.delivered, upto=upto
             )
             if not batch or (batch[0].stream_seq != self.delivered + 1 and not from_oldest):
@@ -191,7 +192,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def check_head(self) -> None:
         """Deliver what the outbox holds beyond the last delivered event (a lost last push)."""
-        head = await database_sync_to_async(stream_head)(self.recipient)
+        head = await db_async(stream_head)(self.recipient)
         if head > self.delivered:
             await self._catch_up(head)
 
@@ -252,6 +253,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(socket_error(exc), content)
         except Exception as exc:
             if type(exc).__name__ == "ClientDisconnected":  # gone mid-answer: nothing to tell
+                return
+            if is_unavailable(exc):  # no database connection or Redis: reconnect and resend
+                logger.warning("socket frame %s: closing with 1013: %r", kind, exc)
+                await self.close(code=CLOSE_TRY_AGAIN_LATER)
                 return
             logger.exception("socket frame %s failed", kind)
             await self.send_error(socket_error(exc), content)

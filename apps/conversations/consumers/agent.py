@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils.translation import gettext as _
 
@@ -19,6 +18,7 @@ from apps.conversations import lifecycle as conversations
 from apps.conversations.consumers.frames import message_fields
 from apps.conversations.payloads import message_payload
 from apps.conversations.selectors import conversation_get
+from apps.core.db import db_async
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.core.realtime import buyer_group
 from apps.events.consumers import CLOSE_REVOKED, StreamConsumer
@@ -91,29 +91,29 @@ class AgentConsumer(StreamConsumer):
 
     async def hello_data(self) -> dict[str, Any]:
         # Opening a socket is a sign of life too (presence only, never a status change).
-        await database_sync_to_async(agent_heartbeat)(account_id=self.account_id)
+        await db_async(agent_heartbeat)(account_id=self.account_id)
         return {"account": self.account_id, "shop": self.shop_id}
 
     async def ping_seconds_for(self) -> float:
-        return await database_sync_to_async(ping_seconds)(self.shop_id)
+        return await db_async(ping_seconds)(self.shop_id)
 
     async def heartbeat(self) -> None:
         # Presence only: a socket never changes the status the agent chose (API.md).
-        await database_sync_to_async(agent_heartbeat)(account_id=self.account_id)
+        await db_async(agent_heartbeat)(account_id=self.account_id)
 
     async def on_gone(self, clean: bool) -> None:
         if clean:  # the grace period (SPEC B9) counts from the moment the socket left
-            await database_sync_to_async(agent_heartbeat)(account_id=self.account_id, every=0)
+            await db_async(agent_heartbeat)(account_id=self.account_id, every=0)
 
     async def on_message_send(self, content: dict[str, Any]) -> None:
-        result = await database_sync_to_async(send_message)(self.account_id, content)
+        result = await db_async(send_message)(self.account_id, content)
         await self.send_json(
             {"type": "ack", "data": {"client_id": content.get("client_id") or None, **result}}
         )
 
     async def on_typing(self, content: dict[str, Any]) -> None:
         conversation = conversation_id_of(content)
-        group = await database_sync_to_async(typing_target)(self.account_id, conversation)
+        group = await db_async(typing_target)(self.account_id, conversation)
         await self.channel_layer.group_send(
             group,
             {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
 from apps.conversations import lifecycle as services
@@ -14,6 +13,7 @@ from apps.conversations.buyers import BuyerPrincipal
 from apps.conversations.consumers.frames import message_fields
 from apps.conversations.models import Conversation, State
 from apps.conversations.payloads import message_payload
+from apps.core.db import db_async
 from apps.core.errors import Conflict, NotFound
 from apps.core.realtime import account_group
 from apps.events.consumers import StreamConsumer
@@ -74,13 +74,13 @@ class BuyerConsumer(StreamConsumer):
         return {"buyer": {"external_id": buyer.external_id, "name": buyer.name}}
 
     async def on_message_send(self, content: dict[str, Any]) -> None:
-        result = await database_sync_to_async(send_message)(self.principal, content)
+        result = await db_async(send_message)(self.principal, content)
         await self.send_json(
             {"type": "ack", "data": {"client_id": content.get("client_id") or None, **result}}
         )
 
     async def on_typing(self, content: dict[str, Any]) -> None:
-        group, conversation = await database_sync_to_async(typing_target)(self.principal, content)
+        group, conversation = await db_async(typing_target)(self.principal, content)
         await self.channel_layer.group_send(
             group,
             {"type": "socket.typing", "data": {"conversation": conversation, "sender": "buyer"}},

@@ -1,0 +1,60 @@
+"""Database work from async code (the sockets): :func:`db_async`.
+
+Channels' ``database_sync_to_async`` runs every call of a process on asgiref's one
+thread-sensitive thread, so with many sockets the calls queue behind each other and the latency
+tail grows with the number of sockets. :func:`db_async` runs them on a bounded pool of
+``HELPDESK_WS_DB_THREADS`` threads instead (``thread_sensitive=False``: nothing here relies on
+thread affinity, each call opens and ends its own transactions), and hands the call's database
+connection back to the pool when the call ends, so an idle socket holds no connection: a process
+uses at most ``HELPDESK_DB_POOL_MAX`` connections whatever the number of sockets.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def executor() -> ThreadPoolExecutor:
+    """The process's socket database threads (made on first use, after settings are read)."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, int(settings.HELPDESK_WS_DB_THREADS)),
+                thread_name_prefix="socket-db",
+            )
+        return _executor
+
+
+def db_async(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """``await db_async(fn)(*args)``: ``fn`` on a socket database thread; its connection goes
+    back to the pool (or is closed, without one) as soon as it returns or raises."""
+
+    @functools.wraps(fn)
+    def released(*args: P.args, **kwargs: P.kwargs) -> R:
+        close_old_connections()  # a connection left unusable by an earlier failure
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    @functools.wraps(fn)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        run = sync_to_async(released, thread_sensitive=False, executor=executor())
+        return await run(*args, **kwargs)
+
+    return call
