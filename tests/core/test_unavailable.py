@@ -17,13 +17,13 @@ from rest_framework.exceptions import ValidationError
 
 from apps.core.api import exception_handler
 from apps.core.middleware import UnavailableMiddleware
-from tests.support.websocket import WebsocketCommunicator
 from apps.core.unavailable import (
     CLOSE_TRY_AGAIN_LATER,
     RETRY_AFTER_SECONDS,
     SocketUnavailableGuard,
     is_unavailable,
 )
+from tests.support.websocket import WebsocketCommunicator
 
 
 def django_error(cause: BaseException) -> OperationalError:
