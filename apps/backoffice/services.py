@@ -211,10 +211,12 @@ def account_update(
             if account.pk == actor.pk:
                 raise Forbidden(_("You cannot change your own permissions."))
             _check_grantable(actor, set(permissions))
-            lost_chat = Perm.CHAT in perms_of(account) and Perm.CHAT not in set(permissions)
+            had_chat = Perm.CHAT in perms_of(account)
             set_perms(account, set(permissions))
-            if lost_chat:  # amended A4: like disabling it for routing (B9a)
-                agent_left_routing(account=account)
+            if had_chat and Perm.CHAT not in set(permissions):
+                agent_left_routing(account=account)  # amended A4: like leaving routing (B9a)
+            elif not had_chat and Perm.CHAT in set(permissions):
+                capacity_changed(shop_id=account.shop_id)  # a new candidate takes waiting buyers
     changed: list[str] = []
     if routing_enabled is not None:
         state.routing_enabled = routing_enabled
