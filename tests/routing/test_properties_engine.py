@@ -271,7 +271,8 @@ def test_new_conversation_with_all_candidates_offline_widens_before_b11(world):
     if landed_offline:
         members = _members(decision.candidates, team)
         participants = [a for a in team if a.routing_enabled and a.can_chat]
-        assert not any(a.eligible for a in members)
+        # Nobody eligible, or (amended C1, after B9b widening) nobody eligible below max.
+        assert not any(a.eligible and a.below_max for a in members)
         if not any(a.present for a in members):
             assert not any(a.present for a in participants)  # widened, or nobody to widen to
         if queue_applies(decision.candidates, settings, gs):
