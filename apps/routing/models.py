@@ -43,6 +43,13 @@ class Group(ShopOwned):
         return self.name
 
 
+def chat_holders(shop_id: int) -> models.QuerySet[ShopAccountPermission]:
+    """The shop's grants of the ``chat`` permission (A4); the main account chats without one."""
+    return ShopAccountPermission.objects.filter(
+        content_object_id=shop_id, permission__codename="chat"
+    )
+
+
 class AgentStateQuerySet(models.QuerySet["AgentState"]):
     def present(self) -> AgentStateQuerySet:
         """Online or paused, on an active account: can keep and get back its buyers (SPEC
@@ -53,11 +60,9 @@ class AgentStateQuerySet(models.QuerySet["AgentState"]):
 
     def receiving_buyers(self, shop_id: int) -> AgentStateQuerySet:
         """Accounts that may be given buyers (A4): the main account, or the chat permission."""
-        chat = ShopAccountPermission.objects.filter(
-            content_object_id=shop_id, permission__codename="chat"
-        ).values("user_id")
         return self.filter(shop_id=shop_id).filter(
-            models.Q(account__kind=AccountKind.MAIN) | models.Q(account_id__in=chat)
+            models.Q(account__kind=AccountKind.MAIN)
+            | models.Q(account_id__in=chat_holders(shop_id).values("user_id"))
         )
 
 

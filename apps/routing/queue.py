@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.routing.models import AgentState
-from apps.routing.snapshot import chatters, effective_max
+from apps.routing.snapshot import effective_max
 from apps.shops.models import ShopSettings
 
 FIGURES_HIDDEN_POSITION = 50  # SPEC C5
@@ -51,14 +51,11 @@ class Capacity:
 
 
 def present_capacity(settings: ShopSettings) -> Capacity:
-    """Two queries: the present agents with their groups, and the chat permission."""
-    chat = chatters(settings.shop_id)
+    """One query: the present agents that receive buyers, with their groups."""
     capacity: dict[int, int] = {}
     participants: set[int] = set()
-    present = AgentState.objects.present().filter(shop_id=settings.shop_id)
-    for state in present.select_related("group", "account"):
-        if not (state.account.is_main or state.account_id in chat):
-            continue
+    present = AgentState.objects.receiving_buyers(settings.shop_id).present()
+    for state in present.select_related("group"):
         capacity[state.account_id] = effective_max(
             state.max_concurrent,
             state.group.max_concurrent if state.group else None,

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from apps.accounts.models import ShopAccountPermission
 from apps.routing import engine
-from apps.routing.models import AgentState, Group
+from apps.routing.models import AgentState, Group, chat_holders
 from apps.shops.models import ShopSettings
 
 
@@ -31,11 +30,7 @@ def effective_max(own: int | None, group_max: int | None, shop_default: int) -> 
 
 def chatters(shop_id: int) -> set[int]:
     """Sub-accounts holding the ``chat`` permission (A4); the main account always chats."""
-    return set(
-        ShopAccountPermission.objects.filter(
-            content_object_id=shop_id, permission__codename="chat"
-        ).values_list("user_id", flat=True)
-    )
+    return set(chat_holders(shop_id).values_list("user_id", flat=True))
 
 
 def rules_of(settings: ShopSettings) -> engine.Settings:
@@ -116,10 +111,9 @@ def _engine_groups(groups: Sequence[Group]) -> list[engine.Group]:
     ]
 
 
-def load_snapshot(shop_id: int, now: datetime, settings: ShopSettings | None = None) -> Snapshot:
+def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
     """Four queries: settings, groups, the chat permission, the agents with their accounts."""
-    if settings is None:  # else the caller's, read with its shop in this transaction
-        settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
+    settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
     today = shop_today(settings.shop.time_zone, now)
     groups = list(Group.objects.filter(shop_id=shop_id))
     group_max = {g.pk: g.max_concurrent for g in groups}

@@ -25,6 +25,7 @@ from apps.backoffice import services
 from apps.conversations.lifecycle import agent_set_status
 from apps.core.errors import DomainError
 from apps.routing.models import AgentStatus, Group
+from apps.routing.snapshot import effective_max
 from apps.shops.models import Shop
 from apps.web.demo import DEMO_SLUG
 from apps.web.forms import (
@@ -135,9 +136,8 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
         account = account_get(shop_id=self.account.shop_id, account_id=self.account.pk)
         state = account.agent_state
         shop_settings = account.shop.settings
-        inherited = (
-            state.group.max_concurrent if state.group and state.group.max_concurrent else None
-        ) or shop_settings.default_max_concurrent
+        group_max = state.group.max_concurrent if state.group else None
+        inherited = effective_max(None, group_max, shop_settings.default_max_concurrent)
         colleagues = [
             a
             for a in accounts_of_shop(shop_id=account.shop_id).filter(is_active=True)
@@ -151,7 +151,9 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
             statuses=AgentStatus.choices,
             can_set_max=shop_settings.agents_set_own_max,
             inherited_max=inherited,
-            effective_max=state.max_concurrent or inherited,
+            effective_max=effective_max(
+                state.max_concurrent, group_max, shop_settings.default_max_concurrent
+            ),
         )
         return context
 

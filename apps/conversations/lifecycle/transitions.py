@@ -38,7 +38,7 @@ from apps.events.services import emit, to_buyer
 from apps.events.services import to_account as account_recipient
 from apps.routing import engine
 from apps.routing.locking import lock_shop
-from apps.routing.models import AgentState, AgentStatus, Group
+from apps.routing.models import AgentState, Group
 from apps.routing.snapshot import Snapshot, load_snapshot
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import ShopSettings
@@ -516,16 +516,8 @@ def conversation_claim(
 def agents_for_buyer_choice(*, shop_id: int) -> list[AgentState]:
     """B7: the online and paused agents a buyer may choose: those who receive buyers (the main
     account, or the chat permission, A4), as the engine would give them a buyer."""
-    rows = (
-        AgentState.objects.filter(
-            shop_id=shop_id,
-            status__in=[AgentStatus.ONLINE, AgentStatus.PAUSED],
-            account__is_active=True,
-        )
-        .select_related("account")
-        .order_by("account_id")
-    )
-    return [state for state in rows if has_perm(state.account, Perm.CHAT)]
+    rows = AgentState.objects.receiving_buyers(shop_id).present()
+    return list(rows.select_related("account").order_by("account_id"))
 
 
 # ---------------------------------------------------------------------------------------------
