@@ -632,7 +632,16 @@ class Socket:
     async def open(cls, url: str, origin: str) -> Socket:
         from websockets.asyncio.client import connect
 
-        ws = await connect(url, origin=origin, proxy=None, open_timeout=60, max_queue=None)  # type: ignore[arg-type]
+        # No protocol-level keepalive: the application's pings are the heartbeat, and a loaded
+        # server answering late must not make the client drop the socket.
+        ws = await connect(
+            url,
+            origin=origin,  # type: ignore[arg-type]
+            proxy=None,
+            open_timeout=60,
+            max_queue=None,
+            ping_interval=None,
+        )
         async with asyncio.timeout(60):
             while True:
                 hello = decode(await ws.recv())
@@ -662,6 +671,19 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(frame))
 
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the socket is closed (None while open)."""
+        return None if not self.reader.done() else self.ws.close_code
+
+    async def send_quietly(self, frame: dict[str, Any]) -> bool:
+        """Send; False when the socket is gone."""
+        try:
+            await self.send(frame)
+        except Exception:
+            return False
+        return True
+
     async def close(self) -> None:
         self.reader.cancel()
         with suppress(Exception):
@@ -673,5 +695,4 @@ async def keep_pinging(sockets: list[Socket], every: float) -> None:
     while True:
         await asyncio.sleep(every)
         for s in list(sockets):
-            with suppress(Exception):
-                await s.send({"type": "ping"})
+            await s.send_quietly({"type": "ping"})
