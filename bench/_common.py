@@ -343,7 +343,7 @@ def work_dir(keep: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def py_spy(pid: int, out: Path | None, seconds: float = 600) -> Iterator[None]:
+def py_spy(pid: int, out: Path | None, seconds: float = 600, idle: bool = False) -> Iterator[None]:
     """``py-spy record`` of ``pid`` while the block runs (``out`` None: nothing). py-spy is an
     optional tool (``pip install py-spy``), not a dependency; without it this says so."""
     if out is None:
@@ -356,7 +356,9 @@ def py_spy(pid: int, out: Path | None, seconds: float = 600) -> Iterator[None]:
         return
     fmt = "raw" if out.suffix == ".txt" else "speedscope" if out.suffix == ".json" else "flamegraph"
     args = [exe, "record", "--pid", str(pid), "--output", str(out), "--format", fmt]
-    args += ["--duration", str(int(seconds)), "--rate", "200", "--idle", "--subprocesses"]
+    args += ["--duration", str(int(seconds)), "--rate", "200", "--subprocesses"]
+    if idle:
+        args.append("--idle")  # waiting threads too (wall-clock), not only running ones
     log = out.with_suffix(".py-spy.log")
     with log.open("wb") as handle:
         spy = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603
@@ -672,9 +674,17 @@ class Socket:
         await self.ws.send(json.dumps(frame))
 
     @property
-    def close_code(self) -> int | None:
-        """The close code once the socket is closed (None while open)."""
-        return None if not self.reader.done() else self.ws.close_code
+    def closed_by(self) -> str | None:
+        """Once the socket is closed: who closed it, with the code and reason (None while open)."""
+        if not self.reader.done():
+            return None
+        protocol = self.ws.protocol
+        received, sent = protocol.close_rcvd, protocol.close_sent
+        if received is not None and protocol.close_rcvd_then_sent is not False:
+            return f"server {received.code} {received.reason}".strip()
+        if sent is not None:
+            return f"client {sent.code} {sent.reason}".strip()
+        return "dropped (no close frame)"
 
     async def send_quietly(self, frame: dict[str, Any]) -> bool:
         """Send; False when the socket is gone."""
@@ -696,3 +706,61 @@ async def keep_pinging(sockets: list[Socket], every: float) -> None:
         await asyncio.sleep(every)
         for s in list(sockets):
             await s.send_quietly({"type": "ping"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting what the database did (pg_stat_database, pg_stat_user_tables)
+
+
+@dataclass
+class DbCounters:
+    """Cumulative counters of one database, read from PostgreSQL's statistics views."""
+
+    sessions: int
+    transactions: int
+    scans: dict[str, int]
+    inserted: int
+    updated: int
+    deleted: int
+
+
+def db_counters(url: str) -> DbCounters:
+    """The counters now (after a pause: backends report their statistics within a second)."""
+    time.sleep(1.5)
+    with psycopg.connect(**connect_kwargs(url), autocommit=True) as c:
+        c.execute("SELECT pg_stat_clear_snapshot()")
+        row = c.execute(
+            "SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+        tables = c.execute(
+            "SELECT relname, seq_scan + coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_del "
+            "FROM pg_stat_user_tables"
+        ).fetchall()
+    assert row is not None
+    return DbCounters(
+        sessions=int(row[0]),
+        transactions=int(row[1]),
+        scans={t[0]: int(t[1]) for t in tables},
+        inserted=sum(int(t[2]) for t in tables),
+        updated=sum(int(t[3]) for t in tables),
+        deleted=sum(int(t[4]) for t in tables),
+    )
+
+
+def print_db_work(before: DbCounters, after: DbCounters, per: int, what: str) -> None:
+    """What the database did per ``what`` between two readings (each reading opens one session
+    and runs a few transactions of its own: subtracted)."""
+    scans = {t: after.scans.get(t, 0) - before.scans.get(t, 0) for t in after.scans}
+    top = sorted(((n, t) for t, n in scans.items() if n > 0), reverse=True)[:6]
+    total = sum(scans.values())
+    print(
+        f"  database work per {what} (pg_stat_*): "
+        f"{(after.sessions - before.sessions - 1) / per:.1f} connections opened, "
+        f"{(after.transactions - before.transactions - 3) / per:.1f} transactions, "
+        f"{total / per:.1f} table scans ("
+        + ", ".join(f"{t.split('_', 1)[-1]} {n / per:.1f}" for n, t in top)
+        + f"), rows inserted {(after.inserted - before.inserted) / per:.1f}, "
+        f"updated {(after.updated - before.updated) / per:.1f}, "
+        f"deleted {(after.deleted - before.deleted) / per:.1f}"
+    )

@@ -17,7 +17,8 @@ message over its own socket), then until every answer arrived (``--drain-seconds
 ``pg_stat_activity`` of the server's database is sampled every
 0.1 s throughout (the benchmark itself holds no connection to that database meanwhile).
 
-Printed per phase: the most connections held at once (and the most of them active), beside the
+Printed per phase: the most connections held at once (and the most of them active), the longest
+answer to ``GET /healthz`` (asked every second: is the server still responsive), beside the
 configured pool size: ``HELPDESK_DB_POOL_MAX`` when set (the server inherits it), else
 "no pool configured".
 """
@@ -80,6 +81,21 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+async def _probe(base: str, sampler: Sampler) -> None:
+    """``GET /healthz`` every second: how long the server takes to answer anything, per phase
+    (a timeout of 30 s counts as 30 s)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as client:
+        while True:
+            phase = sampler.phase
+            started = time.perf_counter()
+            with suppress(httpx.HTTPError):
+                await client.get("/healthz")
+            sampler.probes.setdefault(phase, []).append(time.perf_counter() - started)
+            await asyncio.sleep(1)
+
+
 @dataclass
 class Sampler:
     """``pg_stat_activity`` of one database every ``every`` seconds, from the ``postgres``
@@ -89,6 +105,7 @@ class Sampler:
     every: float = 0.1
     phase: str = "start"
     samples: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    probes: dict[str, list[float]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
 
     def enter(self, phase: str) -> None:
@@ -142,6 +159,7 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
             api, shop, [f"buyer-{i}" for i in range(args.buyers)], args.concurrency
         )
         sampling = asyncio.ensure_future(sampler.run())
+        tasks.append(asyncio.ensure_future(_probe(base, sampler)))
         sampler.enter(f"HTTP: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
 
         async def ask(buyer: Buyer) -> None:
@@ -227,9 +245,9 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
         errors = [e for s in sockets for e in s.errors]
         closed: dict[str, int] = {}
         for s in sockets:
-            if s.close_code is not None:
+            if s.closed_by is not None:
                 kind = "agent" if s in agent_sockets else "buyer"
-                key = f"{kind} {s.close_code}"
+                key = f"{kind} socket, closed by {s.closed_by}"
                 closed[key] = closed.get(key, 0) + 1
         return sampler, counts, errors, closed, len(sockets)
     finally:
@@ -265,7 +283,7 @@ def main(argv: list[str]) -> int:
         f"\nPostgreSQL connections held by one server process ({configured}; "
         f"max_connections of the server: {_max_connections()}):"
     )
-    print(f"  {'phase':<78} {'max held':>8} {'max busy':>8} {'mean':>6}")
+    print(f"  {'phase':<78} {'max held':>8} {'max busy':>8} {'mean':>6} {'/healthz':>9}")
     overall = 0
     tagged = 0
     for phase in sampler.order:
@@ -277,7 +295,8 @@ def main(argv: list[str]) -> int:
         tagged = max(tagged, max(r[2] for r in rows))
         overall = max(overall, held)
         mean = sum(r[0] for r in rows) / len(rows)
-        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f}")
+        probe = max(sampler.probes.get(phase, [math.nan]))
+        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f} {probe * 1000:>6.0f} ms")
     print(
         f"  max held overall: {overall}   configured pool size: "
         f"{pool if pool else 'no pool configured'}"
@@ -292,7 +311,7 @@ def main(argv: list[str]) -> int:
         f" and answered {counts['agent_sent']}, buyers received {counts['buyer_received']} "
         f"(drained {counts['drain_seconds']} s after the chat ended); sends that failed "
         f"{counts['send_failed']}; socket errors {len(errors)} {errors[:3]}; sockets closed "
-        f"meanwhile (kind and close code): {closed or 'none'} of {opened}"
+        f"meanwhile: {closed or 'none'} of {opened}"
     )
     return 0
 

@@ -37,12 +37,14 @@ from bench._common import (
     Comparison,
     Socket,
     clean_env,
+    db_counters,
     free_port,
     keep_pinging,
     make_shop,
     ms,
     percentile,
     print_comparisons,
+    print_db_work,
     py_spy,
     quick_flag,
     scratch_database,
@@ -71,6 +73,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="setup requests in flight")
     parser.add_argument("--redis-db", type=int, default=7, help="the servers' Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server while measuring")
+    parser.add_argument(
+        "--profile-idle", action="store_true", help="with --profile: waiting threads too"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args, _unknown = parser.parse_known_args(argv)  # BENCH_ARGS go to every benchmark
@@ -150,12 +155,14 @@ async def _product(base: str, ws: str, database: str, args: argparse.Namespace, 
             return agent_sockets[senders[n].conversation["agent"]]
 
         step(f"measuring: {args.warmup} + {args.messages} messages, buyer socket -> agent socket")
-        with py_spy(pid, args.profile):
+        before = db_counters(database)
+        with py_spy(pid, args.profile, idle=args.profile_idle):
             latencies, lost = await _timed_round_trips(
                 send, receiver_of, args.messages, args.warmup, args.senders
             )
+        after = db_counters(database)
         errors = [e for s in sockets for e in s.errors]
-        return latencies, lost, states, errors
+        return latencies, lost, states, errors, (before, after)
     finally:
         if pinger is not None:
             pinger.cancel()
@@ -195,7 +202,7 @@ def main(argv: list[str]) -> int:
         scratch_redis(args.redis_db) as redis,
     ):
         with uvicorn_server(database, redis, tmp / "server.log") as server:
-            latencies, lost, states, errors = asyncio.run(
+            latencies, lost, states, errors, db = asyncio.run(
                 _product(server.base, server.ws, database, args, server.pid)
             )
         table = "bench_bare_messages"
@@ -225,6 +232,7 @@ def main(argv: list[str]) -> int:
         f"p50 {ms(statistics.median(latencies))}, p99 {ms(percentile(latencies, 99))}, "
         f"max {ms(max(latencies))}; socket errors {len(errors)} {errors[:3]}"
     )
+    print_db_work(*db, per=args.messages + args.warmup, what="message")
     print(
         f"Bare (INSERT+COMMIT, Redis publish, websockets forward): {len(bare)} messages, lost "
         f"{bare_lost}; p50 {ms(statistics.median(bare))}, p99 {ms(percentile(bare, 99))}, "

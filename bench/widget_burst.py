@@ -31,10 +31,12 @@ from bench._common import (
     Buyer,
     Comparison,
     bare_claims,
+    db_counters,
     make_shop,
     ms,
     percentile,
     print_comparisons,
+    print_db_work,
     py_spy,
     quick_flag,
     scratch_database,
@@ -57,6 +59,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--bare-claims", type=int, default=1000 if quick else 5000)
     parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server during the burst")
+    parser.add_argument(
+        "--profile-idle", action="store_true", help="with --profile: waiting threads too"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args, _unknown = parser.parse_known_args(argv)  # BENCH_ARGS go to every benchmark
@@ -89,10 +94,12 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
                 buyer.conversation = data if status == 200 else None
 
         step(f"burst: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
-        with py_spy(pid, args.profile):
+        before = db_counters(database)
+        with py_spy(pid, args.profile, idle=args.profile_idle):
             started = time.perf_counter()
             await asyncio.gather(*(ask(b) for b in buyers))
             seconds = time.perf_counter() - started
+        after = db_counters(database)
         states: dict[str, int] = {}
         for b in buyers:
             state = b.conversation["state"] if b.conversation else "error"
@@ -102,6 +109,7 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
             "latencies": latencies,
             "statuses": statuses,
             "answered": states,
+            "db": (before, after),
         }
     finally:
         await api.close()
@@ -169,6 +177,7 @@ def main(argv: list[str]) -> int:
         f"p99 {ms(percentile(latencies, 99))}, max {ms(max(latencies))}"
     )
     print(f"  HTTP statuses {product['statuses']}; answered states {product['answered']}")
+    print_db_work(*product["db"], per=args.buyers, what="request")
     print(
         f"  checks (SQL): over-cap agents {checks['over_cap']}, lost buyers {checks['lost']}, "
         f"active {checks['states'].get('active', 0)} (expected {checks['expected_active']}), "
