@@ -39,7 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -308,8 +308,12 @@ def uvicorn_server(
     database: str, redis: str, log: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[Process]:
     """``uvicorn config.asgi:application`` (one process, the product's defaults plus
-    ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most)."""
+    ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most). ``BENCH_SERVER_PG_OPTIONS``
+    in the environment goes to the server's connections as libpq ``options``."""
     port = free_port()
+    options = os.environ.get("BENCH_SERVER_PG_OPTIONS")
+    if options:  # e.g. "-c log_statement=all": count the server's statements in PostgreSQL's log
+        database += ("&" if "?" in database else "?") + "options=" + quote(options)
     env = {
         **clean_env(),
         **LOAD_TEST_ENV,
@@ -406,7 +410,12 @@ class Api:
         headers = {"Accept": "application/json"}
         if auth:
             headers["Authorization"] = auth
-        response = await self.client.request(method, path, json=body, headers=headers)
+        try:
+            response = await self.client.request(method, path, json=body, headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # uvicorn closes a keep-alive connection idle for 5 s; a request racing that close
+            # fails before the server saw it: sent again once, on a fresh connection.
+            response = await self.client.request(method, path, json=body, headers=headers)
         try:
             data = response.json() if response.content else None
         except ValueError:

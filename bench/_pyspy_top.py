@@ -1,12 +1,12 @@
 """Where a py-spy profile spends its samples (not a benchmark: ``make bench`` skips ``bench/_*``).
 
-    python -m bench._pyspy_top PROFILE.txt [--top 25] [--match apps/]
+    python -m bench._pyspy_top PROFILE.txt [--top 25] [--match apps/] [--within send_message]
 
 ``PROFILE.txt`` is ``py-spy record --format raw`` output (what ``--profile x.txt`` of the
 benchmarks writes): one collapsed stack per line and its sample count. Prints the functions with
 the largest inclusive share (a function counted once per stack), optionally only those whose
 frame matches ``--match`` (e.g. ``apps/`` for the product's own code), and the largest self
-shares.
+shares; ``--within`` keeps only the stacks through a frame (e.g. one request's handler).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def frame_name(frame: str) -> str:
     return re.sub(r"\(/.*?/(site-packages|wt-bench|main)/", "(", name)
 
 
-def summarize(path: Path, top: int, match: str) -> None:
+def summarize(path: Path, top: int, match: str, within: str = "") -> None:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
@@ -36,6 +36,8 @@ def summarize(path: Path, top: int, match: str) -> None:
             continue
         count = int(m["count"])
         frames = [frame_name(f) for f in m["stack"].split(";") if f]
+        if within and not any(within in f for f in frames):
+            continue
         total += count
         for name in set(frames):
             inclusive[name] += count
@@ -44,7 +46,8 @@ def summarize(path: Path, top: int, match: str) -> None:
     if not total:
         print("no samples")
         return
-    print(f"{total} samples; inclusive share (frames matching {match!r}):")
+    scope = f" of stacks through {within!r}" if within else ""
+    print(f"{total} samples{scope}; inclusive share (frames matching {match!r}):")
     shown = 0
     for name, count in inclusive.most_common():
         if match and match not in name:
@@ -63,8 +66,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", default="", help="only frames containing this text")
+    parser.add_argument("--within", default="", help="only stacks with a frame containing this")
     args = parser.parse_args(argv)
-    summarize(args.profile, args.top, args.match)
+    summarize(args.profile, args.top, args.match, args.within)
     return 0
 
 
