@@ -347,9 +347,14 @@ def work_dir(keep: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def py_spy(pid: int, out: Path | None, seconds: float = 600, idle: bool = False) -> Iterator[None]:
-    """``py-spy record`` of ``pid`` while the block runs (``out`` None: nothing). py-spy is an
-    optional tool (``pip install py-spy``), not a dependency; without it this says so."""
+def py_spy(
+    pid: int, out: Path | None, seconds: float = 600, mode: str = "active"
+) -> Iterator[None]:
+    """``py-spy record`` of ``pid`` while the block runs (``out`` None: nothing). ``mode``:
+    "active" (py-spy's default; note that it counts a thread waiting in psycopg as active),
+    "idle" (every thread, wall-clock) or "gil" (only the thread holding the GIL: where Python
+    spends the CPU). py-spy is an optional tool (``pip install py-spy``), not a dependency;
+    without it this says so."""
     if out is None:
         yield
         return
@@ -361,8 +366,10 @@ def py_spy(pid: int, out: Path | None, seconds: float = 600, idle: bool = False)
     fmt = "raw" if out.suffix == ".txt" else "speedscope" if out.suffix == ".json" else "flamegraph"
     args = [exe, "record", "--pid", str(pid), "--output", str(out), "--format", fmt]
     args += ["--duration", str(int(seconds)), "--rate", "200", "--subprocesses"]
-    if idle:
-        args.append("--idle")  # waiting threads too (wall-clock), not only running ones
+    if mode == "idle":
+        args.append("--idle")
+    elif mode == "gil":
+        args.append("--gil")
     log = out.with_suffix(".py-spy.log")
     with log.open("wb") as handle:
         spy = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603

@@ -1,6 +1,6 @@
 """Where a py-spy profile spends its samples (not a benchmark: ``make bench`` skips ``bench/_*``).
 
-    python -m bench._pyspy_top PROFILE.txt [--top 25] [--match apps/] [--within send_message]
+    python -m bench._pyspy_top PROFILE.txt [--top 25] [--match apps/] [--within FRAME] [--busy]
 
 ``PROFILE.txt`` is ``py-spy record --format raw`` output (what ``--profile x.txt`` of the
 benchmarks writes): one collapsed stack per line and its sample count. Prints the functions with
@@ -26,7 +26,12 @@ def frame_name(frame: str) -> str:
     return re.sub(r"\(/.*?/(site-packages|wt-bench|main)/", "(", name)
 
 
-def summarize(path: Path, top: int, match: str, within: str = "") -> None:
+# Leaf frames that wait (on PostgreSQL's answer, a lock, a condition, the event loop's select):
+# ``--busy`` drops those samples, leaving roughly where the CPU goes.
+WAITS = {"Connection.wait", "Condition.wait", "EpollSelector.select", "Runner.run", "wait_c"}
+
+
+def summarize(path: Path, top: int, match: str, within: str = "", busy: bool = False) -> None:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
@@ -38,6 +43,8 @@ def summarize(path: Path, top: int, match: str, within: str = "") -> None:
         frames = [frame_name(f) for f in m["stack"].split(";") if f]
         if within and not any(within in f for f in frames):
             continue
+        if busy and frames and frames[-1].split(" ")[0] in WAITS:
+            continue
         total += count
         for name in set(frames):
             inclusive[name] += count
@@ -47,6 +54,7 @@ def summarize(path: Path, top: int, match: str, within: str = "") -> None:
         print("no samples")
         return
     scope = f" of stacks through {within!r}" if within else ""
+    scope += " (waiting samples dropped)" if busy else ""
     print(f"{total} samples{scope}; inclusive share (frames matching {match!r}):")
     shown = 0
     for name, count in inclusive.most_common():
@@ -67,8 +75,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--match", default="", help="only frames containing this text")
     parser.add_argument("--within", default="", help="only stacks with a frame containing this")
+    parser.add_argument("--busy", action="store_true", help="drop samples that wait (WAITS)")
     args = parser.parse_args(argv)
-    summarize(args.profile, args.top, args.match, args.within)
+    summarize(args.profile, args.top, args.match, args.within, args.busy)
     return 0
 
 

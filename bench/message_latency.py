@@ -77,7 +77,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=7, help="the servers' Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server while measuring")
     parser.add_argument(
-        "--profile-idle", action="store_true", help="with --profile: waiting threads too"
+        "--profile-mode",
+        choices=["active", "idle", "gil"],
+        default="active",
+        help="py-spy: threads it sees running (default), all threads, or the GIL holder only",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
@@ -165,7 +168,7 @@ async def _measure(
         result = Latencies()
         run = uuid.uuid4().hex[:8]
         before = db_counters(database)
-        with py_spy(pid, args.profile, idle=args.profile_idle):
+        with py_spy(pid, args.profile, mode=args.profile_mode):
             for i in range(args.warmup + args.messages):
                 n = i % args.senders
 

@@ -62,7 +62,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server during the burst")
     parser.add_argument(
-        "--profile-idle", action="store_true", help="with --profile: waiting threads too"
+        "--profile-mode",
+        choices=["active", "idle", "gil"],
+        default="active",
+        help="py-spy: threads it sees running (default), all threads, or the GIL holder only",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
@@ -100,7 +103,7 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
         api = Api(base, limit=args.concurrency)
         step(f"burst: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
         before = db_counters(database)
-        with py_spy(pid, args.profile, idle=args.profile_idle):
+        with py_spy(pid, args.profile, mode=args.profile_mode):
             started = time.perf_counter()
             await asyncio.gather(*(ask(b) for b in buyers))
             seconds = time.perf_counter() - started
