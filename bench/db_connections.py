@@ -295,8 +295,9 @@ def main(argv: list[str]) -> int:
         tagged = max(tagged, max(r[2] for r in rows))
         overall = max(overall, held)
         mean = sum(r[0] for r in rows) / len(rows)
-        probe = max(sampler.probes.get(phase, [math.nan]))
-        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f} {probe * 1000:>6.0f} ms")
+        probes = sampler.probes.get(phase)
+        probe = f"{max(probes) * 1000:>6.0f} ms" if probes else f"{'-':>9}"
+        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f} {probe}")
     print(
         f"  max held overall: {overall}   configured pool size: "
         f"{pool if pool else 'no pool configured'}"
