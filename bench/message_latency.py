@@ -167,7 +167,7 @@ async def _measure(
         )
         result = Latencies()
         run = uuid.uuid4().hex[:8]
-        before = db_counters(database)
+        before = await asyncio.to_thread(db_counters, database)
         with py_spy(pid, args.profile, mode=args.profile_mode):
             for i in range(args.warmup + args.messages):
                 n = i % args.senders
@@ -188,7 +188,7 @@ async def _measure(
                     result.bare_lost += 1
                 elif i >= args.warmup:
                     result.bare.append(bare)
-        after = db_counters(database)
+        after = await asyncio.to_thread(db_counters, database)
         errors = [e for s in agent_sockets.values() for e in s.errors]
         errors += [e for s in buyer_sockets for e in s.errors]
         return result, states, errors, (before, after)

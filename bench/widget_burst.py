@@ -102,12 +102,12 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
         await api.close()  # fresh connections for the burst (uvicorn drops idle ones after 5 s)
         api = Api(base, limit=args.concurrency)
         step(f"burst: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
-        before = db_counters(database)
+        before = await asyncio.to_thread(db_counters, database)
         with py_spy(pid, args.profile, mode=args.profile_mode):
             started = time.perf_counter()
             await asyncio.gather(*(ask(b) for b in buyers))
             seconds = time.perf_counter() - started
-        after = db_counters(database)
+        after = await asyncio.to_thread(db_counters, database)
         bare.append(await _bare(database, args, "after"))
         states: dict[str, int] = {}
         for b in buyers:
