@@ -39,7 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -308,8 +308,12 @@ def uvicorn_server(
     database: str, redis: str, log: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[Process]:
     """``uvicorn config.asgi:application`` (one process, the product's defaults plus
-    ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most)."""
+    ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most). ``BENCH_SERVER_PG_OPTIONS``
+    in the environment goes to the server's connections as libpq ``options``."""
     port = free_port()
+    options = os.environ.get("BENCH_SERVER_PG_OPTIONS")
+    if options:  # e.g. "-c log_statement=all": count the server's statements in PostgreSQL's log
+        database += ("&" if "?" in database else "?") + "options=" + quote(options)
     env = {
         **clean_env(),
         **LOAD_TEST_ENV,
@@ -343,9 +347,14 @@ def work_dir(keep: bool = False) -> Iterator[Path]:
 
 
 @contextmanager
-def py_spy(pid: int, out: Path | None, seconds: float = 600) -> Iterator[None]:
-    """``py-spy record`` of ``pid`` while the block runs (``out`` None: nothing). py-spy is an
-    optional tool (``pip install py-spy``), not a dependency; without it this says so."""
+def py_spy(
+    pid: int, out: Path | None, seconds: float = 600, mode: str = "active"
+) -> Iterator[None]:
+    """``py-spy record`` of ``pid`` while the block runs (``out`` None: nothing). ``mode``:
+    "active" (py-spy's default; note that it counts a thread waiting in psycopg as active),
+    "idle" (every thread, wall-clock) or "gil" (only the thread holding the GIL: where Python
+    spends the CPU). py-spy is an optional tool (``pip install py-spy``), not a dependency;
+    without it this says so."""
     if out is None:
         yield
         return
@@ -356,7 +365,11 @@ def py_spy(pid: int, out: Path | None, seconds: float = 600) -> Iterator[None]:
         return
     fmt = "raw" if out.suffix == ".txt" else "speedscope" if out.suffix == ".json" else "flamegraph"
     args = [exe, "record", "--pid", str(pid), "--output", str(out), "--format", fmt]
-    args += ["--duration", str(int(seconds)), "--rate", "200", "--idle", "--subprocesses"]
+    args += ["--duration", str(int(seconds)), "--rate", "200", "--subprocesses"]
+    if mode == "idle":
+        args.append("--idle")
+    elif mode == "gil":
+        args.append("--gil")
     log = out.with_suffix(".py-spy.log")
     with log.open("wb") as handle:
         spy = subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT)  # noqa: S603
@@ -404,7 +417,12 @@ class Api:
         headers = {"Accept": "application/json"}
         if auth:
             headers["Authorization"] = auth
-        response = await self.client.request(method, path, json=body, headers=headers)
+        try:
+            response = await self.client.request(method, path, json=body, headers=headers)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # uvicorn closes a keep-alive connection idle for 5 s; a request racing that close
+            # fails before the server saw it: sent again once, on a fresh connection.
+            response = await self.client.request(method, path, json=body, headers=headers)
         try:
             data = response.json() if response.content else None
         except ValueError:
@@ -632,7 +650,16 @@ class Socket:
     async def open(cls, url: str, origin: str) -> Socket:
         from websockets.asyncio.client import connect
 
-        ws = await connect(url, origin=origin, proxy=None, open_timeout=60, max_queue=None)  # type: ignore[arg-type]
+        # No protocol-level keepalive: the application's pings are the heartbeat, and a loaded
+        # server answering late must not make the client drop the socket.
+        ws = await connect(
+            url,
+            origin=origin,  # type: ignore[arg-type]
+            proxy=None,
+            open_timeout=60,
+            max_queue=None,
+            ping_interval=None,
+        )
         async with asyncio.timeout(60):
             while True:
                 hello = decode(await ws.recv())
@@ -662,6 +689,27 @@ class Socket:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(frame))
 
+    @property
+    def closed_by(self) -> str | None:
+        """Once the socket is closed: who closed it, with the code and reason (None while open)."""
+        if not self.reader.done():
+            return None
+        protocol = self.ws.protocol
+        received, sent = protocol.close_rcvd, protocol.close_sent
+        if received is not None and protocol.close_rcvd_then_sent is not False:
+            return f"server {received.code} {received.reason}".strip()
+        if sent is not None:
+            return f"client {sent.code} {sent.reason}".strip()
+        return "dropped (no close frame)"
+
+    async def send_quietly(self, frame: dict[str, Any]) -> bool:
+        """Send; False when the socket is gone."""
+        try:
+            await self.send(frame)
+        except Exception:
+            return False
+        return True
+
     async def close(self) -> None:
         self.reader.cancel()
         with suppress(Exception):
@@ -673,5 +721,62 @@ async def keep_pinging(sockets: list[Socket], every: float) -> None:
     while True:
         await asyncio.sleep(every)
         for s in list(sockets):
-            with suppress(Exception):
-                await s.send({"type": "ping"})
+            await s.send_quietly({"type": "ping"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting what the database did (pg_stat_database, pg_stat_user_tables)
+
+
+@dataclass
+class DbCounters:
+    """Cumulative counters of one database, read from PostgreSQL's statistics views."""
+
+    sessions: int
+    transactions: int
+    scans: dict[str, int]
+    inserted: int
+    updated: int
+    deleted: int
+
+
+def db_counters(url: str) -> DbCounters:
+    """The counters now (after a pause: backends report their statistics within a second)."""
+    time.sleep(1.5)
+    with psycopg.connect(**connect_kwargs(url), autocommit=True) as c:
+        c.execute("SELECT pg_stat_clear_snapshot()")
+        row = c.execute(
+            "SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
+        tables = c.execute(
+            "SELECT relname, seq_scan + coalesce(idx_scan, 0), n_tup_ins, n_tup_upd, n_tup_del "
+            "FROM pg_stat_user_tables"
+        ).fetchall()
+    assert row is not None
+    return DbCounters(
+        sessions=int(row[0]),
+        transactions=int(row[1]),
+        scans={t[0]: int(t[1]) for t in tables},
+        inserted=sum(int(t[2]) for t in tables),
+        updated=sum(int(t[3]) for t in tables),
+        deleted=sum(int(t[4]) for t in tables),
+    )
+
+
+def print_db_work(before: DbCounters, after: DbCounters, per: int, what: str) -> None:
+    """What the database did per ``what`` between two readings (each reading opens one session
+    and runs a few transactions of its own: subtracted)."""
+    scans = {t: after.scans.get(t, 0) - before.scans.get(t, 0) for t in after.scans}
+    top = sorted(((n, t) for t, n in scans.items() if n > 0), reverse=True)[:6]
+    total = sum(scans.values())
+    print(
+        f"  database work per {what} (pg_stat_*): "
+        f"{(after.sessions - before.sessions - 1) / per:.1f} connections opened, "
+        f"{(after.transactions - before.transactions - 3) / per:.1f} transactions, "
+        f"{total / per:.1f} table scans ("
+        + ", ".join(f"{t.split('_', 1)[-1]} {n / per:.1f}" for n, t in top)
+        + f"), rows inserted {(after.inserted - before.inserted) / per:.1f}, "
+        f"updated {(after.updated - before.updated) / per:.1f}, "
+        f"deleted {(after.deleted - before.deleted) / per:.1f}"
+    )

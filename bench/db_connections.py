@@ -3,7 +3,8 @@ chatting (issue 8, item 7c; DESIGN, connections: a bounded pool per process, soc
 connection while idle).
 
     python -m bench.db_connections [--buyers 500] [--agents 20] [--idle-seconds 30]
-                                   [--chat-seconds 30] [--chat-every 10] [--quick] [--keep]
+                                   [--chat-seconds 30] [--chat-every 20] [--drain-seconds 120]
+                                   [--quick] [--keep]
 
 A scratch database (``<DATABASE_URL's name>_srv_conns``) and Redis database (``--redis-db``, 7)
 serve one ``uvicorn config.asgi:application`` process whose connections carry the
@@ -12,10 +13,12 @@ a shop with ``--agents`` agents online and ``--buyers`` buyers who asked for a h
 in flight: the first phase measured). Then every agent and every buyer opens its socket; the
 sockets stay idle but for their heartbeats (``--idle-seconds``), then chat (``--chat-seconds``:
 each buyer writes every ``--chat-every`` seconds on average, each agent answers each buyer
-message over its own socket). ``pg_stat_activity`` of the server's database is sampled every
+message over its own socket), then until every answer arrived (``--drain-seconds`` at most).
+``pg_stat_activity`` of the server's database is sampled every
 0.1 s throughout (the benchmark itself holds no connection to that database meanwhile).
 
-Printed per phase: the most connections held at once (and the most of them active), beside the
+Printed per phase: the most connections held at once (and the most of them active), the longest
+answer to ``GET /healthz`` (asked every second: is the server still responsive), beside the
 configured pool size: ``HELPDESK_DB_POOL_MAX`` when set (the server inherits it), else
 "no pool configured".
 """
@@ -64,7 +67,10 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=4 if quick else 20)
     parser.add_argument("--idle-seconds", type=float, default=10 if quick else 30)
     parser.add_argument("--chat-seconds", type=float, default=10 if quick else 30)
-    parser.add_argument("--chat-every", type=float, default=10, help="seconds between a buyer's")
+    parser.add_argument(
+        "--chat-every", type=float, default=20, help="mean seconds between a buyer's messages"
+    )
+    parser.add_argument("--drain-seconds", type=float, default=10 if quick else 120)
     parser.add_argument("--concurrency", type=int, default=32, help="setup requests in flight")
     parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
@@ -73,6 +79,21 @@ def _args(argv: list[str]) -> argparse.Namespace:
     if args.buyers > args.agents * MAX_PER_AGENT:
         parser.error(f"--buyers needs at least {math.ceil(args.buyers / MAX_PER_AGENT)} agents")
     return args
+
+
+async def _probe(base: str, sampler: Sampler) -> None:
+    """``GET /healthz`` every second: how long the server takes to answer anything, per phase
+    (a timeout of 30 s counts as 30 s)."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, trust_env=False) as client:
+        while True:
+            phase = sampler.phase
+            started = time.perf_counter()
+            with suppress(httpx.HTTPError):
+                await client.get("/healthz")
+            sampler.probes.setdefault(phase, []).append(time.perf_counter() - started)
+            await asyncio.sleep(1)
 
 
 @dataclass
@@ -84,6 +105,7 @@ class Sampler:
     every: float = 0.1
     phase: str = "start"
     samples: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    probes: dict[str, list[float]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
 
     def enter(self, phase: str) -> None:
@@ -113,9 +135,7 @@ class Sampler:
 async def _pinging(socket: Socket, every: float) -> None:
     """A client's heartbeat, started at a random offset (clients connect at different times)."""
     await asyncio.sleep(random.uniform(0, every))  # noqa: S311 (spreading, not security)
-    while True:
-        with suppress(Exception):
-            await socket.send({"type": "ping"})
+    while await socket.send_quietly({"type": "ping"}):
         await asyncio.sleep(every)
 
 
@@ -125,7 +145,9 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
     sampling: asyncio.Future[None] | None = None
     sockets: list[Socket] = []
     tasks: list[asyncio.Future[Any]] = []
-    counts = {"buyer_sent": 0, "agent_received": 0, "agent_sent": 0, "buyer_received": 0}
+    counts = dict.fromkeys(
+        ("buyer_sent", "agent_received", "agent_sent", "buyer_received", "send_failed"), 0
+    )
     try:
         per_agent = math.ceil(args.buyers / args.agents)
         step(f"setup: a shop with {args.agents} agents online (max {per_agent} each)")
@@ -137,6 +159,7 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
             api, shop, [f"buyer-{i}" for i in range(args.buyers)], args.concurrency
         )
         sampling = asyncio.ensure_future(sampler.run())
+        tasks.append(asyncio.ensure_future(_probe(base, sampler)))
         sampler.enter(f"HTTP: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
 
         async def ask(buyer: Buyer) -> None:
@@ -168,7 +191,7 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
                 if data.get("sender") == "buyer":
                     counts["agent_received"] += 1
                     counts["agent_sent"] += 1
-                    await s.send(
+                    await s.send_quietly(
                         {
                             "type": "message.send",
                             "conversation": data["conversation"],
@@ -202,16 +225,30 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
             while time.monotonic() < deadline:
                 i += 1
                 body = f"buyer {n} says {i}"
-                await s.send({"type": "message.send", "body": body, "client_id": f"b{n}-{i}"})
+                try:
+                    await s.send({"type": "message.send", "body": body, "client_id": f"b{n}-{i}"})
+                except Exception:
+                    counts["send_failed"] += 1
+                    return
                 counts["buyer_sent"] += 1
                 pause = random.expovariate(1 / args.chat_every)
                 await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 
         await asyncio.gather(*(chat(n, s) for n, s in enumerate(buyer_sockets)))
-        sampler.enter("after chatting (answers draining), 5 s")
-        await asyncio.sleep(5)
+        sampler.enter(f"draining: until every answer arrived, {args.drain_seconds:.0f} s at most")
+        started = time.monotonic()
+        while time.monotonic() - started < args.drain_seconds:
+            if counts["buyer_received"] >= counts["buyer_sent"]:
+                break
+            await asyncio.sleep(0.5)
+        counts["drain_seconds"] = round(time.monotonic() - started)
         errors = [e for s in sockets for e in s.errors]
-        closed = sum(1 for s in sockets if s.reader.done())
+        closed: dict[str, int] = {}
+        for s in sockets:
+            if s.closed_by is not None:
+                kind = "agent" if s in agent_sockets else "buyer"
+                key = f"{kind} socket, closed by {s.closed_by}"
+                closed[key] = closed.get(key, 0) + 1
         return sampler, counts, errors, closed, len(sockets)
     finally:
         for t in tasks:
@@ -246,7 +283,7 @@ def main(argv: list[str]) -> int:
         f"\nPostgreSQL connections held by one server process ({configured}; "
         f"max_connections of the server: {_max_connections()}):"
     )
-    print(f"  {'phase':<78} {'max held':>8} {'max busy':>8} {'mean':>6}")
+    print(f"  {'phase':<78} {'max held':>8} {'max busy':>8} {'mean':>6} {'/healthz':>9}")
     overall = 0
     tagged = 0
     for phase in sampler.order:
@@ -258,7 +295,9 @@ def main(argv: list[str]) -> int:
         tagged = max(tagged, max(r[2] for r in rows))
         overall = max(overall, held)
         mean = sum(r[0] for r in rows) / len(rows)
-        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f}")
+        probes = sampler.probes.get(phase)
+        probe = f"{max(probes) * 1000:>6.0f} ms" if probes else f"{'-':>9}"
+        print(f"  {phase:<78} {held:>8} {busy:>8} {mean:>6.1f} {probe}")
     print(
         f"  max held overall: {overall}   configured pool size: "
         f"{pool if pool else 'no pool configured'}"
@@ -270,9 +309,10 @@ def main(argv: list[str]) -> int:
         )
     print(
         f"  chat: buyers sent {counts['buyer_sent']}, agents received {counts['agent_received']}"
-        f" and answered {counts['agent_sent']}, buyers received {counts['buyer_received']}; "
-        f"socket errors {len(errors)} {errors[:3]}; sockets closed by the server {closed} of "
-        f"{opened}"
+        f" and answered {counts['agent_sent']}, buyers received {counts['buyer_received']} "
+        f"(drained {counts['drain_seconds']} s after the chat ended); sends that failed "
+        f"{counts['send_failed']}; socket errors {len(errors)} {errors[:3]}; sockets closed "
+        f"meanwhile: {closed or 'none'} of {opened}"
     )
     return 0
 

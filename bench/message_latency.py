@@ -11,11 +11,13 @@ serve one ``uvicorn config.asgi:application`` process. Through the REST API: a s
 conversations are active. Every agent has its socket open (``/ws/agent/``); ``--senders`` of the
 buyers have theirs (``/ws/widget/``). Measured, one message at a time (round robin over the
 senders, so that no socket nears its frame rate limit): from the buyer's ``message.send`` until
-the holding agent's socket receives its ``message.created``.
+the holding agent's socket receives its ``message.created``; each one followed by one message
+through the bare pipeline, so that both see the same moment of a noisy machine.
 
 Bare pipeline, same run: a minimal ``websockets`` server process (``bench._bare_ws``) that stores
-each frame (INSERT + COMMIT on the same PostgreSQL), publishes it on Redis and forwards it from
-its subscriber to a second client socket. Targets: product p50 <= 5x and p99 <= 10x the bare.
+each frame (INSERT + COMMIT on the same PostgreSQL, in a scratch database of its own), publishes
+it on Redis and forwards it from its subscriber to a second client socket. Targets: product p50
+<= 5x and p99 <= 10x the bare.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +40,14 @@ from bench._common import (
     Comparison,
     Socket,
     clean_env,
+    db_counters,
     free_port,
     keep_pinging,
     make_shop,
     ms,
     percentile,
     print_comparisons,
+    print_db_work,
     py_spy,
     quick_flag,
     scratch_database,
@@ -71,6 +76,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="setup requests in flight")
     parser.add_argument("--redis-db", type=int, default=7, help="the servers' Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server while measuring")
+    parser.add_argument(
+        "--profile-mode",
+        choices=["active", "idle", "gil"],
+        default="active",
+        help="py-spy: threads it sees running (default), all threads, or the GIL holder only",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
     args, _unknown = parser.parse_known_args(argv)  # BENCH_ARGS go to every benchmark
@@ -80,32 +91,31 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-async def _timed_round_trips(
-    send: Any, receiver_of: Any, count: int, warmup: int, senders: int
-) -> tuple[list[float], int]:
-    """``count + warmup`` messages one at a time; the latencies of the last ``count`` and how
-    many never arrived (10 s each at most)."""
-    latencies: list[float] = []
-    lost = 0
-    run = uuid.uuid4().hex[:8]
-    for i in range(warmup + count):
-        body = f"bench {run} message {i}"
-        future = receiver_of(i % senders).expect(body)
-        started = time.perf_counter()
-        await send(i % senders, body, f"{run}-{i}")
-        try:
-            arrived = await asyncio.wait_for(future, 10)
-        except TimeoutError:
-            lost += 1
-            continue
-        if i >= warmup:
-            latencies.append(arrived - started)
-    return latencies, lost
+async def _round_trip(send: Any, receiver: Socket, body: str, client_id: str) -> float | None:
+    """Seconds from sending ``body`` until ``receiver`` has it; None after 10 s."""
+    future = receiver.expect(body)
+    started = time.perf_counter()
+    await send(body, client_id)
+    try:
+        return await asyncio.wait_for(future, 10) - started
+    except TimeoutError:
+        return None
 
 
-async def _product(base: str, ws: str, database: str, args: argparse.Namespace, pid: int) -> Any:
+@dataclass
+class Latencies:
+    product: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    product_lost: int = 0
+    bare_lost: int = 0
+
+
+async def _measure(
+    base: str, ws: str, bare_ws: str, database: str, args: argparse.Namespace, pid: int
+) -> Any:
     api = Api(base, limit=args.concurrency)
     sockets: list[Socket] = []
+    closing: list[Socket] = []
     pinger: asyncio.Future[None] | None = None
     try:
         per_agent = math.ceil(args.open / args.agents)
@@ -141,43 +151,53 @@ async def _product(base: str, ws: str, database: str, args: argparse.Namespace, 
         every = min(s.hello["data"]["ping_seconds"] for s in sockets) * 0.7
         pinger = asyncio.ensure_future(keep_pinging(sockets, every))
 
-        async def send(n: int, body: str, client_id: str) -> None:
-            await buyer_sockets[n].send(
-                {"type": "message.send", "body": body, "client_id": client_id}
-            )
-
         def receiver_of(n: int) -> Socket:
             return agent_sockets[senders[n].conversation["agent"]]
 
-        step(f"measuring: {args.warmup} + {args.messages} messages, buyer socket -> agent socket")
-        with py_spy(pid, args.profile):
-            latencies, lost = await _timed_round_trips(
-                send, receiver_of, args.messages, args.warmup, args.senders
-            )
-        errors = [e for s in sockets for e in s.errors]
-        return latencies, lost, states, errors
+        bare_sender = await _bare_socket(f"{bare_ws}/send")
+        bare_receiver = await _bare_socket(f"{bare_ws}/recv")
+        closing.extend([bare_sender, bare_receiver])  # not pinged: the bare server has no pings
+
+        async def send_bare(body: str, client_id: str) -> None:
+            await bare_sender.send({"type": "message.send", "body": body, "client_id": client_id})
+
+        step(
+            f"measuring: {args.warmup} + {args.messages} messages buyer socket -> agent socket, "
+            "each followed by one through the bare pipeline"
+        )
+        result = Latencies()
+        run = uuid.uuid4().hex[:8]
+        before = await asyncio.to_thread(db_counters, database)
+        with py_spy(pid, args.profile, mode=args.profile_mode):
+            for i in range(args.warmup + args.messages):
+                n = i % args.senders
+
+                async def send(body: str, client_id: str, n: int = n) -> None:
+                    await buyer_sockets[n].send(
+                        {"type": "message.send", "body": body, "client_id": client_id}
+                    )
+
+                body = f"bench {run} message {i}"
+                product = await _round_trip(send, receiver_of(n), body, f"{run}-{i}")
+                bare = await _round_trip(send_bare, bare_receiver, body, f"{run}-{i}")
+                if product is None:
+                    result.product_lost += 1
+                elif i >= args.warmup:
+                    result.product.append(product)
+                if bare is None:
+                    result.bare_lost += 1
+                elif i >= args.warmup:
+                    result.bare.append(bare)
+        after = await asyncio.to_thread(db_counters, database)
+        errors = [e for s in agent_sockets.values() for e in s.errors]
+        errors += [e for s in buyer_sockets for e in s.errors]
+        return result, states, errors, (before, after)
     finally:
         if pinger is not None:
             pinger.cancel()
-        for s in sockets:
+        for s in [*sockets, *closing]:
             await s.close()
         await api.close()
-
-
-async def _bare(ws: str, args: argparse.Namespace) -> tuple[list[float], int]:
-    sender = await _bare_socket(f"{ws}/send")
-    receiver = await _bare_socket(f"{ws}/recv")
-    try:
-
-        async def send(n: int, body: str, client_id: str) -> None:
-            await sender.send({"type": "message.send", "body": body, "client_id": client_id})
-
-        return await _timed_round_trips(
-            send, lambda n: receiver, args.messages, args.warmup, args.senders
-        )
-    finally:
-        await sender.close()
-        await receiver.close()
 
 
 async def _bare_socket(url: str) -> Socket:
@@ -189,18 +209,15 @@ async def _bare_socket(url: str) -> Socket:
 
 def main(argv: list[str]) -> int:
     args = _args(argv)
+    table = "bench_bare_messages"
     with (
         work_dir(args.keep) as tmp,
         scratch_database("srv_latency", keep=args.keep) as database,
+        scratch_database("bare_latency", migrate=False, keep=args.keep) as bare_database,
         scratch_redis(args.redis_db) as redis,
     ):
-        with uvicorn_server(database, redis, tmp / "server.log") as server:
-            latencies, lost, states, errors = asyncio.run(
-                _product(server.base, server.ws, database, args, server.pid)
-            )
-        table = "bench_bare_messages"
         sql_exec(
-            database,
+            bare_database,
             sql.SQL(
                 "CREATE TABLE {} (id bigserial PRIMARY KEY, body text NOT NULL, "
                 "created_at timestamptz NOT NULL DEFAULT now())"
@@ -208,23 +225,34 @@ def main(argv: list[str]) -> int:
         )
         port = free_port()
         command = [sys.executable, "-m", "bench._bare_ws", "--port", str(port)]
-        command += ["--database-url", database, "--redis-url", redis, "--table", table]
-        with subprocess_in_session(command, clean_env(), tmp / "bare.log", port) as bare_server:
-            log = tmp / "bare.log"
+        command += ["--database-url", bare_database, "--redis-url", redis, "--table", table]
+        log = tmp / "bare.log"
+        with (
+            uvicorn_server(database, redis, tmp / "server.log") as server,
+            subprocess_in_session(command, clean_env(), log, port) as bare_server,
+        ):
             wait_for(
                 "the bare pipeline", lambda: "listening" in log.read_text(errors="replace"), 30, log
             )
-            step(f"bare: {args.warmup} + {args.messages} messages through the bare pipeline")
-            bare, bare_lost = asyncio.run(_bare(bare_server.ws, args))
+            result, states, errors, db = asyncio.run(
+                _measure(server.base, server.ws, bare_server.ws, database, args, server.pid)
+            )
         if args.keep:
-            print(f"kept: database {database}, logs in {tmp}")
+            print(f"kept: databases {database} and {bare_database}, logs in {tmp}")
 
+    latencies, bare, lost, bare_lost = (
+        result.product,
+        result.bare,
+        result.product_lost,
+        result.bare_lost,
+    )
     print(
         f"\nProduct ({states.get('active', 0)} active conversations, {args.agents} agent "
         f"sockets, {args.senders} buyer sockets): {len(latencies)} messages, lost {lost}; "
         f"p50 {ms(statistics.median(latencies))}, p99 {ms(percentile(latencies, 99))}, "
         f"max {ms(max(latencies))}; socket errors {len(errors)} {errors[:3]}"
     )
+    print_db_work(*db, per=args.messages + args.warmup, what="message")
     print(
         f"Bare (INSERT+COMMIT, Redis publish, websockets forward): {len(bare)} messages, lost "
         f"{bare_lost}; p50 {ms(statistics.median(bare))}, p99 {ms(percentile(bare, 99))}, "
