@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
     from django.conf import settings
 
     bench_db = f"{settings.DATABASES['default']['NAME']}_bench"
-    _admin_sql(f'DROP DATABASE IF EXISTS "{bench_db}"')
+    _admin_sql(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
     _admin_sql(f'CREATE DATABASE "{bench_db}"')
     try:
         settings.DATABASES["default"]["NAME"] = bench_db
@@ -184,7 +184,7 @@ def main(argv: list[str]) -> int:
 
         connections.close_all()
         if not args.keep:
-            _admin_sql(f'DROP DATABASE IF EXISTS "{bench_db}"')
+            _admin_sql(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
     return 0
 
 
