@@ -19,8 +19,8 @@ message over its own socket), then until every answer arrived (``--drain-seconds
 
 Printed per phase: the most connections held at once (and the most of them active), the longest
 answer to ``GET /healthz`` (asked every second: is the server still responsive), beside the
-configured pool size: ``HELPDESK_DB_POOL_MAX`` when set (the server inherits it), else
-"no pool configured".
+configured pool size: the product's own setting as the server reads it (``HELPDESK_DB_POOL_MAX``,
+or its default), or "no pool configured".
 """
 
 from __future__ import annotations
@@ -261,9 +261,19 @@ async def _run(base: str, ws: str, database: str, name: str, args: argparse.Name
         await api.close()
 
 
+def _pool_size() -> str:
+    """The server's pool size, read from the product's settings with this environment (which
+    the server inherits), so that a default is reported as it is."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from django.conf import settings
+
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    return str(pool["max_size"]) if isinstance(pool, dict) else ""
+
+
 def main(argv: list[str]) -> int:
     args = _args(argv)
-    pool = os.environ.get("HELPDESK_DB_POOL_MAX")
+    pool = _pool_size()
     with (
         work_dir(args.keep) as tmp,
         scratch_database("srv_conns", keep=args.keep) as database,
@@ -278,7 +288,7 @@ def main(argv: list[str]) -> int:
         if args.keep:
             print(f"kept: database {database}, server log {tmp / 'server.log'}")
 
-    configured = f"HELPDESK_DB_POOL_MAX={pool}" if pool else "no pool configured"
+    configured = f"pool of {pool} connections" if pool else "no pool configured"
     print(
         f"\nPostgreSQL connections held by one server process ({configured}; "
         f"max_connections of the server: {_max_connections()}):"
