@@ -19,6 +19,7 @@ from apps.accounts.permissions import Perm
 from apps.backoffice import services as account_services
 from apps.conversations import lifecycle as conv
 from apps.conversations import lifecycle as routing
+from apps.conversations.lifecycle import agents
 from apps.conversations.models import Conversation, Message, Sender, State
 from apps.routing import engine
 from apps.routing.models import AgentStatus
@@ -111,17 +112,17 @@ def test_buyer_writing_while_its_agent_goes_offline_neither_deadlocks_nor_is_los
     _agent(kit, "b", 5)
     # when a buyer writes in the second conversation just as the agent goes offline (after the
     # status event, before its conversations are re-routed)
-    real: Callable[..., None] = routing._went_offline
+    real: Callable[..., None] = agents._reroute_held
     writers: list[Writer] = []
 
-    def write_then_reroute(account: Account, now):  # type: ignore[no-untyped-def]
+    def write_then_reroute(account: Account, snapshot, now):  # type: ignore[no-untyped-def]
         writer = Writer(held[1].pk)
         writer.start()
         time.sleep(0.5)  # the writer takes what it can before the re-routing goes on
         writers.append(writer)
-        real(account, now)
+        real(account, snapshot, now)
 
-    monkeypatch.setattr(routing, "_went_offline", write_then_reroute)
+    monkeypatch.setattr(agents, "_reroute_held", write_then_reroute)
     routing.agent_set_status(account=leaving, status=AgentStatus.OFFLINE)
     writers[0].join(timeout=10)
     # then both finished, the conversations moved, and the message is in place
