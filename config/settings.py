@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: keeps the whole chain sync, one thread per request under ASGI (see its docstring).
+    "apps.core.middleware.SyncViewsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
@@ -63,6 +65,31 @@ def latest_order_status(*, shop_id: int, buyer_id: int) -> str:
     return status or "none"
 
 
+def _previous(shop_id: Any, buyer: Any) -> QuerySet[Conversation]:
+    """The buyer's closed conversations that an agent held, latest first (B3); ids or
+    ``OuterRef``s."""
+    return (
+        Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer, state=State.CLOSED)
+        .exclude(agent_id=None)
+        .order_by("-closed_at", "-id")
+    )
+
+
+def with_routing_facts(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """``conversations`` with what ``routing_request`` needs of each buyer's history, read in
+    the same query (subqueries): a locked routing pass then reads nothing per conversation."""
+    buyer = OuterRef("buyer_id")
+    shop = OuterRef("shop_id")
+    previous = _previous(shop, buyer)
+    orders = Order.objects.filter(shop_id=shop, buyer_id=buyer).order_by("-created_at", "-id")
+    return conversations.annotate(
+        routing_last_agent=Subquery(previous.values("agent_id")[:1]),
+        routing_last_closed=Subquery(previous.values("closed_at")[:1]),
+        routing_private=Exists(PrivateContact.objects.filter(shop_id=shop, buyer_id=buyer)),
+        routing_order_status=Subquery(orders.values("status")[:1]),
+    )
+
+
 def routing_request(
     conversation: Conversation,
     *,
@@ -74,34 +101,36 @@ def routing_request(
     left_queue: bool = False,
 ) -> engine.Request:
     """The engine's view of a conversation: the buyer's context and history. Re-routing, a
-    conversation is a private contact when it was assigned as one (B8)."""
+    conversation is a private contact when it was assigned as one (B8). A conversation read
+    ``with_routing_facts`` brings its history along; any other is read here (three queries)."""
     buyer = conversation.buyer
-    previous = (
-        Conversation.objects.filter(
-            shop_id=conversation.shop_id, buyer_id=buyer.pk, state=State.CLOSED
-        )
-        .exclude(agent_id=None)
-        .order_by("-closed_at", "-id")
-        .values("agent_id", "closed_at")
-        .first()
-    )
-    if reroute:
-        private = conversation.assign_reason == engine.Reason.PRIVATE_CONTACT
+    facts = conversation.__dict__
+    if "routing_private" in facts:
+        last_agent_id = facts["routing_last_agent"]
+        last_closed_at = facts["routing_last_closed"]
+        private_contact = bool(facts["routing_private"])
+        order_status = facts["routing_order_status"] or "none"
     else:
-        private = PrivateContact.objects.filter(
+        previous = _previous(conversation.shop_id, buyer.pk).values("agent_id", "closed_at").first()
+        last_agent_id = previous["agent_id"] if previous else None
+        last_closed_at = previous["closed_at"] if previous else None
+        private_contact = PrivateContact.objects.filter(
             shop_id=conversation.shop_id, buyer_id=buyer.pk
         ).exists()
+        order_status = latest_order_status(shop_id=conversation.shop_id, buyer_id=buyer.pk)
+    if reroute:
+        private_contact = conversation.assign_reason == engine.Reason.PRIVATE_CONTACT
     product = conversation.product
     return engine.Request(
         segments=frozenset(buyer.segments),
         product=product.external_id if product else None,
         product_category=(product.category or None) if product else None,
         intent=conversation.intent or None,
-        order_status=latest_order_status(shop_id=conversation.shop_id, buyer_id=buyer.pk),
-        private_contact=private,
+        order_status=order_status,
+        private_contact=private_contact,
         chosen_agent_id=conversation.chosen_agent_id,
-        last_agent_id=previous["agent_id"] if previous else None,
-        last_closed_at=previous["closed_at"] if previous else None,
+        last_agent_id=last_agent_id,
+        last_closed_at=last_closed_at,
         reroute=reroute,
         candidate_ids=candidate_ids,
         candidate_group_ids=candidate_group_ids,

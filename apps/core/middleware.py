@@ -49,3 +49,22 @@ class UnavailableMiddleware:
             logger.warning("%s %s: 503, %r", request.method, request.path, exception)
             return unavailable_response()
         return None
+
+
+class SyncViewsMiddleware:
+    """Last in ``MIDDLEWARE``, sync only: under ASGI, Django then runs the whole chain and the
+    (sync) view in one worker thread per request. Without it, the middlewares that can run
+    either way went async below the first sync-only one (WhiteNoise), and each request hopped
+    thread -> event loop -> thread again (asgiref's AsyncToSync and SyncToAsync): about a fifth
+    of a request's CPU under a burst (issue 8, measured with py-spy). Django's documentation,
+    "Asynchronous support": a sync view under ASGI costs one switch when nothing in the chain
+    is async."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)

@@ -7,7 +7,9 @@ names the recipients explicitly; that choice is a security decision (STYLE, Zuli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,61 +61,134 @@ def _next_seq(recipient: Recipient) -> int:
     return int(row[0])
 
 
-def _store_postgresql(
-    shop_id: int, recipient: Recipient, type: str, payload: str, now: datetime
-) -> int:
-    """Take the next ``stream_seq`` and store the event in one statement (one round trip)."""
-    counters = StreamCounter._meta.db_table
-    events = Event._meta.db_table
+@dataclass
+class _Pending:
+    """One event of one recipient, waiting for its ``stream_seq``."""
+
+    shop_id: int
+    recipient: Recipient
+    type: str
+    payload: str
+    data: dict[str, Any]
+
+
+_STORE_MANY = """
+WITH input AS (
+    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::jsonb[])
+        WITH ORDINALITY AS t(shop_id, kind, rid, type, payload, ord)
+), counts AS (
+    SELECT kind, rid, count(*) AS n FROM input GROUP BY kind, rid
+), seq AS (
+    INSERT INTO {counters} AS c (recipient_kind, recipient_id, last_seq)
+    SELECT kind, rid, n FROM counts ORDER BY kind, rid
+    ON CONFLICT (recipient_kind, recipient_id)
+    DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
+    RETURNING recipient_kind, recipient_id, last_seq
+)
+INSERT INTO {events}
+    (shop_id, recipient_kind, recipient_id, stream_seq, type, payload, created_at)
+SELECT i.shop_id, i.kind, i.rid,
+    s.last_seq - c.n + row_number() OVER (PARTITION BY i.kind, i.rid ORDER BY i.ord),
+    i.type, i.payload, %s
+FROM input i
+JOIN counts c ON c.kind = i.kind AND c.rid = i.rid
+JOIN seq s ON s.recipient_kind = i.kind AND s.recipient_id = i.rid
+RETURNING recipient_kind, recipient_id, stream_seq
+"""
+
+
+def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
+    """Store ``pending`` in one statement: each recipient's counter moves once, by its number
+    of events, and its events take the new numbers in order. Counters are taken in one order
+    (kind, id) whatever the order of the events, as every multi-recipient store does.
+    Answers each event's ``stream_seq``, in the order of ``pending``."""
+    sql = _STORE_MANY.format(counters=StreamCounter._meta.db_table, events=Event._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH seq AS (INSERT INTO {counters} (recipient_kind, recipient_id, last_seq) "  # noqa: S608
-            "VALUES (%s, %s, 1) ON CONFLICT (recipient_kind, recipient_id) "
-            f"DO UPDATE SET last_seq = {counters}.last_seq + 1 RETURNING last_seq) "
-            f"INSERT INTO {events} "
-            "(shop_id, recipient_kind, recipient_id, stream_seq, type, payload, created_at) "
-            "SELECT %s, %s, %s, seq.last_seq, %s, %s::jsonb, %s FROM seq RETURNING stream_seq",
+            sql,
             [
-                recipient.kind.value,
-                recipient.id,
-                shop_id,
-                recipient.kind.value,
-                recipient.id,
-                type,
-                payload,
+                [p.shop_id for p in pending],
+                [p.recipient.kind.value for p in pending],
+                [p.recipient.id for p in pending],
+                [p.type for p in pending],
+                [p.payload for p in pending],
                 now,
             ],
         )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
+        rows = cursor.fetchall()
+    numbers: dict[tuple[str, int], list[int]] = {}
+    for kind, rid, stream_seq in rows:
+        numbers.setdefault((kind, int(rid)), []).append(int(stream_seq))
+    for seqs in numbers.values():
+        seqs.sort(reverse=True)  # pop() hands them out smallest first
+    return [numbers[(p.recipient.kind.value, p.recipient.id)].pop() for p in pending]
+
+
+def _store(pending: list[_Pending]) -> None:
+    """Store ``pending`` (in the current transaction) and push each after commit, in order."""
+    if not pending:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        seqs = _store_many_postgresql(pending, now)
+    else:
+        seqs = []
+        for p in pending:
+            stream_seq = _next_seq(p.recipient)
+            Event.objects.create(
+                shop_id=p.shop_id,
+                recipient_kind=p.recipient.kind,
+                recipient_id=p.recipient.id,
+                stream_seq=stream_seq,
+                type=p.type,
+                payload=p.data,
+            )
+            seqs.append(stream_seq)
+    for p, stream_seq in zip(pending, seqs, strict=True):
+        send_to_group_on_commit(
+            p.recipient.group,
+            {"type": "stream.event", "stream_seq": stream_seq, "event": p.type, "data": p.data},
+        )
+
+
+_batch = threading.local()
+
+
+@contextmanager
+def batched_events() -> Iterator[None]:
+    """Store the events emitted inside the block in one statement when it ends (DESIGN, short
+    critical sections: one round trip for a whole routing pass). Use it inside a transaction,
+    around code that catches no database error of its own: the events of a block that raises
+    are dropped with its transaction. Blocks nest; the outermost stores."""
+    outer: list[_Pending] | None = getattr(_batch, "pending", None)
+    if outer is not None:
+        yield
+        return
+    _batch.pending = []
+    try:
+        yield
+        pending, _batch.pending = _batch.pending, None
+        _store(pending)
+    finally:
+        _batch.pending = None
 
 
 def emit(*, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict[str, Any]) -> None:
     """Store one event per recipient and push each after commit. Call inside a transaction.
 
-    On PostgreSQL each event is one statement (the counter and the row together); the embedded
-    SQLite mode takes the counter, then inserts the row."""
+    On PostgreSQL the events of one call (or of a ``batched_events`` block) are one statement,
+    counters and rows together; the embedded SQLite mode takes each counter, then the row."""
     assert transaction.get_connection().in_atomic_block, "emit() belongs in a transaction"
-    now = timezone.now()
     payload = json.dumps(data, cls=DjangoJSONEncoder)
-    for recipient in dict.fromkeys(recipients):  # each recipient once, in order
-        if connection.vendor == "postgresql":
-            stream_seq = _store_postgresql(shop_id, recipient, type, payload, now)
-        else:
-            stream_seq = _next_seq(recipient)
-            Event.objects.create(
-                shop_id=shop_id,
-                recipient_kind=recipient.kind,
-                recipient_id=recipient.id,
-                stream_seq=stream_seq,
-                type=type,
-                payload=data,
-            )
-        send_to_group_on_commit(
-            recipient.group,
-            {"type": "stream.event", "stream_seq": stream_seq, "event": type, "data": data},
-        )
+    pending = [
+        _Pending(shop_id, recipient, type, payload, data)
+        for recipient in dict.fromkeys(recipients)  # each recipient once, in order
+    ]
+    batch: list[_Pending] | None = getattr(_batch, "pending", None)
+    if batch is not None:
+        batch.extend(pending)
+    else:
+        _store(pending)
 
 
 DELETE_BATCH = 5000

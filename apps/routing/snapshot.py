@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
+from django.db.models import Exists, OuterRef
+
+from apps.accounts.models import AccountKind
 from apps.routing import engine
 from apps.routing.models import AgentState, Group, chat_holders
 from apps.shops.models import ShopSettings
@@ -98,6 +101,23 @@ class Snapshot:
         self.agents = agents
 
 
+_AGENT_COLUMNS = (
+    "account_id",
+    "account__kind",
+    "account__is_active",
+    "chat",
+    "status",
+    "routing_enabled",
+    "group_id",
+    "weight",
+    "max_concurrent",
+    "open_count",
+    "wrr_current",
+    "wrr_day",
+    "last_assigned_at",
+)
+
+
 def _engine_groups(groups: Sequence[Group]) -> list[engine.Group]:
     return [
         engine.Group(
@@ -112,34 +132,53 @@ def _engine_groups(groups: Sequence[Group]) -> list[engine.Group]:
 
 
 def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
-    """Four queries: settings, groups, the chat permission, the agents with their accounts."""
+    """Three queries: settings, groups, the agents with their accounts and the chat permission.
+    The agents are read as plain rows (no model instances: this runs under the shop's lock for
+    every routing pass, and building fifty accounts cost more than the query)."""
     settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
     today = shop_today(settings.shop.time_zone, now)
     groups = list(Group.objects.filter(shop_id=shop_id))
     group_max = {g.pk: g.max_concurrent for g in groups}
-    chat = chatters(shop_id)
+    rows = (
+        AgentState.objects.filter(shop_id=shop_id)
+        .annotate(chat=Exists(chat_holders(shop_id).filter(user_id=OuterRef("account_id"))))
+        .values_list(*_AGENT_COLUMNS)
+    )
     agents = []
-    for state in AgentState.objects.filter(shop_id=shop_id).select_related("account"):
-        account = state.account
-        is_main = account.is_main
+    for (
+        account_id,
+        kind,
+        is_active,
+        chat,
+        status,
+        routing_enabled,
+        group_id,
+        weight,
+        own_max,
+        open_count,
+        wrr_current,
+        wrr_day,
+        last_assigned_at,
+    ) in rows:
+        is_main = kind == AccountKind.MAIN
         agents.append(
             engine.Agent(
-                id=account.pk,
+                id=account_id,
                 is_main=is_main,
-                status=engine.Status(state.status),
-                routing_enabled=state.routing_enabled,
-                can_chat=account.is_active and (is_main or account.pk in chat),
-                group_id=state.group_id,
-                weight=state.weight,
+                status=engine.Status(status),
+                routing_enabled=routing_enabled,
+                can_chat=is_active and (is_main or chat),
+                group_id=group_id,
+                weight=weight,
                 max_concurrent=effective_max(
-                    state.max_concurrent,
-                    group_max.get(state.group_id) if state.group_id else None,
+                    own_max,
+                    group_max.get(group_id) if group_id else None,
                     settings.default_max_concurrent,
                 ),
-                open_count=state.open_count,
+                open_count=open_count,
                 # B5 even: the state resets at midnight shop time.
-                wrr_current=state.wrr_current if state.wrr_day == today else 0,
-                last_assigned_at=state.last_assigned_at,
+                wrr_current=wrr_current if wrr_day == today else 0,
+                last_assigned_at=last_assigned_at,
             )
         )
     return Snapshot(

@@ -161,22 +161,21 @@ class WidgetConversationView(_WidgetView):
             and not AgentState.objects.filter(shop_id=p.shop_id, account_id=chosen).exists()
         ):  # checked before the conversation opens: bad input stores nothing
             raise InvalidInput(_("No such agent."), field="agent")
+        human = data.validated_data["human"]
+        intent = data.validated_data["intent"].strip()
         conversation = services.conversation_open(
             buyer=p.buyer,
             entrance=p.entrance,
             product=Product.objects.filter(pk=p.product_id).first() if p.product_id else None,
             order=Order.objects.filter(pk=p.order_id).first() if p.order_id else None,
-            intent=data.validated_data["intent"].strip(),
+            intent=intent,
+            human=human,
+            chosen_agent_id=chosen,
         )
-        if data.validated_data["human"]:
+        if human:
             conversation = services.request_human(
-                conversation=conversation,
-                chosen_agent_id=data.validated_data.get("agent"),
-                intent=data.validated_data["intent"].strip(),
+                conversation=conversation, chosen_agent_id=chosen, intent=intent
             )
-        conversation = Conversation.objects.select_related("buyer", "product", "order", "shop").get(
-            pk=conversation.pk
-        )
         return Response(conversation_data(conversation))
 
 

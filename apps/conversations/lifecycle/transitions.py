@@ -3,9 +3,11 @@ transaction that writes the conversation, the agents' loads, the messages and th
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -19,7 +21,7 @@ from apps.conversations.lifecycle.outcomes import (
     dispatch,
     release,
 )
-from apps.conversations.lifecycle.store import append_message
+from apps.conversations.lifecycle.store import append_message, shop_settings
 from apps.conversations.models import (
     OPEN_STATES,
     CloseReason,
@@ -32,9 +34,13 @@ from apps.conversations.models import (
     State,
 )
 from apps.conversations.payloads import conversation_payload
-from apps.conversations.selectors import queue_figures_all, routing_request
+from apps.conversations.selectors import (
+    queue_figures_all,
+    routing_request,
+    with_routing_facts,
+)
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.events.services import emit, to_buyer
+from apps.events.services import batched_events, emit, to_buyer
 from apps.events.services import to_account as account_recipient
 from apps.routing import engine
 from apps.routing.locking import lock_shop
@@ -180,9 +186,15 @@ def conversation_open(
     product: Product | None = None,
     order: Order | None = None,
     intent: str = "",
+    human: bool = False,
+    chosen_agent_id: int | None = None,
     now: datetime | None = None,
 ) -> Conversation:
-    """The buyer's open conversation, or a new one with the service assistant, who greets."""
+    """The buyer's open conversation, or a new one with the service assistant, who greets.
+
+    ``human``: the buyer asks for a human at once (the widget's first request often does); a
+    new conversation then stores the request with itself, in the same transaction, and
+    ``request_human`` only has to decide it."""
     now = now or timezone.now()
     existing = (
         Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
@@ -200,15 +212,14 @@ def conversation_open(
                 product=product,
                 order=order,
                 intent=intent,
+                human_requested_at=now if human else None,
+                chosen_agent_id=chosen_agent_id if human else None,
             )
-            with translation.override(_language(buyer.shop_id)):
+            settings = shop_settings(conversation)
+            with translation.override(settings.language):
                 greeting = _("Hello! I am the shop's service assistant. How can I help you?")
-            message_create(
-                conversation=conversation,
-                sender=Sender.ASSISTANT,
-                body=greeting,
-                now=now,
-            )
+            # The row is new and this transaction's own: nobody else can hold it yet.
+            append_message(conversation, sender=Sender.ASSISTANT, body=greeting, now=now)
     except IntegrityError:  # another request opened it at the same moment
         return Conversation.objects.select_related("buyer", "product", "order").get(
             shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES
@@ -234,30 +245,43 @@ def request_human(
     whoever takes it first, and the others find theirs done (DESIGN, short critical sections).
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        conv = _lock(conversation.pk)
-        if conv.state != State.ASSISTANT:
-            if conv.state == State.QUEUED:
-                automatic.queueing(conv, now=now)  # C5, D3: asking again refreshes the figures
-            return conv  # already routed: asking again changes nothing else
-        fields = []
-        if conv.human_requested_at is None:
-            conv.human_requested_at = now
-            fields.append("human_requested_at")
-        if intent:
-            conv.intent = intent
-            fields.append("intent")
-        if chosen_agent_id is not None:
-            if not AgentState.objects.filter(
-                shop_id=conv.shop_id, account_id=chosen_agent_id
-            ).exists():
-                raise InvalidInput(_("No such agent."), field="agent")
-            conv.chosen_agent_id = chosen_agent_id
-            fields.append("chosen_agent_id")
-        if fields:
-            conv.save(update_fields=fields)
-    route_pending(shop_id=conv.shop_id, now=now)
-    return _fresh(conv.pk)
+    if not _request_stored(conversation, chosen_agent_id, intent):
+        with transaction.atomic():
+            conv = _lock(conversation.pk)
+            if conv.state != State.ASSISTANT:
+                if conv.state == State.QUEUED:
+                    automatic.queueing(conv, now=now)  # C5, D3: asking again refreshes the figures
+                return conv  # already routed: asking again changes nothing else
+            fields = []
+            if conv.human_requested_at is None:
+                conv.human_requested_at = now
+                fields.append("human_requested_at")
+            if intent:
+                conv.intent = intent
+                fields.append("intent")
+            if chosen_agent_id is not None:
+                if not AgentState.objects.filter(
+                    shop_id=conv.shop_id, account_id=chosen_agent_id
+                ).exists():
+                    raise InvalidInput(_("No such agent."), field="agent")
+                conv.chosen_agent_id = chosen_agent_id
+                fields.append("chosen_agent_id")
+            if fields:
+                conv.save(update_fields=fields)
+    decided = _route_pending(conversation.shop_id, now)
+    mine = decided.get(conversation.pk)
+    return mine if mine is not None else _fresh(conversation.pk)
+
+
+def _request_stored(conversation: Conversation, chosen_agent_id: int | None, intent: str) -> bool:
+    """Whether ``conversation`` (as the caller holds it) already stores this very request, as
+    ``conversation_open(human=True)`` does: then only the decision is left."""
+    return (
+        conversation.state == State.ASSISTANT
+        and conversation.human_requested_at is not None
+        and (chosen_agent_id is None or conversation.chosen_agent_id == chosen_agent_id)
+        and (not intent or conversation.intent == intent)
+    )
 
 
 def _fresh(conversation_id: int) -> Conversation:
@@ -270,14 +294,29 @@ def route_pending(*, shop_id: int, now: datetime | None = None) -> int:
     """Decide every pending request for a human of the shop, oldest first, in locked passes of
     at most ``PENDING_BATCH`` against one snapshot. Returns how many were decided. Also run by
     the dispatch safety net, for a request whose process died between storing and deciding."""
-    now = now or timezone.now()
-    decided = 0
+    return len(_route_pending(shop_id, now or timezone.now()))
+
+
+@functools.cache
+def _pending_requests() -> QuerySet[Conversation]:
+    """The pending requests' query with their routing facts, built once per process: resolving
+    its subqueries cost more CPU under the lock than running them (py-spy). Only ever cloned
+    (``filter``), never evaluated itself."""
+    return with_routing_facts(
+        Conversation.objects.select_related("buyer", "product", "order", "shop")
+    )
+
+
+def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
+    """``route_pending``, answering the decided conversations by id (with buyer, product, order
+    and shop), so that the request that decided its own needs not read it again."""
+    decided: dict[int, Conversation] = {}
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), batched_events():
             lock_shop(shop_id)
             pending = list(
-                Conversation.objects.select_for_update(of=("self",))
-                .select_related("buyer", "product", "order", "shop")
+                _pending_requests()
+                .select_for_update(of=("self",))
                 .filter(shop_id=shop_id, state=State.ASSISTANT, human_requested_at__isnull=False)
                 .order_by("human_requested_at", "id")[:PENDING_BATCH]
             )
@@ -286,7 +325,7 @@ def route_pending(*, shop_id: int, now: datetime | None = None) -> int:
             snapshot = load_snapshot(shop_id, now)
             for conv in pending:
                 _route_one(conv, snapshot, now)
-        decided += len(pending)
+        decided.update((conv.pk, conv) for conv in pending)
         if len(pending) < PENDING_BATCH:
             return decided
 
