@@ -1,13 +1,16 @@
 """Domain events: written to the outbox in the caller's transaction, pushed after commit.
 
-``emit`` is the one function through which every event leaves a service (STYLE 7). The caller
-names the recipients explicitly; that choice is a security decision (STYLE, Zulip).
+``emit`` is the one function through which every stored event leaves; ``LiveEvent`` is an event
+outside the stream (never stored, no ``stream_seq``: typing) that a socket relays at once. This
+module is generic: which event types exist, their payloads and their recipients are the event
+catalogue's (``apps.conversations.events``), the only caller of ``emit``. Naming the recipients
+is a security decision (STYLE, Zulip).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +43,20 @@ def to_account(account_id: int) -> Recipient:
 
 def to_buyer(buyer_id: int) -> Recipient:
     return Recipient(RecipientKind.BUYER, buyer_id)
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """An event outside the stream (API.md: no ``stream_seq``, nothing stored): the sockets of
+    ``recipient`` get ``{"type": type, "data": data}`` (``StreamConsumer.live_event``)."""
+
+    recipient: Recipient
+    type: str
+    data: Mapping[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The channel-layer message for ``recipient.group``."""
+        return {"type": "live.event", "event": self.type, "data": dict(self.data)}
 
 
 def _next_seq(recipient: Recipient) -> int:
@@ -89,7 +106,9 @@ def _store_postgresql(
     return int(row[0])
 
 
-def emit(*, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict[str, Any]) -> None:
+def emit(
+    *, shop_id: int, recipients: Iterable[Recipient], type: str, data: Mapping[str, Any]
+) -> None:
     """Store one event per recipient and push each after commit. Call inside a transaction.
 
     On PostgreSQL each event is one statement (the counter and the row together); the embedded
@@ -108,7 +127,7 @@ def emit(*, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict
                 recipient_id=recipient.id,
                 stream_seq=stream_seq,
                 type=type,
-                payload=data,
+                payload=dict(data),
             )
         send_to_group_on_commit(
             recipient.group,
