@@ -26,8 +26,9 @@ from apps.conversations import lifecycle
 from apps.conversations.api.serializers import ConversationSerializer, MessageSerializer
 from apps.conversations.models import Conversation, Message, State
 from apps.conversations.typing_relay import typing_relay
+from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.events.models import Event
-from apps.events.services import LiveEvent
+from apps.events.services import LiveEvent, to_account, to_buyer
 from tests.conversations.conftest import Desk
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +273,38 @@ def test_only_the_catalogue_emits_or_names_an_event_type():
             elif isinstance(node, ast.Constant) and node.value in names:
                 offenders.append(f"{path}:{node.lineno} spells {node.value!r}")
     assert offenders == [], "go through apps.conversations.events:\n" + "\n".join(offenders)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typing: one service for both sockets
+
+
+def test_typing_goes_only_into_ones_own_conversation_with_the_same_shape_both_ways(desk):
+    # given two agents, each holding one buyer
+    desk.settings(default_max_concurrent=1)
+    a, b = desk.agent("a"), desk.agent("b")
+    mine = desk.ask("b1")
+    theirs = desk.ask("b2")
+    holder = a if mine.agent_id == a.pk else b
+    colleague = b if holder == a else a
+    # then each side types into its own conversation, to the other side, in one shape
+    from_buyer = typing_relay(author=mine.buyer, conversation_id=mine.pk)
+    from_agent = typing_relay(author=holder, conversation_id=mine.pk)
+    assert from_buyer.recipient == to_account(holder.pk)
+    assert from_agent.recipient == to_buyer(mine.buyer_id)
+    assert from_buyer.data == {"conversation": mine.pk, "sender": "buyer"}
+    assert from_agent.data == {"conversation": mine.pk, "sender": "agent"}
+    assert from_buyer.type == from_agent.type == "typing"
+    # and never into another's: another buyer's or a colleague's conversation is not found
+    with pytest.raises(NotFound):
+        typing_relay(author=mine.buyer, conversation_id=theirs.pk)
+    with pytest.raises(NotFound):
+        typing_relay(author=colleague, conversation_id=mine.pk)
+    # one it can see but no longer holds (closed) is a conflict, for the buyer too
+    lifecycle.conversation_close(conversation=mine, actor=holder)
+    with pytest.raises(Conflict):
+        typing_relay(author=holder, conversation_id=mine.pk)
+    with pytest.raises(Conflict):
+        typing_relay(author=mine.buyer, conversation_id=mine.pk)
+    with pytest.raises(InvalidInput):
+        typing_relay(author=holder, conversation_id=None)
