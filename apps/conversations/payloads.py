@@ -1,20 +1,92 @@
-"""The conversation and message shapes of API.md, shared by the REST API and the events."""
+"""The conversation and message shapes of API.md, shared by the REST API and the events.
+
+They are TypedDicts so that the event catalogue (``apps.conversations.events``) and its schema
+test know every field; ``apps.conversations.api.serializers`` documents the same shapes for the
+OpenAPI schema (``tests/conversations/test_api_shapes.py`` compares them)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from apps.conversations.models import Conversation, Message
+
+
+class BuyerRef(TypedDict):
+    id: int
+    external_id: str
+    name: str
+
+
+class QueueData(TypedDict):
+    """SPEC C5, computed when read; position and estimate are null while hidden."""
+
+    position: int | None
+    eta_seconds: int | None
+    hidden: bool
+
+
+class RatingData(TypedDict):
+    score: int
+    comment: str
+
+
+class ConversationData(TypedDict):
+    """A conversation as ``GET /api/v1/conversations/{id}/`` shows it (API.md)."""
+
+    id: int
+    buyer: BuyerRef
+    state: str
+    agent: int | None
+    group: int | None
+    entrance: str | None
+    product: str | None
+    order: str | None
+    intent: str | None
+    queue: QueueData | None
+    human_requested_at: str | None
+    assigned_at: str | None
+    first_response_at: str | None
+    closed_at: str | None
+    close_reason: str | None
+    from_offline_message: bool
+    rating: RatingData | None
+    created_at: str | None
+    last_seq: int
+
+
+class MessageData(TypedDict):
+    """A message as the messages endpoints show it (API.md), with its conversation's id."""
+
+    id: int
+    conversation: int
+    seq: int
+    sender: str
+    agent: int | None
+    kind: str
+    body: str
+    created_at: str | None
+    client_id: str | None
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def queue_data(figures: Mapping[str, Any] | None) -> QueueData | None:
+    if figures is None:
+        return None
+    return {
+        "position": figures["position"],
+        "eta_seconds": figures["eta_seconds"],
+        "hidden": figures["hidden"],
+    }
+
+
 def conversation_payload(
-    conversation: Conversation, *, queue: dict[str, Any] | None = None
-) -> dict[str, Any]:
+    conversation: Conversation, *, queue: Mapping[str, Any] | None = None
+) -> ConversationData:
     rating = getattr(conversation, "rating", None) if conversation.state == "closed" else None
     return {
         "id": conversation.pk,
@@ -30,7 +102,7 @@ def conversation_payload(
         "product": conversation.product.external_id if conversation.product_id else None,  # type: ignore[union-attr]
         "order": conversation.order.external_id if conversation.order_id else None,  # type: ignore[union-attr]
         "intent": conversation.intent or None,
-        "queue": queue,
+        "queue": queue_data(queue),
         "human_requested_at": _iso(conversation.human_requested_at),
         "assigned_at": _iso(conversation.assigned_at),
         "first_response_at": _iso(conversation.first_response_at),
@@ -43,7 +115,7 @@ def conversation_payload(
     }
 
 
-def message_payload(message: Message) -> dict[str, Any]:
+def message_payload(message: Message) -> MessageData:
     return {
         "id": message.pk,
         "conversation": message.conversation_id,

@@ -35,7 +35,7 @@ from apps.core.errors import DomainError
 from apps.core.realtime import remember_server_loop
 from apps.core.unavailable import CLOSE_TRY_AGAIN_LATER, is_unavailable
 from apps.events.selectors import StreamEvent, stream_events, stream_head
-from apps.events.services import Recipient
+from apps.events.services import LiveEvent, Recipient
 
 logger = logging.getLogger(__name__)
 
@@ -186,9 +186,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": message["event"], "stream_seq": seq, "data": message["data"]})
         self.delivered = seq
 
-    async def socket_typing(self, message: dict[str, Any]) -> None:
-        """Outside the stream: no ``stream_seq``, nothing stored."""
-        await self.send_json({"type": "typing", "data": message["data"]})
+    async def live_event(self, message: dict[str, Any]) -> None:
+        """An event outside the stream (``LiveEvent``: typing): no ``stream_seq``, not stored."""
+        await self.send_json({"type": message["event"], "data": message["data"]})
+
+    async def relay(self, event: LiveEvent) -> None:
+        """Send ``event`` to its recipient's sockets now (a client frame's live answer)."""
+        await self.channel_layer.group_send(event.recipient.group, event.message())
 
     async def check_head(self) -> None:
         """Deliver what the outbox holds beyond the last delivered event (a lost last push)."""

@@ -1,14 +1,17 @@
 """Domain events: written to the outbox in the caller's transaction, pushed after commit.
 
-``emit`` is the one function through which every event leaves a service (STYLE 7). The caller
-names the recipients explicitly; that choice is a security decision (STYLE, Zulip).
+``emit`` is the one function through which every stored event leaves; ``LiveEvent`` is an event
+outside the stream (never stored, no ``stream_seq``: typing) that a socket relays at once. This
+module is generic: which event types exist, their payloads and their recipients are the event
+catalogue's (``apps.conversations.events``), the only caller of ``emit``. Naming the recipients
+is a security decision (STYLE, Zulip).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -44,6 +47,20 @@ def to_buyer(buyer_id: int) -> Recipient:
     return Recipient(RecipientKind.BUYER, buyer_id)
 
 
+@dataclass(frozen=True)
+class LiveEvent:
+    """An event outside the stream (API.md: no ``stream_seq``, nothing stored): the sockets of
+    ``recipient`` get ``{"type": type, "data": data}`` (``StreamConsumer.live_event``)."""
+
+    recipient: Recipient
+    type: str
+    data: Mapping[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        """The channel-layer message for ``recipient.group``."""
+        return {"type": "live.event", "event": self.type, "data": dict(self.data)}
+
+
 def _next_seq(recipient: Recipient) -> int:
     """Take the recipient's next ``stream_seq`` inside the current transaction."""
     table = StreamCounter._meta.db_table
@@ -69,7 +86,7 @@ class _Pending:
     recipient: Recipient
     type: str
     payload: str
-    data: dict[str, Any]
+    data: Mapping[str, Any]
 
 
 _STORE_MANY = """
@@ -141,7 +158,7 @@ def _store(pending: list[_Pending]) -> None:
                 recipient_id=p.recipient.id,
                 stream_seq=stream_seq,
                 type=p.type,
-                payload=p.data,
+                payload=dict(p.data),
             )
             seqs.append(stream_seq)
     for p, stream_seq in zip(pending, seqs, strict=True):
@@ -173,7 +190,9 @@ def batched_events() -> Iterator[None]:
         _batch.pending = None
 
 
-def emit(*, shop_id: int, recipients: Iterable[Recipient], type: str, data: dict[str, Any]) -> None:
+def emit(
+    *, shop_id: int, recipients: Iterable[Recipient], type: str, data: Mapping[str, Any]
+) -> None:
     """Store one event per recipient and push each after commit. Call inside a transaction.
 
     On PostgreSQL the events of one call (or of a ``batched_events`` block) are one statement,

@@ -407,7 +407,7 @@ def warnings_to(account_id: int) -> list[dict]:
         for e in Event.objects.filter(
             recipient_kind="account", recipient_id=account_id, type="conversation.updated"
         ).order_by("stream_seq")
-        if "warning" in e.payload
+        if e.payload.get("warning")
     ]
 
 

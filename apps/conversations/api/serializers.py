@@ -17,7 +17,7 @@ from apps.routing.models import AgentStatus
 # Response serializers: they document (and, in tests, check) the shapes that
 # apps.conversations.payloads builds for the REST answers and the events alike. The views answer
 # with those payloads; these classes are never used to render, so the two cannot disagree silently
-# (apps/conversations/tests/test_api_shapes.py compares them).
+# (tests/conversations/test_api_shapes.py compares them).
 
 
 class BuyerRefSerializer(serializers.Serializer[dict[str, Any]]):

@@ -29,7 +29,7 @@ from apps.conversations.api.serializers import (
     TransferSerializer,
 )
 from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
-from apps.conversations.payloads import conversation_payload, message_payload
+from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
 from apps.conversations.selectors import (
     QueueFigures,
     conversation_get,
@@ -46,14 +46,14 @@ from apps.shopdata.models import Buyer
 
 def conversation_data(
     conversation: Conversation, figures: dict[int, QueueFigures] | None = None
-) -> dict[str, Any]:
+) -> ConversationData:
     """The conversation of API.md with its queue figures (C5); pass ``figures`` (from
     ``queue_figures_all``) when answering many conversations of one shop."""
     mine = queue_figures(conversation) if figures is None else figures.get(conversation.pk)
     return conversation_payload(conversation, queue=mine.as_dict() if mine else None)
 
 
-def conversations_data(conversations: list[Conversation]) -> list[dict[str, Any]]:
+def conversations_data(conversations: list[Conversation]) -> list[ConversationData]:
     """Many conversations, with the queue figures computed once per shop."""
     shops = {c.shop_id for c in conversations if c.state == "queued"}
     figures: dict[int, QueueFigures] = {}

@@ -15,14 +15,14 @@ from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
 from apps.conversations import lifecycle as conversations
-from apps.conversations.consumers.frames import message_fields
+from apps.conversations.consumers.frames import conversation_of, message_fields
 from apps.conversations.payloads import message_payload
 from apps.conversations.selectors import conversation_get
+from apps.conversations.typing_relay import typing_relay
 from apps.core.db import db_async
-from apps.core.errors import Conflict, InvalidInput, NotFound
-from apps.core.realtime import buyer_group
+from apps.core.errors import NotFound
 from apps.events.consumers import CLOSE_REVOKED, StreamConsumer
-from apps.events.services import Recipient, to_account
+from apps.events.services import LiveEvent, Recipient, to_account
 from apps.routing.presence import agent_heartbeat
 from apps.shops.models import ShopSettings
 
@@ -39,31 +39,21 @@ def _account(account_id: int) -> Account:
     return account
 
 
-def conversation_id_of(content: dict[str, Any]) -> int:
-    value = content.get("conversation")
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise InvalidInput(_("Name the conversation by its id."), field="conversation")
-    return int(value)
-
-
 def send_message(account_id: int, content: dict[str, Any]) -> dict[str, Any]:
     """``message.send``: the same path as ``POST /conversations/{id}/messages/``."""
     fields = message_fields(content)
     account = _account(account_id)
-    conversation = conversation_get(account=account, conversation_id=conversation_id_of(content))
+    conversation = conversation_get(account=account, conversation_id=conversation_of(content))
     message, created = conversations.agent_message_send(
         account=account, conversation=conversation, **fields
     )
     return {"created": created, "message": message_payload(message)}
 
 
-def typing_target(account_id: int, conversation_id: int) -> str:
-    """The buyer group to tell, if the agent may write in the conversation (it holds it)."""
-    account = _account(account_id)
-    conversation = conversation_get(account=account, conversation_id=conversation_id)
-    if not conversations.agent_may_write(account=account, conversation=conversation):
-        raise Conflict(_("You do not hold this conversation."))
-    return buyer_group(conversation.buyer_id)
+def typing(account_id: int, content: dict[str, Any]) -> LiveEvent:
+    """``typing``: the same service as the buyer socket's (``typing_relay``)."""
+    conversation_id = conversation_of(content)
+    return typing_relay(author=_account(account_id), conversation_id=conversation_id)
 
 
 def ping_seconds(shop_id: int) -> float:
@@ -112,15 +102,7 @@ class AgentConsumer(StreamConsumer):
         )
 
     async def on_typing(self, content: dict[str, Any]) -> None:
-        conversation = conversation_id_of(content)
-        group = await db_async(typing_target)(self.account_id, conversation)
-        await self.channel_layer.group_send(
-            group,
-            {
-                "type": "socket.typing",
-                "data": {"conversation": conversation, "sender": "agent"},
-            },
-        )
+        await self.relay(await db_async(typing)(self.account_id, content))
 
     # Channel-layer handlers beyond the stream's.
     async def account_revoked(self, message: dict[str, Any]) -> None:

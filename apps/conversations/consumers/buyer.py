@@ -10,14 +10,14 @@ from django.utils.translation import gettext as _
 
 from apps.conversations import lifecycle as services
 from apps.conversations.buyers import BuyerPrincipal
-from apps.conversations.consumers.frames import message_fields
-from apps.conversations.models import Conversation, State
+from apps.conversations.consumers.frames import conversation_of, message_fields
+from apps.conversations.models import Conversation
 from apps.conversations.payloads import message_payload
+from apps.conversations.typing_relay import typing_relay
 from apps.core.db import db_async
-from apps.core.errors import Conflict, NotFound
-from apps.core.realtime import account_group
+from apps.core.errors import NotFound
 from apps.events.consumers import StreamConsumer
-from apps.events.services import Recipient, to_buyer
+from apps.events.services import LiveEvent, Recipient, to_buyer
 from apps.shopdata.models import Buyer
 
 
@@ -46,13 +46,10 @@ def send_message(principal: BuyerPrincipal, content: dict[str, Any]) -> dict[str
     return {"created": created, "message": message_payload(message)}
 
 
-def typing_target(principal: BuyerPrincipal, content: dict[str, Any]) -> tuple[str, int]:
-    """The agent group to tell: the holder of the buyer's open conversation."""
-    _named_conversation(principal.buyer, content)
-    conversation = services.buyer_open_conversation(buyer=principal.buyer)
-    if conversation is None or conversation.state != State.ACTIVE or conversation.agent_id is None:
-        raise Conflict(_("No agent is with you yet."))
-    return account_group(conversation.agent_id), conversation.pk
+def typing(principal: BuyerPrincipal, content: dict[str, Any]) -> LiveEvent:
+    """``typing``: the same service as the agent socket's (``typing_relay``)."""
+    conversation_id = conversation_of(content, required=False)
+    return typing_relay(author=principal.buyer, conversation_id=conversation_id)
 
 
 class BuyerConsumer(StreamConsumer):
@@ -80,8 +77,4 @@ class BuyerConsumer(StreamConsumer):
         )
 
     async def on_typing(self, content: dict[str, Any]) -> None:
-        group, conversation = await db_async(typing_target)(self.principal, content)
-        await self.channel_layer.group_send(
-            group,
-            {"type": "socket.typing", "data": {"conversation": conversation, "sender": "buyer"}},
-        )
+        await self.relay(await db_async(typing)(self.principal, content))

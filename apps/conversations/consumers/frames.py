@@ -12,6 +12,17 @@ from apps.core.errors import InvalidInput
 CLIENT_ID_MAX = 64
 
 
+def conversation_of(content: dict[str, Any], *, required: bool = True) -> int | None:
+    """``conversation``: a conversation id (a whole number, or its digits as a string); absent,
+    null or empty is None where ``required`` is false."""
+    value = content.get("conversation")
+    if value in (None, "") and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise InvalidInput(_("Name the conversation by its id."), field="conversation")
+    return int(value)
+
+
 def message_fields(content: dict[str, Any]) -> dict[str, str]:
     """``message.send``: ``body`` (a string; the lifecycle checks it is not empty and not too
     long) and ``client_id`` (a string of at most 64 characters; absent or null: none)."""

@@ -13,9 +13,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.accounts.models import Account
+from apps.conversations import events
 from apps.conversations.lifecycle.outcomes import dispatch, reroute, route_stranded
 from apps.conversations.models import Conversation, State
-from apps.events.services import emit, to_account
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, AgentStatus, StatusChange
 from apps.routing.snapshot import Snapshot, load_snapshot
@@ -92,12 +92,7 @@ def agent_set_status(
     if previous == status and not reroute_always:
         return state
     if previous != status:
-        emit(
-            shop_id=account.shop_id,
-            recipients=[to_account(account.pk)],
-            type="agent.status",
-            data={"account": account.pk, "status": str(status)},
-        )
+        events.agent_status(account, status)
     snapshot = load_snapshot(account.shop_id, now)
     if status == AgentStatus.OFFLINE:
         if snapshot.settings.offline_routing or reroute_always:

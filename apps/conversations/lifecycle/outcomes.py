@@ -14,11 +14,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.automation import timers
+from apps.conversations import events
 from apps.conversations.lifecycle import automatic
 from apps.conversations.models import Conversation, State
-from apps.conversations.payloads import conversation_payload
 from apps.conversations.selectors import routing_request
-from apps.events.services import emit, to_account, to_buyer
 from apps.routing import engine
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState
@@ -39,24 +38,6 @@ def _store_candidates(conversation: Conversation, candidates: engine.Candidates)
 def _move_load(agent_id: int | None, delta: int) -> None:
     if agent_id is not None:
         AgentState.objects.filter(account_id=agent_id).update(open_count=F("open_count") + delta)
-
-
-def _conversation_event(conversation: Conversation, type: str, **extra: object) -> None:
-    """``type`` to the holding agent, ``conversation.updated`` to the buyer."""
-    data = conversation_payload(conversation)
-    if conversation.agent_id is not None:
-        emit(
-            shop_id=conversation.shop_id,
-            recipients=[to_account(conversation.agent_id)],
-            type=type,
-            data={**data, **extra},
-        )
-    emit(
-        shop_id=conversation.shop_id,
-        recipients=[to_buyer(conversation.buyer_id)],
-        type="conversation.updated",
-        data=data,
-    )
 
 
 def apply_assign(
@@ -91,7 +72,7 @@ def apply_assign(
             wrr_current=current, wrr_day=snapshot.today
         )
     snapshot.moved(agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
-    _conversation_event(conversation, "conversation.assigned")
+    events.conversation_assigned(conversation)
     automatic.welcome(conversation, settings=snapshot.settings, agent_present=present, now=now)
     return conversation
 
@@ -112,7 +93,7 @@ def apply_queue(
     _store_candidates(conversation, candidates)
     timers.stop(conversation)
     conversation.save()
-    _conversation_event(conversation, "conversation.updated")
+    events.conversation_updated(conversation)
     automatic.queueing(conversation, now=now)  # D3
     return conversation
 
@@ -127,7 +108,7 @@ def apply_pool(
     _store_candidates(conversation, candidates)
     timers.stop(conversation)
     conversation.save()
-    _conversation_event(conversation, "conversation.updated")
+    events.conversation_updated(conversation)
     return conversation
 
 
@@ -236,14 +217,10 @@ def reroute(
     if isinstance(decision, engine.Keep):
         return conversation
     release(conversation, snapshot)
-    if leaving is not None:
-        emit(
-            shop_id=conversation.shop_id,
-            recipients=[to_account(leaving)],
-            type="conversation.updated",
-            data={"id": conversation.pk, "state": "reassigned", "agent": None},
-        )
-    return apply_decision(conversation, decision, snapshot, now, front=front)
+    moved = apply_decision(conversation, decision, snapshot, now, front=front)
+    if leaving is not None:  # told after the move, so its copy shows where the buyer went
+        events.conversation_updated(moved, former_agent_id=leaving)
+    return moved
 
 
 def route_stranded(shop_id: int, now: datetime, snapshot: Snapshot) -> None:

@@ -15,9 +15,8 @@ from datetime import datetime
 from django.db import transaction
 
 from apps.automation import timers
+from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
-from apps.conversations.payloads import message_payload
-from apps.events.services import emit, to_account, to_buyer
 from apps.routing.models import AgentState
 from apps.shops.models import ShopSettings
 
@@ -88,13 +87,5 @@ def append_message(
         agent_present=present,
     )
     conv.save(update_fields=list(dict.fromkeys(fields)))
-    recipients = [to_buyer(conv.buyer_id)]
-    if conv.agent_id is not None and conv.state == State.ACTIVE:
-        recipients.append(to_account(conv.agent_id))
-    emit(
-        shop_id=conv.shop_id,
-        recipients=recipients,
-        type="message.created",
-        data=message_payload(message),
-    )
+    events.message_created(conv, message)
     return message

@@ -25,13 +25,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.automation import texts, timers
+from apps.conversations import events
 from apps.conversations.lifecycle.agents import capacity_changed
 from apps.conversations.lifecycle.outcomes import dispatch, reroute
 from apps.conversations.lifecycle.store import agent_present, append_message, shop_settings
 from apps.conversations.lifecycle.transitions import conversation_close
 from apps.conversations.models import CloseReason, Conversation, MessageKind, Sender, State
-from apps.conversations.payloads import conversation_payload
-from apps.events.services import emit, to_account
 from apps.routing.locking import lock_shop
 from apps.routing.snapshot import load_snapshot
 from apps.shops.models import AgentSilenceAction, ShopSettings
@@ -139,20 +138,12 @@ def agent_silence_warn(*, conversation: Conversation, now: datetime | None = Non
         return False  # too late to warn: the action follows
     settings = shop_settings(conv)
     assert conv.agent_id is not None and conv.agent_due_at is not None
-    emit(
-        shop_id=conv.shop_id,
-        recipients=[to_account(conv.agent_id)],
-        type="conversation.updated",
-        data={
-            **conversation_payload(conv),
-            "warning": {
-                "kind": "agent_silence",
-                "text": texts.agent_warning(settings),
-                "action": settings.agent_silence_action,
-                "due_at": conv.agent_due_at.isoformat(),
-            },
-        },
+    warning = events.agent_silence_warning(
+        text=texts.agent_warning(settings),
+        action=settings.agent_silence_action,
+        due_at=conv.agent_due_at,
     )
+    events.conversation_updated(conv, warning=warning)
     return True
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
 from apps.automation import timers
+from apps.conversations import events
 from apps.conversations.lifecycle import automatic
 from apps.conversations.lifecycle.outcomes import (
     apply_assign,
@@ -33,15 +34,13 @@ from apps.conversations.models import (
     Sender,
     State,
 )
-from apps.conversations.payloads import conversation_payload
 from apps.conversations.selectors import (
     queue_figures_all,
     routing_request,
     with_routing_facts,
 )
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.events.services import batched_events, emit, to_buyer
-from apps.events.services import to_account as account_recipient
+from apps.events.services import batched_events
 from apps.routing import engine
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, Group
@@ -361,11 +360,7 @@ def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str 
     conv.close_reason = reason
     timers.stop(conv)
     conv.save()
-    data = conversation_payload(conv)
-    recipients = [to_buyer(conv.buyer_id)]
-    if conv.agent_id is not None:
-        recipients.append(account_recipient(conv.agent_id))
-    emit(shop_id=conv.shop_id, recipients=recipients, type="conversation.closed", data=data)
+    events.conversation_closed(conv)
 
 
 def conversation_close(
@@ -498,26 +493,7 @@ def conversation_transfer(
                 raise Conflict(_("Nobody in that group can take the conversation now."))
         release(conv, snapshot)
         apply_decision(conv, decision, snapshot, now, front=True)
-        event = {"conversation": conv.pk, "from_account": previous, "note": note.strip()}
-        if conv.agent_id is not None:
-            emit(
-                shop_id=conv.shop_id,
-                recipients=[account_recipient(conv.agent_id)],
-                type="conversation.transferred",
-                data={**conversation_payload(conv), "transfer": event},
-            )
-        if previous is not None:
-            emit(
-                shop_id=conv.shop_id,
-                recipients=[account_recipient(previous)],
-                type="conversation.transferred",
-                data={
-                    "id": conv.pk,
-                    "state": conv.state,
-                    "agent": conv.agent_id,
-                    "transfer": event,
-                },
-            )
+        events.conversation_transferred(conv, from_account=previous, note=note.strip())
         with translation.override(_language(conv.shop_id)):
             text = _("You have been transferred to another agent, who can see your conversation.")
         _notice(conv, text, now)
@@ -580,12 +556,7 @@ def queue_push_updates(*, shop_id: int) -> int:
                 continue
             conversation.queue_pushed = data
             conversation.save(update_fields=["queue_pushed"])
-            emit(
-                shop_id=shop_id,
-                recipients=[to_buyer(conversation.buyer_id)],
-                type="queue.updated",
-                data={"conversation": conversation.pk, **data},
-            )
+            events.queue_updated(conversation, data)
             told += 1
     return told
 

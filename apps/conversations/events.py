@@ -1,0 +1,365 @@
+"""The event catalogue: every event a socket receives (API.md, WebSockets; issue 8 item 5).
+
+One constructor per event type. Each builds its type's one payload shape (a TypedDict below)
+and decides who receives it; nothing else in the product names an event type, builds an event's
+data or picks its recipients. Stored events go out through ``apps.events.services.emit`` (the
+outbox: one row per recipient with its ``stream_seq``, pushed after commit), so constructors of
+stored events are called inside the service's transaction. ``typing`` is live only (API.md: no
+``stream_seq``): its constructor returns a ``LiveEvent`` that the socket relays at once.
+
+Conversation events carry the conversation exactly as ``GET /api/v1/conversations/{id}/`` shows
+it (``ConversationData``; ``queue`` is null in events: queue figures are computed when read and
+reach waiting buyers as ``queue.updated``); the buyer and the agents get the same shape. A
+client keeps its copy current by replacing a conversation with the data of each conversation
+event, and by moving ``last_seq`` (and ``first_response_at``, on the first agent message after
+``human_requested_at``) with each ``message.created`` (docs/realtime.md, "Keeping a copy").
+
+``CATALOGUE`` lists every type with its payload class; ``schema(type)`` gives its JSON schema
+(``tests/events/test_catalogue.py`` checks the schemas against API.md and every event the flows
+produce against its schema). Adding an event type: CONTRIBUTING.md, "Adding an event type".
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
+
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm, has_perm
+from apps.conversations.models import Conversation, Message, Sender, State
+from apps.conversations.payloads import (
+    ConversationData,
+    MessageData,
+    conversation_payload,
+    message_payload,
+    queue_data,
+)
+from apps.events.services import LiveEvent, Recipient, emit, to_account, to_buyer
+
+# ---------------------------------------------------------------------------------------------
+# Payload shapes (API.md; fields may be added, never renamed)
+
+
+class AgentWarning(TypedDict):
+    """SPEC D6: the agent has not answered; ``action`` follows at ``due_at`` unless it does."""
+
+    kind: Literal["agent_silence"]
+    text: str
+    action: str
+    due_at: str
+
+
+class ConversationUpdatedData(ConversationData):
+    """``conversation.updated``: the conversation, and the D6 warning (null unless this event
+    is the warning, which goes to the holding agent alone)."""
+
+    warning: AgentWarning | None
+
+
+class TransferData(TypedDict):
+    conversation: int
+    from_account: int | None
+    note: str
+
+
+class ConversationTransferredData(ConversationData):
+    """``conversation.transferred`` (SPEC B12): the conversation and how it moved; the note is
+    for agents only (never the buyer's)."""
+
+    transfer: TransferData
+
+
+class QueueUpdatedData(TypedDict):
+    """``queue.updated`` (SPEC C5): the waiting buyer's figures (null while hidden)."""
+
+    conversation: int
+    position: int | None
+    eta_seconds: int | None
+    hidden: bool
+
+
+class AgentStatusData(TypedDict):
+    account: int
+    status: str
+
+
+class TypingData(TypedDict):
+    conversation: int
+    sender: Literal["buyer", "agent"]
+
+
+class QuickReplySuggestedData(TypedDict):
+    """``quick_reply.suggested`` (SPEC D7): replies matching the buyer's message ``message``."""
+
+    conversation: int
+    message: int
+    replies: list[int]
+
+
+class MonitorGroup(TypedDict):
+    id: int | None
+    name: str
+    waiting: int
+    longest_wait_seconds: int
+
+
+class MonitorAgent(TypedDict):
+    id: int
+    display_name: str
+    status: str
+    open_conversations: int
+    max_concurrent: int
+
+
+class MonitorToday(TypedDict):
+    conversations: int
+    answered: int
+    first_response_2min_rate: float | None
+    avg_first_response_seconds: float | None
+    left_queue: int
+    ratings_count: int
+    ratings_avg: float | None
+
+
+class MonitorData(TypedDict):
+    """``monitor.updated`` (SPEC G2): the body of ``GET /api/v1/monitor/``."""
+
+    groups: list[MonitorGroup]
+    agents: list[MonitorAgent]
+    today: MonitorToday
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalogue
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    data: type
+    recipients: str  # who receives it, as the constructor decides (for docs and tests)
+    stored: bool = True  # False: live only, no stream_seq (API.md)
+
+
+MESSAGE_CREATED = "message.created"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_UPDATED = "conversation.updated"
+CONVERSATION_CLOSED = "conversation.closed"
+CONVERSATION_TRANSFERRED = "conversation.transferred"
+QUEUE_UPDATED = "queue.updated"
+AGENT_STATUS = "agent.status"
+QUICK_REPLY_SUGGESTED = "quick_reply.suggested"
+MONITOR_UPDATED = "monitor.updated"
+TYPING = "typing"
+
+CATALOGUE: dict[str, EventType] = {
+    e.name: e
+    for e in (
+        EventType(MESSAGE_CREATED, MessageData, "the buyer; the holding agent while active"),
+        EventType(CONVERSATION_ASSIGNED, ConversationData, "the agent who now holds it"),
+        EventType(
+            CONVERSATION_UPDATED,
+            ConversationUpdatedData,
+            "the buyer and the holding agent; the agent it left (B9a, D6); "
+            "the holding agent alone for the D6 warning",
+        ),
+        EventType(CONVERSATION_CLOSED, ConversationData, "the buyer; the agent who held it"),
+        EventType(
+            CONVERSATION_TRANSFERRED,
+            ConversationTransferredData,
+            "the agent who now holds it and the agent it came from",
+        ),
+        EventType(QUEUE_UPDATED, QueueUpdatedData, "the waiting buyer"),
+        EventType(AGENT_STATUS, AgentStatusData, "the account itself"),
+        EventType(QUICK_REPLY_SUGGESTED, QuickReplySuggestedData, "the holding agent"),
+        EventType(MONITOR_UPDATED, MonitorData, "the main account and view_monitor accounts"),
+        EventType(TYPING, TypingData, "the other side of the conversation", stored=False),
+    )
+}
+
+
+def _emit(shop_id: int, recipients: Iterable[Recipient], type: str, data: Any) -> None:
+    assert type in CATALOGUE
+    emit(shop_id=shop_id, recipients=recipients, type=type, data=data)
+
+
+def _holder(conversation: Conversation) -> list[Recipient]:
+    """The agent holding the conversation now, if any."""
+    if conversation.agent_id is not None and conversation.state == State.ACTIVE:
+        return [to_account(conversation.agent_id)]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Constructors: one per event type
+
+
+def message_created(conversation: Conversation, message: Message) -> None:
+    """Every stored message, whoever sent it, to the buyer and the holding agent, the sender's
+    own sockets included (API.md)."""
+    _emit(
+        conversation.shop_id,
+        [to_buyer(conversation.buyer_id), *_holder(conversation)],
+        MESSAGE_CREATED,
+        message_payload(message),
+    )
+
+
+def conversation_assigned(conversation: Conversation) -> None:
+    """The conversation has an agent now (assigned, dispatched, claimed, handed out): the agent
+    gets ``conversation.assigned``, the buyer ``conversation.updated``."""
+    assert conversation.agent_id is not None
+    data = conversation_payload(conversation)
+    _emit(conversation.shop_id, [to_account(conversation.agent_id)], CONVERSATION_ASSIGNED, data)
+    conversation_updated(conversation, buyer_only=True, data=data)
+
+
+def conversation_updated(
+    conversation: Conversation,
+    *,
+    former_agent_id: int | None = None,
+    warning: AgentWarning | None = None,
+    buyer_only: bool = False,
+    data: ConversationData | None = None,
+) -> None:
+    """The conversation's state moved. Recipients:
+
+    - by default the buyer and the holding agent;
+    - ``former_agent_id``: that agent alone, told the conversation left it (B9a, D6; the buyer
+      and the new holder are told by the events of its new state);
+    - ``warning`` (D6): the holding agent alone;
+    - ``buyer_only``: the buyer alone (its agent got ``conversation.assigned``).
+    """
+    payload: ConversationUpdatedData = {
+        **(data or conversation_payload(conversation)),
+        "warning": warning,
+    }
+    recipients: list[Recipient]
+    if former_agent_id is not None:
+        recipients = [to_account(former_agent_id)]
+    elif warning is not None:
+        recipients = _holder(conversation)
+    elif buyer_only:
+        recipients = [to_buyer(conversation.buyer_id)]
+    else:
+        recipients = [to_buyer(conversation.buyer_id), *_holder(conversation)]
+    _emit(conversation.shop_id, recipients, CONVERSATION_UPDATED, payload)
+
+
+def agent_silence_warning(*, text: str, action: str, due_at: datetime) -> AgentWarning:
+    """The ``warning`` of ``conversation.updated`` for SPEC D6."""
+    return {"kind": "agent_silence", "text": text, "action": action, "due_at": due_at.isoformat()}
+
+
+def conversation_closed(conversation: Conversation) -> None:
+    """The conversation ended: to the buyer and the agent who held it."""
+    recipients = [to_buyer(conversation.buyer_id)]
+    if conversation.agent_id is not None:
+        recipients.append(to_account(conversation.agent_id))
+    _emit(conversation.shop_id, recipients, CONVERSATION_CLOSED, conversation_payload(conversation))
+
+
+def conversation_transferred(
+    conversation: Conversation, *, from_account: int | None, note: str
+) -> None:
+    """B12: to the agent who holds it now (if it went to one) and to the agent it came from.
+    The buyer is told by the system notice and the events of the new state."""
+    data: ConversationTransferredData = {
+        **conversation_payload(conversation),
+        "transfer": {"conversation": conversation.pk, "from_account": from_account, "note": note},
+    }
+    recipients = _holder(conversation)
+    if from_account is not None:
+        recipients.append(to_account(from_account))
+    _emit(conversation.shop_id, recipients, CONVERSATION_TRANSFERRED, data)
+
+
+def queue_updated(conversation: Conversation, figures: Mapping[str, Any]) -> None:
+    """C5: the waiting buyer's new figures (``QueueFigures.as_dict()``; pushed coalesced,
+    DESIGN)."""
+    queue = queue_data(figures)
+    assert queue is not None
+    data: QueueUpdatedData = {"conversation": conversation.pk, **queue}
+    _emit(conversation.shop_id, [to_buyer(conversation.buyer_id)], QUEUE_UPDATED, data)
+
+
+def agent_status(account: Account, status: str) -> None:
+    """The account's status changed (by itself, presence or the system): to its own sockets."""
+    data: AgentStatusData = {"account": account.pk, "status": str(status)}
+    _emit(account.shop_id, [to_account(account.pk)], AGENT_STATUS, data)
+
+
+def quick_reply_suggested(conversation: Conversation, message: Message, replies: list[int]) -> None:
+    """D7: quick replies matching the buyer's message, to the holding agent."""
+    data: QuickReplySuggestedData = {
+        "conversation": conversation.pk,
+        "message": message.pk,
+        "replies": list(replies),
+    }
+    _emit(conversation.shop_id, _holder(conversation), QUICK_REPLY_SUGGESTED, data)
+
+
+def monitor_updated(shop_id: int, data: MonitorData) -> None:
+    """G2: the live board, to the main account and the accounts with ``view_monitor``."""
+    accounts = Account.objects.filter(shop_id=shop_id, is_active=True)
+    recipients = [to_account(a.pk) for a in accounts if a.is_main or has_perm(a, Perm.VIEW_MONITOR)]
+    _emit(shop_id, recipients, MONITOR_UPDATED, data)
+
+
+def typing(conversation: Conversation, sender: Sender) -> LiveEvent:
+    """Live only: the other side of an active conversation. The caller has checked that the
+    sender may write in it (``apps.conversations.typing_relay``)."""
+    assert conversation.state == State.ACTIVE and conversation.agent_id is not None
+    data: TypingData = {
+        "conversation": conversation.pk,
+        "sender": "agent" if sender == Sender.AGENT else "buyer",
+    }
+    if sender == Sender.AGENT:
+        return LiveEvent(to_buyer(conversation.buyer_id), TYPING, data)
+    return LiveEvent(to_account(conversation.agent_id), TYPING, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON schemas, from the TypedDicts
+
+
+def _schema_of(hint: Any) -> dict[str, Any]:
+    origin = get_origin(hint)
+    if hint is type(None):
+        return {"type": "null"}
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is float:
+        return {"type": "number"}
+    if hint is str:
+        return {"type": "string"}
+    if origin is Literal:
+        return {"enum": list(get_args(hint))}
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_schema_of(arg) for arg in get_args(hint)]}
+    if origin is list:
+        (item,) = get_args(hint)
+        return {"type": "array", "items": _schema_of(item)}
+    if isinstance(hint, type) and issubclass(hint, dict) and hasattr(hint, "__required_keys__"):
+        fields = get_type_hints(hint)
+        return {
+            "type": "object",
+            "properties": {name: _schema_of(value) for name, value in fields.items()},
+            "required": sorted(fields),
+            "additionalProperties": False,
+        }
+    raise TypeError(f"no JSON schema for {hint!r}")
+
+
+def schema(type: str) -> dict[str, Any]:
+    """The JSON schema of the ``data`` of events of ``type``: every field required, no others."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": type,
+        **_schema_of(CATALOGUE[type].data),
+    }
