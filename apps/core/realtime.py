@@ -9,19 +9,28 @@ in a daemon thread with its own channel-layer instance, and sync code hands it t
 (``run_coroutine_threadsafe``) and waits a bounded time. The thread is made again after a fork
 (Celery's prefork workers), so no pool is ever shared between processes or loops.
 
-A push that fails (Redis down, timeout) is logged and dropped: the event is already stored in
-the outbox (``apps.events``), and sockets read it from there on their next event, heartbeat or
+Sync code does not wait for its pushes: ``publish`` hands the message to the loop and returns,
+so a request or a socket call does not spend a Redis round trip per recipient after its commit
+(issue 8: the second recipient of a message no longer waits behind the first). Pushes to one
+group keep their order (each waits for the one before it to the same group); pushes to different
+groups go out concurrently. ``flush`` waits for everything handed over so far, for a process
+about to end (it also runs at exit).
+
+A push that fails (Redis down, timeout) is logged and dropped, as is a push beyond
+``MAX_IN_FLIGHT`` waiting ones (Redis too slow to keep up): the event is already stored in the
+outbox (``apps.events``), and sockets read it from there on their next event, heartbeat or
 reconnect (docs/realtime.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
+import functools
 import logging
 import os
 import threading
-from collections.abc import Coroutine
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,6 +46,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+MAX_IN_FLIGHT = 10_000  # pushes waiting on the loop; beyond, new ones are dropped (logged)
 
 
 def account_group(account_id: int) -> str:
@@ -59,6 +69,10 @@ class _Publisher:
         self._layer: BaseChannelLayer | None = None
         # In-memory layer (embedded mode): the server's own loop, where the consumers wait.
         self.server_loop: asyncio.AbstractEventLoop | None = None
+        self._flush_at_exit = False
+        # On the loop only: each group's last push, and how many pushes are under way.
+        self._tails: dict[str, asyncio.Future[None]] = {}
+        self._in_flight = 0
 
     def _start(self) -> tuple[asyncio.AbstractEventLoop, BaseChannelLayer]:
         with self._lock:
@@ -71,16 +85,12 @@ class _Publisher:
                 self._layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
                 self._loop = loop
                 self._pid = os.getpid()
+                self._tails = {}
+                self._in_flight = 0
+                if not self._flush_at_exit:
+                    atexit.register(self.flush)
+                    self._flush_at_exit = True
             return self._loop, self._layer
-
-    def _wait(self, future: concurrent.futures.Future[Any], group: str) -> None:
-        try:
-            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            logger.warning("push to %s timed out; clients catch up from the outbox", group)
-        except Exception:
-            logger.exception("push to %s failed; clients catch up from the outbox", group)
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
         shared = get_channel_layer()
@@ -90,8 +100,64 @@ class _Publisher:
             self._publish_in_memory(shared, group, message)
             return
         loop, layer = self._start()
-        coroutine: Coroutine[Any, Any, None] = layer.group_send(group, message)
-        self._wait(asyncio.run_coroutine_threadsafe(coroutine, loop), group)
+        loop.call_soon_threadsafe(self._schedule, layer, group, message)
+
+    def _schedule(self, layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
+        """On the loop: send after the previous push to the same group."""
+        if self._in_flight >= MAX_IN_FLIGHT:
+            logger.warning("push to %s dropped: %d waiting already", group, MAX_IN_FLIGHT)
+            return
+        previous = self._tails.get(group)
+        task = asyncio.ensure_future(self._send(layer, group, message, previous))
+        self._tails[group] = task
+        self._in_flight += 1
+        task.add_done_callback(functools.partial(self._sent, group))
+
+    def _sent(self, group: str, task: asyncio.Future[None]) -> None:
+        self._in_flight -= 1
+        if self._tails.get(group) is task:
+            del self._tails[group]
+
+    async def _send(
+        self,
+        layer: BaseChannelLayer,
+        group: str,
+        message: dict[str, Any],
+        previous: asyncio.Future[None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            logger.warning("push to %s timed out; clients catch up from the outbox", group)
+        except Exception:
+            logger.exception("push to %s failed; clients catch up from the outbox", group)
+
+    def flush(self, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+        """Wait (at most ``timeout``) until every push handed over so far has been sent."""
+        loop = self._loop
+        if loop is None or self._pid != os.getpid() or not loop.is_running():
+            return
+
+        async def drain() -> None:
+            tails = list(self._tails.values())
+            if tails:
+                await asyncio.wait(tails)
+
+        try:
+            asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=timeout)
+        except Exception:
+            logger.warning("pushes still waiting after %.0f s; clients catch up", timeout)
+
+    def _wait(self, future: concurrent.futures.Future[Any], group: str) -> None:
+        try:
+            future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            logger.warning("push to %s timed out; clients catch up from the outbox", group)
+        except Exception:
+            logger.exception("push to %s failed; clients catch up from the outbox", group)
 
     def _publish_in_memory(
         self, layer: InMemoryChannelLayer, group: str, message: dict[str, Any]
@@ -121,6 +187,11 @@ _publisher = _Publisher()
 def publish(group: str, message: dict[str, Any]) -> None:
     """Send ``message`` to ``group`` now, from sync code. Never raises: a failed push is logged."""
     _publisher.publish(group, message)
+
+
+def flush(timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
+    """Wait until the pushes handed over so far (by this process) have gone: before exiting."""
+    _publisher.flush(timeout)
 
 
 def remember_server_loop() -> None:

@@ -4,7 +4,8 @@ Each test builds a shop of ten agents first, so that a count that grew with the 
 or of waiting buyers would show. The limits are today's counts: a change that adds a query to a
 hot path has to raise them here, on purpose. Asking for a human is two transactions (store the
 request; decide it with the others pending, DESIGN) and counts both; closing counts the dispatch
-that hands the freed slot to the first waiting buyer, with its welcome.
+that hands the freed slot to the first waiting buyer, with its welcome. The widget's first request
+asking for a human at once (the burst of bench/widget_burst.py) is counted whole, HTTP included.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 from apps.conversations import lifecycle
 from apps.conversations.models import Conversation, State
 from apps.routing.models import AgentStatus
+from apps.shops.models import Shop
 from tests.conversations.conftest import Desk
+from tests.support.widget import widget_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +36,7 @@ def busy(desk: Desk) -> Desk:
 def test_ask_for_a_human(busy: Desk, django_assert_max_num_queries: Any) -> None:
     buyer = busy.buyer("fresh")
     conversation = lifecycle.conversation_open(buyer=buyer)
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(18):
         lifecycle.request_human(conversation=conversation)
 
 
@@ -47,7 +50,7 @@ def _active(desk: Desk) -> Conversation:
 
 def test_buyer_message(busy: Desk, django_assert_max_num_queries: Any) -> None:
     conversation = _active(busy)
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(8):
         lifecycle.buyer_message_send(buyer=conversation.buyer, entrance="", body="hello?")
 
 
@@ -55,13 +58,13 @@ def test_agent_message(busy: Desk, django_assert_max_num_queries: Any) -> None:
     conversation = _active(busy)
     agent = conversation.agent
     assert agent is not None
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         lifecycle.agent_message_send(account=agent, conversation=conversation, body="hi")
 
 
 def test_status_change(busy: Desk, django_assert_max_num_queries: Any) -> None:
     agent = busy.agent("late", status="offline", max_concurrent=3)
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(12):
         lifecycle.agent_set_status(account=agent, status=AgentStatus.ONLINE)
 
 
@@ -69,5 +72,16 @@ def test_close_with_dispatch(busy: Desk, django_assert_max_num_queries: Any) -> 
     conversation = busy.ask("closer")
     assert conversation.state == State.QUEUED
     held = busy.fresh(busy.ask("warm0"))
-    with django_assert_max_num_queries(31):
+    with django_assert_max_num_queries(27):
         lifecycle.conversation_close(conversation=held, actor=None)
+
+
+def test_widget_asks_for_a_human_at_once(busy: Desk, django_assert_max_num_queries: Any) -> None:
+    # The burst's request (bench/widget_burst.py): a new buyer's first POST asks for a human.
+    # The conversation stores the request with itself; the deciding pass answers it back.
+    busy.agent("roomy", max_concurrent=5)
+    client = widget_client(Shop.objects.get(pk=busy.shop_id), "fresh-http")
+    with django_assert_max_num_queries(22):
+        response = client.post("/api/v1/widget/conversation/", {"human": True}, format="json")
+    assert response.status_code == 200
+    assert response.json()["state"] == "active"

@@ -68,6 +68,7 @@ def _fork_and_publish(group: str) -> int:
         code = 1
         try:
             realtime.publish(group, {"type": "stream.event", "n": "child"})
+            realtime.flush()  # os._exit skips the flush at exit
             code = 0
         finally:
             os._exit(code)
@@ -105,4 +106,5 @@ def test_an_unreachable_redis_is_logged_and_never_raises(settings, caplog):
     thread.start()
     thread.join(realtime.PUBLISH_TIMEOUT_SECONDS + 5)
     assert done.is_set()
+    publisher.flush(realtime.PUBLISH_TIMEOUT_SECONDS + 5)  # the push fails on the loop, later
     assert "push to test.unreachable failed" in caplog.text or "timed out" in caplog.text

@@ -16,6 +16,7 @@ from apps.accounts.models import Account
 from apps.conversations import events
 from apps.conversations.lifecycle.outcomes import dispatch, reroute, route_stranded
 from apps.conversations.models import Conversation, State
+from apps.events.services import batched_events
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, AgentStatus, StatusChange
 from apps.routing.snapshot import Snapshot, load_snapshot
@@ -68,7 +69,13 @@ def agent_set_status(
     eligible agent starts the even rule from zero, with no catch-up (B5). One snapshot serves
     the whole change.
     """
-    now = now or timezone.now()
+    with batched_events():  # one statement for every event of the change
+        return _set_status(account, status, reason, now or timezone.now(), reroute_always)
+
+
+def _set_status(
+    account: Account, status: AgentStatus, reason: str, now: datetime, reroute_always: bool
+) -> AgentState:
     lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
     going_offline = status == AgentStatus.OFFLINE and state.status != AgentStatus.OFFLINE

@@ -93,6 +93,18 @@ def message_create(
     message and ``False``. A buyer writing outside business hours with nobody there gets the
     off-hours reply (SPEC D2)."""
     now = now or timezone.now()
+    body = _checked_body(body)
+    with transaction.atomic():
+        conv = _lock(conversation.pk)
+        message, created = _message_create_locked(
+            conv, sender=sender, body=body, agent=agent, client_id=client_id, kind=kind, now=now
+        )
+    if created:
+        _copy_message_fields(conv, conversation)
+    return message, created
+
+
+def _checked_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise InvalidInput(_("A message cannot be empty."), field="body")
@@ -100,33 +112,44 @@ def message_create(
         raise InvalidInput(
             _("A message has at most %(n)d characters.") % {"n": MAX_BODY}, field="body"
         )
-    with transaction.atomic():
-        conv = _lock(conversation.pk)
-        if client_id:
-            existing = Message.objects.filter(
-                conversation=conv, sender=sender, client_id=client_id
-            ).first()
-            if existing is not None:
-                return existing, False
-        also_save = []
-        if sender == Sender.BUYER and conv.state == State.ASSISTANT and not conv.intent:
-            intent = detect_intent(shop_id=conv.shop_id, text=body)
-            if intent:
-                conv.intent = intent
-                also_save.append("intent")
-        message = append_message(
-            conv,
-            sender=sender,
-            body=body,
-            kind=kind,
-            agent_id=agent.pk if agent is not None else None,
-            client_id=client_id,
-            now=now,
-            also_save=also_save,
-        )
-        if sender == Sender.BUYER:
-            automatic.offhours(conv, now=now)
-    _copy_message_fields(conv, conversation)
+    return body
+
+
+def _message_create_locked(
+    conv: Conversation,
+    *,
+    sender: Sender,
+    body: str,
+    agent: Account | None,
+    client_id: str,
+    kind: MessageKind,
+    now: datetime,
+) -> tuple[Message, bool]:
+    """``message_create`` on a conversation this transaction has locked, ``body`` checked."""
+    if client_id:
+        existing = Message.objects.filter(
+            conversation=conv, sender=sender, client_id=client_id
+        ).first()
+        if existing is not None:
+            return existing, False
+    also_save = []
+    if sender == Sender.BUYER and conv.state == State.ASSISTANT and not conv.intent:
+        intent = detect_intent(shop_id=conv.shop_id, text=body)
+        if intent:
+            conv.intent = intent
+            also_save.append("intent")
+    message = append_message(
+        conv,
+        sender=sender,
+        body=body,
+        kind=kind,
+        agent_id=agent.pk if agent is not None else None,
+        client_id=client_id,
+        now=now,
+        also_save=also_save,
+    )
+    if sender == Sender.BUYER:
+        automatic.offhours(conv, now=now)
     return message, True
 
 
@@ -377,7 +400,7 @@ def conversation_close(
     may end any open one. ``actor`` None is the system (SPEC D5, D6), whose ``notice`` the buyer
     reads before the end; the rating request follows (D4)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), batched_events():
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state == State.CLOSED:
@@ -582,7 +605,27 @@ def buyer_message_send(
     *, buyer: Buyer, entrance: str, body: str, client_id: str = ""
 ) -> tuple[Message, bool]:
     """The buyer writes: into its open conversation, or, after the end, a new one with the
-    service assistant (API.md, buyer widget). Idempotent on ``client_id``."""
+    service assistant (API.md, buyer widget). Idempotent on ``client_id``.
+
+    The usual case, an open conversation, is found and locked in one query."""
+    checked = _checked_body(body)
+    with transaction.atomic():
+        held = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("buyer", "product", "order", "shop")
+            .filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
+            .first()
+        )
+        if held is not None:
+            return _message_create_locked(
+                held,
+                sender=Sender.BUYER,
+                body=checked,
+                agent=None,
+                client_id=client_id,
+                kind=MessageKind.TEXT,
+                now=timezone.now(),
+            )
     conversation = buyer_open_conversation(buyer=buyer)
     if conversation is None and client_id:  # a resend after the end answers the stored one
         existing = Message.objects.filter(
