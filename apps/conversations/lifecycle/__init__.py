@@ -13,6 +13,7 @@ Modules, bottom up:
 - ``automatic``: the automatic replies (D1-D4), the seam to ``apps.automation``;
 - ``outcomes``: writing the engine's decisions, ``dispatch`` and ``reroute``;
 - ``agents``: status, presence expiry, capacity changes and leaving routing;
+- ``configuration``: what a settings or group change does to open conversations;
 - ``transitions``: what buyers and staff do (open, ask, write, transfer, claim, leave, close);
 - ``timed``: the silence timeouts (D5, D6) and the pool hand-out (B11), run by the beat tick.
 """
@@ -26,6 +27,7 @@ from apps.conversations.lifecycle.agents import (
     load_drift,
     presence_expire,
 )
+from apps.conversations.lifecycle.configuration import group_removed, offline_routing_resumed
 from apps.conversations.lifecycle.outcomes import dispatch, reroute
 from apps.conversations.lifecycle.timed import (
     agent_silence_act,
@@ -77,8 +79,10 @@ __all__ = [
     "conversation_transfer",
     "detect_intent",
     "dispatch",
+    "group_removed",
     "load_drift",
     "message_create",
+    "offline_routing_resumed",
     "pool_hand_out",
     "presence_expire",
     "queue_push_updates",
