@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
-from apps.conversations.lifecycle import capacity_changed, offline_routing_resumed
+from apps.conversations.lifecycle import settings_changed
 from apps.core.errors import InvalidFields, InvalidInput
 from apps.routing.locking import lock_shop
 from apps.routing.models import Group
@@ -113,12 +113,16 @@ def settings_update(
     """Change the actor's shop's settings (any subset of API.md's fields, already parsed) and,
     in the same transaction, move what the change moves:
 
-    - a raised max (shop default), the queue switched off or narrowed to fewer groups, the
-      pool's auto-assign switched on: free slots take waiting buyers, the queue first (C1-C3,
-      B11), and queued buyers left with no present candidate are decided again (C3);
+    - a raised max (shop default) or the pool's auto-assign switched on: free slots take
+      waiting buyers, the queue first (C1, C3, B11);
+    - the queue switched off, or a group taken out of the queueing groups: its waiting buyers
+      are decided again with max not enforced (C2);
     - offline routing switched on: what agents kept as offline messages is re-routed (B9a);
     - the other routing fields (rule, order, windows, offline handling) apply from the next
-      decision; a lowered max takes nothing from anyone (C1).
+      decision; a lowered max takes nothing from anyone (C1). Business hours never move a
+      conversation (SPEC D), nor do texts and timeouts.
+
+    The work is ``lifecycle.settings_changed``, the only writer of conversation state.
 
     Bad values raise ``InvalidFields`` with every field's messages; nothing is written then, and
     a failure while re-routing undoes the change as well.
@@ -141,15 +145,16 @@ def settings_update(
     routing_moved = {
         f for f in changes if f in ROUTING_FIELDS and getattr(settings, f) != changes[f]
     }
-    resumed = "offline_routing" in routing_moved and changes["offline_routing"]
     for field, value in changes.items():
         setattr(settings, field, value)
     if changes:
         settings.save(update_fields=sorted(changes))
-    if resumed:
-        offline_routing_resumed(shop_id=actor.shop_id, now=now)
-    elif routing_moved:
-        capacity_changed(shop_id=actor.shop_id, now=now)
+    if routing_moved:
+        settings_changed(
+            shop_id=actor.shop_id,
+            offline_routing_resumed="offline_routing" in routing_moved and settings.offline_routing,
+            now=now,
+        )
     return settings
 
 

@@ -27,7 +27,7 @@ from apps.conversations.lifecycle.agents import (
     load_drift,
     presence_expire,
 )
-from apps.conversations.lifecycle.configuration import group_removed, offline_routing_resumed
+from apps.conversations.lifecycle.configuration import group_removed, settings_changed
 from apps.conversations.lifecycle.outcomes import dispatch, reroute
 from apps.conversations.lifecycle.timed import (
     agent_silence_act,
@@ -82,12 +82,12 @@ __all__ = [
     "group_removed",
     "load_drift",
     "message_create",
-    "offline_routing_resumed",
     "pool_hand_out",
     "presence_expire",
     "queue_push_updates",
     "request_human",
     "reroute",
     "route_pending",
+    "settings_changed",
     "timers_run_due",
 ]
