@@ -134,7 +134,9 @@ def settings_update(
     # The shop's routing lock before any row (the lock order of every routing transition).
     lock_shop(actor.shop_id)
     settings = (
-        ShopSettings.objects.select_for_update().select_related("shop").get(shop_id=actor.shop_id)
+        ShopSettings.objects.select_for_update(of=("self",))
+        .select_related("shop")
+        .get(shop_id=actor.shop_id)
     )
     errors = _problems(settings, changes)
     if errors:
