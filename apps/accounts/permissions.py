@@ -1,5 +1,8 @@
 """The one module of named permissions (SPEC A4), checked at the entry points.
 
+No DRF here: the sockets and pages check these too (the REST API's permission classes, built
+on them, are ``apps.accounts.api_permissions``).
+
 Permissions are django-guardian object permissions on the account's shop. The main account holds
 every permission, always, whatever is stored.
 """
@@ -7,15 +10,11 @@ every permission, always, whatever is stored.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
-from rest_framework.permissions import BasePermission
 
 if TYPE_CHECKING:
-    from rest_framework.request import Request
-    from rest_framework.views import APIView
-
     from apps.accounts.models import Account
 
 
@@ -58,25 +57,3 @@ def set_perms(account: Account, perms: set[Perm]) -> None:
         assign_perm(f"shops.{perm.value}", account, account.shop)
     for perm in held - perms:
         remove_perm(f"shops.{perm.value}", account, account.shop)
-
-
-class HasShopPerm(BasePermission):
-    """DRF permission: ``permission_classes = [HasShopPerm.of(Perm.MANAGE_ACCOUNTS)]``."""
-
-    perm: Perm
-
-    @classmethod
-    def of(cls, perm: Perm) -> type[HasShopPerm]:
-        return type(f"Has_{perm.value}", (cls,), {"perm": perm})
-
-    def has_permission(self, request: Request, view: APIView) -> Any:
-        user = request.user
-        return bool(user and user.is_authenticated and has_perm(user, self.perm))  # type: ignore[arg-type]
-
-
-class IsStaff(BasePermission):
-    """An authenticated, active account of a shop."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active)

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from apps.core.errors import Forbidden, InvalidInput
+from apps.routing.models import AgentState
 from apps.shopdata.models import Buyer, Order, Product
+from apps.shopdata.services import buyer_identify
 from apps.shops.models import ShopSettings
 
 TOKEN_SALT = "helpdesk.widget"
@@ -61,6 +63,26 @@ def principal_for_token(token: str) -> BuyerPrincipal | None:
     if buyer is None:
         return None
     return BuyerPrincipal(buyer, data["e"], data["p"], data["o"])
+
+
+def principal_context(
+    principal: BuyerPrincipal, *, chosen_agent_id: int | None = None
+) -> tuple[Product | None, Order | None]:
+    """The product and order of the page the buyer came from (F1), read within its shop; and,
+    when the buyer chose an agent (B7), a check that the agent is of this shop, before anything
+    is stored (bad input changes nothing, SPEC N)."""
+    shop_id = principal.shop_id
+    if (
+        chosen_agent_id is not None
+        and not AgentState.objects.filter(shop_id=shop_id, account_id=chosen_agent_id).exists()
+    ):
+        raise InvalidInput(_("No such agent."), field="agent")
+    product = order = None
+    if principal.product_id is not None:
+        product = Product.objects.filter(shop_id=shop_id, pk=principal.product_id).first()
+    if principal.order_id is not None:
+        order = Order.objects.filter(shop_id=shop_id, pk=principal.order_id).first()
+    return product, order
 
 
 def signature_valid(secret: str, buyer_id: str, signature: str) -> bool:
@@ -125,11 +147,8 @@ def widget_session_start(
         ).first()
         if order_row is None:
             raise InvalidInput(_("Unknown order."), field="order")
-    buyer, created = Buyer.objects.get_or_create(
-        shop_id=shop_id, external_id=external_id, defaults={"name": name.strip()}
+    buyer, _created = buyer_identify(
+        shop_id=shop_id, external_id=external_id, name=name, field="buyer_id"
     )
-    if not created and name.strip() and not buyer.name:
-        buyer.name = name.strip()
-        buyer.save(update_fields=["name"])
     token = buyer_token(buyer, entrance, product_row, order_row)
     return WidgetSession(token, buyer, settings)

@@ -24,6 +24,18 @@ class InvalidInput(DomainError):
     """Bad input: 400 with the field named where there is one."""
 
 
+class InvalidFields(InvalidInput):
+    """Bad input on several fields at once: 400 with every field's messages, as a serializer
+    answers (API.md, General)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(" ".join(m for messages in errors.values() for m in messages))
+        self.errors = {field: [str(m) for m in messages] for field, messages in errors.items()}
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"errors": self.errors}
+
+
 class NotFound(DomainError):
     """Missing or another shop's: the same answer for both (SPEC A1)."""
 

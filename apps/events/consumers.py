@@ -27,8 +27,8 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
 from apps.core.db import db_async
 from apps.core.errors import DomainError
@@ -56,12 +56,10 @@ def socket_error(exc: Exception) -> dict[str, Any]:
     """The ``data`` of an ``error`` frame for an exception: the one mapping (STYLE 9)."""
     if isinstance(exc, DomainError):
         return {"code": exc.code, **exc.as_payload()}
-    if isinstance(exc, ValidationError):
-        detail: Any = exc.detail
-        if isinstance(detail, dict):
-            errors = {k: [str(m) for m in v] for k, v in detail.items()}
-            return {"code": "invalid", "errors": errors}
-        return {"code": "invalid", "detail": " ".join(str(m) for m in detail)}
+    if isinstance(exc, ValidationError):  # Django's (a model's or a form's checks): no DRF here
+        if hasattr(exc, "error_dict"):
+            return {"code": "invalid", "errors": exc.message_dict}
+        return {"code": "invalid", "detail": " ".join(exc.messages)}
     return {"code": "internal", "detail": _("Something went wrong; nothing was changed.")}
 
 

@@ -13,13 +13,32 @@ from apps.core.errors import InvalidInput
 from apps.shopdata.models import Buyer, Order, Product
 
 
-def _external_id(value: str) -> str:
+def _external_id(value: str, field: str = "external_id") -> str:
     value = value.strip()
     if not value or len(value) > 64:
-        raise InvalidInput(_("An external id has 1 to 64 characters."), field="external_id")
+        raise InvalidInput(_("An external id has 1 to 64 characters."), field=field)
     if any(unicodedata.category(c) == "Cc" for c in value):  # PostgreSQL cannot store a NUL
-        raise InvalidInput(_("An external id cannot hold control characters."), field="external_id")
+        raise InvalidInput(_("An external id cannot hold control characters."), field=field)
     return value
+
+
+@transaction.atomic
+def buyer_identify(
+    *, shop_id: int, external_id: str, name: str = "", field: str = "external_id"
+) -> tuple[Buyer, bool]:
+    """The shop's buyer with this external id, stored on first sight (a widget session, a
+    private contact named before the shop pushed the buyer). Unlike ``buyer_upsert`` it changes
+    nothing the shop's systems pushed: a name is only filled in where there is none. ``field``
+    names the request field in errors."""
+    external_id = _external_id(external_id, field)
+    name = name.strip()
+    buyer, created = Buyer.objects.get_or_create(
+        shop_id=shop_id, external_id=external_id, defaults={"name": name}
+    )
+    if not created and name and not buyer.name:
+        buyer.name = name
+        buyer.save(update_fields=["name"])
+    return buyer, created
 
 
 @transaction.atomic

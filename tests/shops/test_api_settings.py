@@ -290,6 +290,29 @@ def test_raising_the_shop_max_hands_the_waiting_buyer_to_the_agent(desk_like):
     assert (waiting.state, waiting.agent_id) == (State.ACTIVE, agent.pk)
 
 
+def test_switching_offline_routing_on_hands_a_kept_buyer_to_an_online_agent(shop_a):
+    # SPEC B9a: with offline routing off an agent who went offline kept its buyer; switching it
+    # on through the API re-routes that buyer before the answer
+    from apps.conversations import lifecycle as conv
+    from apps.conversations.lifecycle import agent_set_status
+    from apps.routing.models import AgentStatus
+    from apps.shopdata.models import Buyer
+
+    ShopSettings.objects.filter(shop=shop_a.shop).update(offline_routing=False)
+    leaver = shop_a.sub("leaver", {Perm.CHAT})
+    agent_set_status(account=leaver, status=AgentStatus.ONLINE)
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="b1")
+    kept = conv.request_human(conversation=conv.conversation_open(buyer=buyer))
+    agent_set_status(account=leaver, status=AgentStatus.OFFLINE)
+    other = shop_a.sub("other", {Perm.CHAT})
+    agent_set_status(account=other, status=AgentStatus.ONLINE)
+    router = shop_a.sub("router", {Perm.MANAGE_ROUTING})
+    response = shop_a.client(router).patch(SETTINGS, {"offline_routing": True}, format="json")
+    assert response.status_code == 200 and response.json()["offline_routing"] is True
+    kept.refresh_from_db()
+    assert (kept.state, kept.agent_id) == (State.ACTIVE, other.pk)
+
+
 @pytest.fixture
 def desk_like(shop_a):
     """An online agent at its max of one, and a second buyer waiting in the queue."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.api_permissions import HasShopPerm, IsStaff
 from apps.accounts.models import Account
-from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
+from apps.accounts.permissions import Perm
 from apps.accounts.selectors import account_get
 from apps.conversations import lifecycle as services
 from apps.conversations.api.serializers import (
@@ -28,6 +28,7 @@ from apps.conversations.api.serializers import (
     QueuePageSerializer,
     TransferSerializer,
 )
+from apps.conversations.contacts import private_contact_add, private_contact_remove
 from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
 from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
 from apps.conversations.selectors import (
@@ -41,7 +42,6 @@ from apps.conversations.selectors import (
 from apps.core.errors import NotFound
 from apps.core.selectors import get_by_id
 from apps.routing.models import Group
-from apps.shopdata.models import Buyer
 
 
 def conversation_data(
@@ -238,12 +238,10 @@ class PrivateContactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Priva
     def create(self, request: Request) -> Response:
         data = PrivateContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        shop_id = _staff(request).shop_id
-        with transaction.atomic():
-            buyer, _created = Buyer.objects.get_or_create(
-                shop_id=shop_id, external_id=data.validated_data["buyer"].strip()
-            )
-            contact, _created = PrivateContact.objects.get_or_create(shop_id=shop_id, buyer=buyer)
+        contact = private_contact_add(
+            actor=_staff(request), buyer_external_id=data.validated_data["buyer"]
+        )
+        buyer = contact.buyer
         return Response(
             {"buyer": buyer.external_id, "name": buyer.name, "created_at": contact.created_at},
             status=status.HTTP_201_CREATED,
@@ -255,11 +253,7 @@ class PrivateContactViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Priva
         ]
     )
     def destroy(self, request: Request, buyer_id: str) -> Response:
-        if "\x00" in buyer_id:  # no external id holds one (and PostgreSQL cannot compare it)
-            raise NotFound("No such private contact.")
-        deleted, _ = self.get_queryset().filter(buyer__external_id=buyer_id).delete()
-        if not deleted:
-            raise NotFound("No such private contact.")
+        private_contact_remove(actor=_staff(request), buyer_external_id=buyer_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -32,12 +32,10 @@ from apps.conversations.api.serializers import (
     WidgetSessionSerializer,
 )
 from apps.conversations.api.views import conversation_data
-from apps.conversations.buyers import BuyerPrincipal, principal_for_token
+from apps.conversations.buyers import BuyerPrincipal, principal_context, principal_for_token
 from apps.conversations.models import OPEN_STATES, Conversation, Message
 from apps.conversations.payloads import message_payload
-from apps.core.errors import InvalidInput, NotFound
-from apps.routing.models import AgentState
-from apps.shopdata.models import Order, Product
+from apps.core.errors import NotFound
 from apps.shops.models import ShopSettings
 
 
@@ -156,18 +154,14 @@ class WidgetConversationView(_WidgetView):
         data.is_valid(raise_exception=True)
         p = _principal(request)
         chosen = data.validated_data.get("agent")
-        if (
-            chosen is not None
-            and not AgentState.objects.filter(shop_id=p.shop_id, account_id=chosen).exists()
-        ):  # checked before the conversation opens: bad input stores nothing
-            raise InvalidInput(_("No such agent."), field="agent")
         human = data.validated_data["human"]
         intent = data.validated_data["intent"].strip()
+        product, order = principal_context(p, chosen_agent_id=chosen)
         conversation = services.conversation_open(
             buyer=p.buyer,
             entrance=p.entrance,
-            product=Product.objects.filter(pk=p.product_id).first() if p.product_id else None,
-            order=Order.objects.filter(pk=p.order_id).first() if p.order_id else None,
+            product=product,
+            order=order,
             intent=intent,
             human=human,
             chosen_agent_id=chosen,

@@ -13,6 +13,7 @@ Modules, bottom up:
 - ``automatic``: the automatic replies (D1-D4), the seam to ``apps.automation``;
 - ``outcomes``: writing the engine's decisions, ``dispatch`` and ``reroute``;
 - ``agents``: status, presence expiry, capacity changes and leaving routing;
+- ``configuration``: what a settings or group change does to open conversations;
 - ``transitions``: what buyers and staff do (open, ask, write, transfer, claim, leave, close);
 - ``timed``: the silence timeouts (D5, D6) and the pool hand-out (B11), run by the beat tick.
 """
@@ -26,6 +27,7 @@ from apps.conversations.lifecycle.agents import (
     load_drift,
     presence_expire,
 )
+from apps.conversations.lifecycle.configuration import group_removed, settings_changed
 from apps.conversations.lifecycle.outcomes import dispatch, reroute
 from apps.conversations.lifecycle.timed import (
     agent_silence_act,
@@ -77,6 +79,7 @@ __all__ = [
     "conversation_transfer",
     "detect_intent",
     "dispatch",
+    "group_removed",
     "load_drift",
     "message_create",
     "pool_hand_out",
@@ -85,5 +88,6 @@ __all__ = [
     "request_human",
     "reroute",
     "route_pending",
+    "settings_changed",
     "timers_run_due",
 ]

@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import HasShopPerm, Perm
+from apps.accounts.api_permissions import HasShopPerm
+from apps.accounts.permissions import Perm
 from apps.shopdata import services
 from apps.shopdata.api.serializers import (
     BuyerSerializer,

@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts.api_permissions import HasShopPerm, IsStaff
 from apps.accounts.models import Account
-from apps.accounts.permissions import HasShopPerm, IsStaff, Perm
+from apps.accounts.permissions import Perm
 from apps.accounts.selectors import account_get, accounts_of_shop
 from apps.backoffice import services
 from apps.backoffice.api.accounts.serializers import (

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.routing.models import Group
@@ -26,6 +25,8 @@ class ScopeSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class GroupSerializer(serializers.ModelSerializer[Group]):
+    """Parsing and answering; the writes and their rules are ``apps.backoffice.groups``."""
+
     scope = ScopeSerializer(required=False)
     members = serializers.SerializerMethodField()
 
@@ -47,36 +48,3 @@ class GroupSerializer(serializers.ModelSerializer[Group]):
             "order_statuses": group.scope_order_statuses,
         }
         return data
-
-    def validate_name(self, value: str) -> str:
-        value = value.strip()
-        shop_id = self.context["request"].user.shop_id
-        clash = Group.objects.filter(shop_id=shop_id, name=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError(_("A group with this name already exists."))
-        return value
-
-    def _scope_fields(self, validated: dict[str, Any]) -> dict[str, Any]:
-        scope = validated.pop("scope", None)
-        if scope is None:
-            return validated
-        return {
-            **validated,
-            "scope_segments": sorted(set(scope.get("segments", []))),
-            "scope_products": sorted(set(scope.get("products", []))),
-            "scope_intents": sorted(set(scope.get("intents", []))),
-            "scope_order_statuses": sorted(set(scope.get("order_statuses", []))),
-        }
-
-    def create(self, validated: dict[str, Any]) -> Group:
-        return Group.objects.create(
-            shop_id=self.context["request"].user.shop_id, **self._scope_fields(validated)
-        )
-
-    def update(self, group: Group, validated: dict[str, Any]) -> Group:
-        for key, value in self._scope_fields(validated).items():
-            setattr(group, key, value)
-        group.save()
-        return group

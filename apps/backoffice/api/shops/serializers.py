@@ -13,27 +13,6 @@ from apps.conversations.models import Entrance
 from apps.shops.models import ShopSettings
 
 HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
-DURATION_FIELDS = (
-    "avg_handling_seconds",
-    "reentry_window_seconds",
-    "offline_grace_seconds",
-    "buyer_silence_seconds",
-    "buyer_warning_seconds",
-    "agent_silence_seconds",
-    "agent_warning_seconds",
-)
-# Automatic texts (SPEC D): empty means the default in the shop's language.
-TEXT_FIELDS = (
-    "welcome_text",
-    "offhours_text",
-    "queueing_text",
-    "buyer_warning_text",
-    "buyer_close_text",
-    "agent_warning_text",
-)
-MAX_TEXT = 1000
-SILENCE_FIELDS = DURATION_FIELDS[3:]  # buyer and agent silence and their warnings
-MAX_TIMEOUT = 7 * 24 * 3600  # a week: longer is a typo, not a timeout
 
 
 class WeeklySlot(serializers.Serializer[dict[str, Any]]):
@@ -115,18 +94,6 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
             data.pop("widget_secret", None)
         return data
 
-    def validate_queue_groups(self, value: list[int]) -> list[int]:
-        shop = self.instance.shop if self.instance else None
-        if shop is None:
-            return value
-        from apps.routing.models import Group
-
-        known = set(Group.objects.filter(shop=shop, pk__in=value).values_list("pk", flat=True))
-        unknown = sorted(set(value) - known)
-        if unknown:
-            raise serializers.ValidationError(_("Unknown groups: %(ids)s") % {"ids": unknown})
-        return sorted(set(value))
-
     def validate_business_hours(self, value: dict[str, Any]) -> dict[str, Any]:
         found = hours.problems(value)
         if found:
@@ -135,34 +102,6 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
 
     def validate_widget_origins(self, value: list[str]) -> list[str]:
         return [v.rstrip("/") for v in value]
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        merged: dict[str, int] = {
-            f: int(attrs.get(f, getattr(self.instance, f, 0)) or 0) for f in DURATION_FIELDS
-        }
-        errors: dict[str, list[Any]] = {}
-        # A warning comes before its timeout (SPEC D, API.md).
-        for warning, timeout in (
-            ("buyer_warning_seconds", "buyer_silence_seconds"),
-            ("agent_warning_seconds", "agent_silence_seconds"),
-        ):
-            if merged[timeout] and merged[warning] and merged[warning] >= merged[timeout]:
-                errors[warning] = [_("The warning must come before the timeout.")]
-        for positive in ("avg_handling_seconds", "offline_grace_seconds"):
-            if merged[positive] < 1:
-                errors[positive] = [_("Ensure this value is at least 1.")]
-        # SPEC D5, D6: 0 switches a timeout or its warning off; a week at most.
-        for timeout in SILENCE_FIELDS:
-            if merged[timeout] > MAX_TIMEOUT:
-                errors[timeout] = [_("Ensure this value is at most %(n)d.") % {"n": MAX_TIMEOUT}]
-        for text in TEXT_FIELDS:
-            if len(attrs.get(text) or "") > MAX_TEXT:
-                errors[text] = [
-                    _("Ensure this text has at most %(n)d characters.") % {"n": MAX_TEXT}
-                ]
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
 
 
 class WidgetSecretSerializer(serializers.Serializer[dict[str, Any]]):
