@@ -99,6 +99,29 @@ def server_database() -> Iterator[str]:
             )
 
 
+def with_query(database_url: str, **query: str) -> str:
+    """``database_url`` with libpq parameters added (django-environ passes them to psycopg),
+    e.g. ``application_name``, by which ``pg_stat_activity`` tells a server's connections."""
+    parts = urlsplit(database_url)
+    extra = "&".join(f"{k}={v}" for k, v in query.items())
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+def seed_shop(database_url: str, redis_url: str, **spec: Any) -> dict[str, Any]:
+    """A shop made by ``tests.realtime.seed`` on a server's database (see there)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.realtime.seed", json.dumps(spec)],
+        cwd=BASE_DIR,
+        env={**clean_env(), "DATABASE_URL": database_url, "REDIS_URL": redis_url},
+        check=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 @contextmanager
 def server_redis() -> Iterator[str]:
     """The Redis database after the test run's (10 -> 11), emptied before and after."""
@@ -143,8 +166,11 @@ class Server:
 
 
 @contextmanager
-def uvicorn_server(database_url: str, redis_url: str, log: Path) -> Iterator[Server]:
-    """``uvicorn config.asgi:application`` on a free loopback port, up once /readyz answers."""
+def uvicorn_server(
+    database_url: str, redis_url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """``uvicorn config.asgi:application`` on a free loopback port, up once /readyz answers
+    (``env``: more environment for the server, e.g. a setting under test)."""
     port = free_port()
     env = {
         **clean_env(),
@@ -152,6 +178,7 @@ def uvicorn_server(database_url: str, redis_url: str, log: Path) -> Iterator[Ser
         "REDIS_URL": redis_url,
         "PYTHONUNBUFFERED": "1",
         "THROTTLE_SIGNUP": "1000/hour",
+        **(env or {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
