@@ -167,10 +167,15 @@ class Server:
 
 @contextmanager
 def uvicorn_server(
-    database_url: str, redis_url: str, log: Path, env: dict[str, str] | None = None
+    database_url: str,
+    redis_url: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    ready: str = "/readyz",
 ) -> Iterator[Server]:
-    """``uvicorn config.asgi:application`` on a free loopback port, up once /readyz answers
-    (``env``: more environment for the server, e.g. a setting under test)."""
+    """``uvicorn config.asgi:application`` on a free loopback port, up once ``ready`` answers
+    200 (``env``: more environment for the server, e.g. a setting under test; ``ready``
+    "/healthz" for a server whose Redis is meant to be down)."""
     port = free_port()
     env = {
         **clean_env(),
@@ -203,12 +208,12 @@ def uvicorn_server(
     server = Server(process=process, port=port, log=log)
     try:
 
-        def ready() -> bool:
+        def up() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"uvicorn exited:\n{log.read_text(errors='replace')[-3000:]}")
-            return http("GET", server.base + "/readyz", timeout=2)[0] == 200
+            return http("GET", server.base + ready, timeout=2)[0] == 200
 
-        wait_for(f"uvicorn on port {port}", ready, 60, log)
+        wait_for(f"uvicorn on port {port}", up, 60, log)
         yield server
     finally:
         with suppress(ProcessLookupError):
