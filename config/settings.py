@@ -65,7 +65,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
     # number of requests and sockets; a caller that waits longer than the timeout for one gets
-    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable).
+    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable). The
+    # timeout (30 s) lets an ordinary burst queue: 200 requests at once take about 10 s to serve
+    # on 2 cores, and the last of them waits that long for a connection.
     # Connections go back to the pool at the end of each request and each socket call
     # (apps.core.db.db_async), so CONN_MAX_AGE must be 0 with it. Defaults for one web process on
     # 2 cores: 16 is well above what one process (one core's worth of Python) keeps busy, and
@@ -80,7 +82,7 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env.int("HELPDESK_DB_POOL_MIN", default=2), DB_POOL_MAX),
             "max_size": DB_POOL_MAX,
-            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=10.0),
+            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=30.0),
             "name": "helpdesk",
         }
     else:
