@@ -14,11 +14,12 @@ recipient's stream and owns everything the two share:
   4408, and it re-joins its channel-layer group well within the layer's group expiry.
 * one worker per socket: client frames and pushed events are handled in arrival order by a task
   of the socket's own, so the consumer goes straight back to reading the connection. The server
-  (uvicorn) stops reading a socket while its application has not taken the last frame; a handler
-  waiting on a busy database used to keep the keepalive pongs unread until uvicorn closed the
-  socket with 1011 "keepalive ping timeout" (issue 8, item 4). The backlog is bounded: pushed
-  events beyond ``BACKLOG_MAX`` are dropped (the outbox has them: the next event or ping fills
-  the gap), a client frame beyond it closes the socket with 1013 (try again later).
+  (uvicorn) stops reading a socket while a frame waits for the application; a handler waiting
+  on a busy database with the client's next frame behind it kept the keepalive pongs unread
+  until uvicorn closed the socket with 1011 "keepalive ping timeout" (issue 8, item 4). The
+  backlog is bounded: pushed events beyond ``BACKLOG_MAX`` are dropped (the outbox has them: the
+  next event or ping fills the gap), and a client frame beyond ``FRAMES_MAX`` (room for the
+  client's own frames above the events) closes the socket with 1013 (try again later).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ MISSED_PINGS = 2.5  # a socket silent for this many ping intervals is dead
 REJOIN_SECONDS = 3600.0  # well within the channel layer's group_expiry (a day)
 RATE_BURST = 40  # client frames: a burst of 40, then 10 a second
 RATE_PER_SECOND = 10.0
-BACKLOG_MAX = 100  # frames and events waiting for a socket's worker
+BACKLOG_MAX = 100  # pushed events waiting for a socket's worker; beyond it they are dropped
+FRAMES_MAX = 2 * BACKLOG_MAX  # frames and events waiting: a client frame beyond it closes 1013
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 Job = Callable[[], Awaitable[None]]
@@ -273,7 +275,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error({"code": "unknown_type", "detail": detail})
             return
         handler: Handler = getattr(self, handler_name)
-        if self.backlog.qsize() >= BACKLOG_MAX:  # the server is far behind this client
+        if self.backlog.qsize() >= FRAMES_MAX:  # the server is far behind this client
             logger.warning("socket frame %s: backlog full, closing with 1013", kind)
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return

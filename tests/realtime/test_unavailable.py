@@ -170,3 +170,56 @@ async def test_redis_down_at_the_handshake_closes_sockets_1013_not_500(shop_data
         assert answer.headers["Retry-After"] == "5"
         log = (tmp_path / "server.log").read_text()
         assert "Exception in ASGI application" not in log, log[-3000:]
+
+
+async def test_a_socket_whose_frame_waits_on_the_database_keeps_answering_pings(
+    shop_database, tmp_path
+):
+    # issue 8, item 4: uvicorn stops reading a socket while a frame waits for the application;
+    # a message.send waiting on a locked row with the next frame behind it used to leave the
+    # keepalive pongs unread and uvicorn closed the socket with 1011 "keepalive ping timeout"
+    # (the benchmark's agents, who answer many buyers).
+    # Here uvicorn pings every 0.5 s and gives up after 1 s; the row stays locked for 4 s.
+    database, redis_url, shop = shop_database
+    buyer = shop["buyers"][0]["token"]
+    tokens = {a["id"]: a["token"] for a in shop["agents"]}
+    fast_pings = {"UVICORN_WS_PING_INTERVAL": "0.5", "UVICORN_WS_PING_TIMEOUT": "1"}
+    log = tmp_path / "server.log"
+    with uvicorn_server(database, redis_url, log, env=fast_pings) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=30, trust_env=False) as http:
+            asked = await http.post(
+                "/api/v1/widget/conversation/",
+                json={"human": True},
+                headers={"Authorization": f"Buyer {buyer}"},
+            )
+        conversation = asked.json()
+        assert conversation["state"] == "active", conversation
+        async with connect(
+            f"{server.ws}/ws/agent/?token={tokens[conversation['agent']]}",
+            origin=server.base,  # type: ignore[arg-type]
+            proxy=None,
+            ping_interval=None,  # the server pings; the client library answers
+        ) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            with psycopg.connect(database) as holder:
+                holder.execute(
+                    "SELECT 1 FROM conversations_conversation WHERE id = %s FOR UPDATE",
+                    [conversation["id"]],
+                )
+                send = {
+                    "type": "message.send",
+                    "conversation": conversation["id"],
+                    "body": "one moment please",
+                    "client_id": "slow-1",
+                }
+                await ws.send(json.dumps(send))
+                # and the client's heartbeat arrives while the first frame waits: uvicorn holds
+                # it until the application takes it, and reads nothing meanwhile
+                await ws.send(json.dumps({"type": "ping"}))
+                await asyncio.sleep(4)  # 8 server pings, each to be answered within 1 s
+                holder.rollback()
+            async with asyncio.timeout(15):
+                while (frame := json.loads(await ws.recv()))["type"] != "ack":
+                    pass
+            assert frame["data"]["client_id"] == "slow-1" and frame["data"]["created"] is True
+            assert ws.protocol.close_rcvd is None  # still open
