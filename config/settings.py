@@ -65,7 +65,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
     # number of requests and sockets; a caller that waits longer than the timeout for one gets
-    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable).
+    # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable). The
+    # timeout (30 s) lets an ordinary burst queue: 200 requests at once take about 10 s to serve
+    # on 2 cores, and the last of them waits that long for a connection.
     # Connections go back to the pool at the end of each request and each socket call
     # (apps.core.db.db_async), so CONN_MAX_AGE must be 0 with it. Defaults for one web process on
     # 2 cores: 16 is well above what one process (one core's worth of Python) keeps busy, and
@@ -80,7 +82,7 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env.int("HELPDESK_DB_POOL_MIN", default=2), DB_POOL_MAX),
             "max_size": DB_POOL_MAX,
-            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=10.0),
+            "timeout": env.float("HELPDESK_DB_POOL_TIMEOUT", default=30.0),
             "name": "helpdesk",
         }
     else:
@@ -197,6 +199,13 @@ warnings.filterwarnings(
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis connections of one process (README, Deploying and scaling): each pool (the cache, the
+# channel layer on the server's event loop, the publisher's) holds at most REDIS_POOL_MAX
+# connections; a caller waits up to REDIS_POOL_TIMEOUT seconds for one, then gets a
+# ConnectionError (503 / socket close 1013). Celery's broker pool adds at most
+# CELERY_BROKER_POOL_LIMIT.
+REDIS_POOL_MAX = env.int("REDIS_POOL_MAX", default=20)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=5.0)
 CACHES: dict[str, dict[str, object]]
 CHANNEL_LAYERS: dict[str, dict[str, object]]
 if EMBEDDED:
@@ -209,26 +218,39 @@ else:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "helpdesk",
             # An unreachable Redis fails fast (a 503, apps.core.unavailable) instead of hanging.
-            "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 5},
+            # At most REDIS_POOL_MAX connections; a thread waits REDIS_POOL_TIMEOUT for one.
+            "OPTIONS": {
+                "socket_connect_timeout": 3,
+                "socket_timeout": 5,
+                "pool_class": "redis.BlockingConnectionPool",
+                "max_connections": REDIS_POOL_MAX,
+                "timeout": REDIS_POOL_TIMEOUT,
+            },
         }
     }
-    # The Redis layer, not the pub/sub one (docs/realtime.md): bounded per socket (capacity,
-    # also the bound of each process's receive buffer), messages expire, and what a slow socket
-    # misses is read back from the event outbox. Sockets re-join their group well within
-    # group_expiry, so a connection open for days keeps receiving. The socket timeout must exceed
-    # the layer's 5 s blocking pop (redis-py's default is 5 s too: a reply arriving on the dot
-    # then fails the read and kills the socket's consumer).
+    # The Redis layer, not the pub/sub one (docs/realtime.md): bounded, messages expire, and
+    # what a slow socket misses is read back from the event outbox. channels_redis keeps the
+    # pushes to all the sockets of one process in one Redis key, so ``capacity`` bounds a whole
+    # process's pending pushes (and each socket's receive buffer): 1,000 absorbs the fan-out of
+    # a 300-buyer burst to one process, where 200 logged "channels over capacity" and sent
+    # sockets to the outbox. Sockets re-join their group well within group_expiry, so a
+    # connection open for days keeps receiving. The socket timeout must exceed the layer's 5 s
+    # blocking pop (redis-py's default is 5 s too: a reply arriving on the dot then fails the
+    # read and kills the socket's consumer). Each event loop using the layer (the server's, the
+    # publisher's in apps.core.realtime) has one pool of at most REDIS_POOL_MAX connections.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "apps.core.realtime.BoundedRedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3}
                 ],
                 "prefix": "helpdesk:asgi",
-                "capacity": env.int("CHANNEL_CAPACITY", default=200),
-                "expiry": 60,
+                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                "expiry": env.int("CHANNEL_EXPIRY_SECONDS", default=60),
                 "group_expiry": 86400,
+                "max_connections": REDIS_POOL_MAX,
+                "pool_timeout": REDIS_POOL_TIMEOUT,
             },
         }
     }
@@ -273,6 +295,7 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
 
 # Celery: Redis broker; tasks acknowledged after they ran, re-queued when a worker dies.
 CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_POOL_LIMIT = env.int("CELERY_BROKER_POOL_LIMIT", default=10)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -12,6 +12,14 @@ recipient's stream and owns everything the two share:
   handlers, and the one mapping of domain errors to ``error`` frames; the socket stays usable.
 * heartbeats: a socket that sends nothing for ``MISSED_PINGS`` ping intervals is closed with
   4408, and it re-joins its channel-layer group well within the layer's group expiry.
+* one worker per socket: client frames and pushed events are handled in arrival order by a task
+  of the socket's own, so the consumer goes straight back to reading the connection. The server
+  (uvicorn) stops reading a socket while a frame waits for the application; a handler waiting
+  on a busy database with the client's next frame behind it kept the keepalive pongs unread
+  until uvicorn closed the socket with 1011 "keepalive ping timeout" (issue 8, item 4). The
+  backlog is bounded: pushed events beyond ``BACKLOG_MAX`` are dropped (the outbox has them: the
+  next event or ping fills the gap), and a client frame beyond ``FRAMES_MAX`` (room for the
+  client's own frames above the events) closes the socket with 1013 (try again later).
 """
 
 from __future__ import annotations
@@ -48,8 +56,16 @@ MISSED_PINGS = 2.5  # a socket silent for this many ping intervals is dead
 REJOIN_SECONDS = 3600.0  # well within the channel layer's group_expiry (a day)
 RATE_BURST = 40  # client frames: a burst of 40, then 10 a second
 RATE_PER_SECOND = 10.0
+BACKLOG_MAX = 100  # pushed events waiting for a socket's worker; beyond it they are dropped
+FRAMES_MAX = 2 * BACKLOG_MAX  # frames and events waiting: a client frame beyond it closes 1013
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Job = Callable[[], Awaitable[None]]
+
+
+def is_gone(exc: BaseException) -> bool:
+    """The client went away while we answered (the server's ``ClientDisconnected``)."""
+    return type(exc).__name__ == "ClientDisconnected"
 
 
 def socket_error(exc: Exception) -> dict[str, Any]:
@@ -112,6 +128,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.tokens_at = time.monotonic()
         self.ping_seconds = await self.ping_seconds_for()
         self.watchdog: asyncio.Task[None] | None = None
+        self.backlog: asyncio.Queue[Job] = asyncio.Queue()
+        self.worker: asyncio.Task[None] | None = None
         await self.channel_layer.group_add(recipient.group, self.channel_name)
         await self.accept()
         after, problem = self._after()
@@ -132,6 +150,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         else:
             await self._replay(after, head)
         self.watchdog = asyncio.ensure_future(self._watch())
+        self.worker = asyncio.ensure_future(self._work())
 
     def _after(self) -> tuple[int | None, dict[str, Any] | None]:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -174,7 +193,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # --- Live events ---------------------------------------------------------------------------
 
     async def stream_event(self, message: dict[str, Any]) -> None:
-        """A stored event of this stream, pushed after commit (apps.events.services.emit)."""
+        """A stored event of this stream, pushed after commit (apps.events.services.emit):
+        handled by the socket's worker, after what arrived before it."""
+        if self.backlog.qsize() >= BACKLOG_MAX:
+            return  # the outbox has it: the next event or ping fills the gap
+        self.backlog.put_nowait(lambda: self.deliver(message))
+
+    async def deliver(self, message: dict[str, Any]) -> None:
         seq = int(message["stream_seq"])
         if seq <= self.delivered:
             return  # already delivered (replayed or filled from the outbox)
@@ -185,8 +210,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.delivered = seq
 
     async def live_event(self, message: dict[str, Any]) -> None:
-        """An event outside the stream (``LiveEvent``: typing): no ``stream_seq``, not stored."""
-        await self.send_json({"type": message["event"], "data": message["data"]})
+        """An event outside the stream (``LiveEvent``: typing): no ``stream_seq``, not stored;
+        handled by the socket's worker, dropped when it is backlogged."""
+        if self.backlog.qsize() < BACKLOG_MAX:
+            frame = {"type": message["event"], "data": message["data"]}
+            self.backlog.put_nowait(lambda: self.send_json(frame))
 
     async def relay(self, event: LiveEvent) -> None:
         """Send ``event`` to its recipient's sockets now (a client frame's live answer)."""
@@ -215,10 +243,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "recipient"):
             return  # refused at the handshake
-        if self.watchdog is not None:
-            self.watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.watchdog
+        for task in (self.watchdog, getattr(self, "worker", None)):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.channel_layer.group_discard(self.recipient.group, self.channel_name)
         await self.on_gone(clean=not getattr(self, "missed_pings", False))
 
@@ -249,19 +278,42 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error({"code": "unknown_type", "detail": detail})
             return
         handler: Handler = getattr(self, handler_name)
+        if self.backlog.qsize() >= FRAMES_MAX:  # the server is far behind this client
+            logger.warning("socket frame %s: backlog full, closing with 1013", kind)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
+        self.backlog.put_nowait(lambda: self._handle(handler, content))
+
+    async def _handle(self, handler: Handler, content: dict[str, Any]) -> None:
+        """Run one frame's handler; its errors become ``error`` frames (the socket stays)."""
         try:
             await handler(content)
         except (DomainError, ValidationError) as exc:
             await self.send_error(socket_error(exc), content)
         except Exception as exc:
-            if type(exc).__name__ == "ClientDisconnected":  # gone mid-answer: nothing to tell
-                return
-            if is_unavailable(exc):  # no database connection or Redis: reconnect and resend
-                logger.warning("socket frame %s: closing with 1013: %r", kind, exc)
-                await self.close(code=CLOSE_TRY_AGAIN_LATER)
-                return
-            logger.exception("socket frame %s failed", kind)
+            if is_gone(exc) or is_unavailable(exc):
+                raise  # the worker closes the socket (see _work)
+            logger.exception("socket frame %s failed", content.get("type"))
             await self.send_error(socket_error(exc), content)
+
+    async def _work(self) -> None:
+        """The socket's worker: frames and events one at a time, in arrival order."""
+        while True:
+            job = await self.backlog.get()
+            try:
+                await job()
+            except Exception as exc:
+                if is_gone(exc):  # gone mid-answer: nothing to tell
+                    return
+                if is_unavailable(exc):  # no database connection or Redis: reconnect later
+                    logger.warning("socket closing with 1013: %r", exc)
+                    code = CLOSE_TRY_AGAIN_LATER
+                else:
+                    logger.exception("socket failed")
+                    code = 1011
+                with contextlib.suppress(Exception):
+                    await self.close(code=code)
+                return
 
     def _take_token(self) -> bool:
         now = time.monotonic()

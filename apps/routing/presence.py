@@ -10,6 +10,30 @@ from django.utils import timezone
 from apps.routing.models import AgentState
 
 PRESENCE_WRITE_SECONDS = 5
+SOCKET_WRITE_MAX_SECONDS = 20.0
+
+
+def socket_write_seconds(grace_seconds: float) -> float:
+    """How often one socket's pings write ``last_seen_at`` at most: a third of the shop's grace
+    period, and never less often than every 20 s. A write is due at the first ping after that
+    interval, and pings come at least every third of the grace (``ping_seconds``), so the column
+    is never older than two thirds of the grace while the socket lives."""
+    return min(SOCKET_WRITE_MAX_SECONDS, grace_seconds / 3)
+
+
+class HeartbeatGate:
+    """One socket's memory of its last presence write (DESIGN, presence: heartbeats cost no
+    database write each time). Wall-clock time, so that tests can move it."""
+
+    def __init__(self, every_seconds: float) -> None:
+        self.every = timedelta(seconds=every_seconds)
+        self.written_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        return self.written_at is None or now - self.written_at >= self.every
+
+    def wrote(self, now: datetime) -> None:
+        self.written_at = now
 
 
 def agent_heartbeat(

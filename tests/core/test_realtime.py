@@ -108,3 +108,21 @@ def test_an_unreachable_redis_is_logged_and_never_raises(settings, caplog):
     assert done.is_set()
     publisher.flush(realtime.PUBLISH_TIMEOUT_SECONDS + 5)  # the push fails on the loop, later
     assert "push to test.unreachable failed" in caplog.text or "timed out" in caplog.text
+
+
+async def test_the_layer_holds_at_most_its_pool_of_redis_connections(settings):
+    # issue 8, item 4: 300 sockets leaving their groups at once (a deploy, a network blip) wait
+    # for one of the loop's REDIS_POOL_MAX connections instead of failing with "Too many
+    # connections" (channels_redis's own pool: 100, then an error per socket)
+    from channels.layers import channel_layers
+
+    layer = channel_layers.make_backend("default")
+    assert isinstance(layer, realtime.BoundedRedisChannelLayer)
+    group = f"test.{uuid.uuid4().hex}"
+    channels = [f"specific.test!{n}" for n in range(300)]
+    await asyncio.gather(*(layer.group_add(group, c) for c in channels))
+    await asyncio.gather(*(layer.group_discard(group, c) for c in channels))
+    pool = layer.connection(0).connection_pool
+    opened = len(pool._available_connections) + len(pool._in_use_connections)
+    assert 1 <= opened <= settings.REDIS_POOL_MAX == 20
+    await layer.close_pools()

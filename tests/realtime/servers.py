@@ -99,6 +99,29 @@ def server_database() -> Iterator[str]:
             )
 
 
+def with_query(database_url: str, **query: str) -> str:
+    """``database_url`` with libpq parameters added (django-environ passes them to psycopg),
+    e.g. ``application_name``, by which ``pg_stat_activity`` tells a server's connections."""
+    parts = urlsplit(database_url)
+    extra = "&".join(f"{k}={v}" for k, v in query.items())
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
+
+
+def seed_shop(database_url: str, redis_url: str, **spec: Any) -> dict[str, Any]:
+    """A shop made by ``tests.realtime.seed`` on a server's database (see there)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.realtime.seed", json.dumps(spec)],
+        cwd=BASE_DIR,
+        env={**clean_env(), "DATABASE_URL": database_url, "REDIS_URL": redis_url},
+        check=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 @contextmanager
 def server_redis() -> Iterator[str]:
     """The Redis database after the test run's (10 -> 11), emptied before and after."""
@@ -143,8 +166,16 @@ class Server:
 
 
 @contextmanager
-def uvicorn_server(database_url: str, redis_url: str, log: Path) -> Iterator[Server]:
-    """``uvicorn config.asgi:application`` on a free loopback port, up once /readyz answers."""
+def uvicorn_server(
+    database_url: str,
+    redis_url: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    ready: str = "/readyz",
+) -> Iterator[Server]:
+    """``uvicorn config.asgi:application`` on a free loopback port, up once ``ready`` answers
+    200 (``env``: more environment for the server, e.g. a setting under test; ``ready``
+    "/healthz" for a server whose Redis is meant to be down)."""
     port = free_port()
     env = {
         **clean_env(),
@@ -152,6 +183,7 @@ def uvicorn_server(database_url: str, redis_url: str, log: Path) -> Iterator[Ser
         "REDIS_URL": redis_url,
         "PYTHONUNBUFFERED": "1",
         "THROTTLE_SIGNUP": "1000/hour",
+        **(env or {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -176,12 +208,12 @@ def uvicorn_server(database_url: str, redis_url: str, log: Path) -> Iterator[Ser
     server = Server(process=process, port=port, log=log)
     try:
 
-        def ready() -> bool:
+        def up() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"uvicorn exited:\n{log.read_text(errors='replace')[-3000:]}")
-            return http("GET", server.base + "/readyz", timeout=2)[0] == 200
+            return http("GET", server.base + ready, timeout=2)[0] == 200
 
-        wait_for(f"uvicorn on port {port}", ready, 60, log)
+        wait_for(f"uvicorn on port {port}", up, 60, log)
         yield server
     finally:
         with suppress(ProcessLookupError):

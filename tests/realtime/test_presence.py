@@ -15,6 +15,8 @@ from apps.conversations.models import Conversation
 from apps.conversations.tasks import presence_expire
 from apps.events.consumers import CLOSE_HEARTBEAT
 from apps.routing.models import AgentState, StatusChange
+from apps.routing.presence import socket_write_seconds
+from tests.support.queries import presence_writes, queries_in_all_threads
 
 from .conftest import sync, token_of
 
@@ -112,3 +114,59 @@ async def test_a_pinging_client_stays_connected(desk_a, sockets, settings):
     for _ in range(8):  # 1.6 s, three times the allowed silence
         await socket.ping()
         assert await socket.silent(timeout=0.2)
+
+
+def last_seen(account):
+    return AgentState.objects.get(account=account).last_seen_at
+
+
+async def test_pings_inside_the_write_interval_cost_no_database_write(desk_a, sockets):
+    # issue 8, item 4 (DESIGN, presence): a socket writes last_seen_at at most once per
+    # min(grace / 3, 20 s); the pings in between run no presence query at all
+    await sync(desk_a.settings)(offline_grace_seconds=GRACE)
+    assert socket_write_seconds(GRACE) == 10
+    agent = await sync(desk_a.agent)("agent")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        socket = await sockets(f"/ws/agent/?token={await sync(token_of)(agent)}")
+        opened = await sync(last_seen)(agent)  # opening the socket is a sign of life
+        with queries_in_all_threads() as sql:
+            for _ in range(4):  # 9 s of pings, each past the 5 s the old UPDATE skipped
+                clock.shift(timedelta(seconds=2.25))
+                await socket.ping()
+        assert presence_writes(sql) == []
+        assert sql, "the pings still check the stream's head"
+        assert await sync(last_seen)(agent) == opened
+        # the first ping past the interval writes, once
+        clock.shift(timedelta(seconds=1.5))
+        with queries_in_all_threads() as sql:
+            await socket.ping()
+        assert len(presence_writes(sql)) == 1
+        assert await sync(last_seen)(agent) == timezone.now()
+
+
+async def test_throttled_pings_keep_presence_and_silence_still_expires(desk_a, sockets):
+    # SPEC B9a with cheap heartbeats: an agent pinging as told keeps presence across many grace
+    # periods; one whose pings stop goes offline after the grace
+    await sync(desk_a.settings)(offline_grace_seconds=GRACE)
+    pinging = await sync(desk_a.agent)("pinging")
+    silent = await sync(desk_a.agent)("silent")
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        one = await sockets(f"/ws/agent/?token={await sync(token_of)(pinging)}")
+        two = await sockets(f"/ws/agent/?token={await sync(token_of)(silent)}")
+        every = one.hello["data"]["ping_seconds"]
+        assert every == GRACE / 3
+        for _ in range(12):  # four grace periods; the silent socket stays open but says nothing
+            clock.shift(timedelta(seconds=every))
+            await one.ping()
+            await sync(presence_expire)()
+            if await sync(status_of)(silent) == "offline":
+                break
+        expired_after = (timezone.now() - await sync(last_seen)(silent)).total_seconds()
+        for _ in range(6):
+            clock.shift(timedelta(seconds=every))
+            await one.ping()
+            await sync(presence_expire)()
+    assert await sync(status_of)(pinging) == "online"
+    assert await sync(status_of)(silent) == "offline"
+    assert GRACE <= expired_after <= GRACE + every
+    assert two.hello  # opened, then silent

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
@@ -23,7 +24,7 @@ from apps.core.db import db_async
 from apps.core.errors import NotFound
 from apps.events.consumers import CLOSE_REVOKED, StreamConsumer
 from apps.events.services import LiveEvent, Recipient, to_account
-from apps.routing.presence import agent_heartbeat
+from apps.routing.presence import HeartbeatGate, agent_heartbeat, socket_write_seconds
 from apps.shops.models import ShopSettings
 
 __all__ = ["CLOSE_REVOKED", "AgentConsumer"]
@@ -56,11 +57,15 @@ def typing(account_id: int, content: dict[str, Any]) -> LiveEvent:
     return typing_relay(author=_account(account_id), conversation_id=conversation_id)
 
 
-def ping_seconds(shop_id: int) -> float:
-    """Often enough that presence never lapses between pings: a third of the shop's grace."""
-    grace = ShopSettings.objects.values_list("offline_grace_seconds", flat=True).get(
+def grace_seconds(shop_id: int) -> int:
+    grace: int = ShopSettings.objects.values_list("offline_grace_seconds", flat=True).get(
         shop_id=shop_id
     )
+    return grace
+
+
+def ping_seconds(grace: float) -> float:
+    """Often enough that presence never lapses between pings: a third of the shop's grace."""
     return min(float(settings.HELPDESK_WS_PING_SECONDS), max(MIN_PING_SECONDS, grace / 3))
 
 
@@ -81,15 +86,21 @@ class AgentConsumer(StreamConsumer):
 
     async def hello_data(self) -> dict[str, Any]:
         # Opening a socket is a sign of life too (presence only, never a status change).
-        await db_async(agent_heartbeat)(account_id=self.account_id)
+        await self.heartbeat()
         return {"account": self.account_id, "shop": self.shop_id}
 
     async def ping_seconds_for(self) -> float:
-        return await db_async(ping_seconds)(self.shop_id)
+        grace = await db_async(grace_seconds)(self.shop_id)
+        self.presence = HeartbeatGate(socket_write_seconds(grace))
+        return ping_seconds(grace)
 
     async def heartbeat(self) -> None:
-        # Presence only: a socket never changes the status the agent chose (API.md).
-        await db_async(agent_heartbeat)(account_id=self.account_id)
+        # Presence only: a socket never changes the status the agent chose (API.md). Written at
+        # most once per third of the grace period per socket: the pings between cost nothing.
+        now = timezone.now()
+        if self.presence.due(now):
+            await db_async(agent_heartbeat)(account_id=self.account_id, now=now)
+            self.presence.wrote(now)
 
     async def on_gone(self, clean: bool) -> None:
         if clean:  # the grace period (SPEC B9) counts from the moment the socket left
