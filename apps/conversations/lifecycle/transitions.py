@@ -4,6 +4,8 @@ transaction that writes the conversation, the agents' loads, the messages and th
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -290,9 +292,72 @@ def request_human(
                 fields.append("chosen_agent_id")
             if fields:
                 conv.save(update_fields=fields)
-    decided = _route_pending(conversation.shop_id, now)
-    mine = decided.get(conversation.pk)
+    mine = _passes(conversation.shop_id).decide(conversation.pk, now)
     return mine if mine is not None else _fresh(conversation.pk)
+
+
+class _ShopPasses:
+    """The routing passes of one shop in this process (DESIGN, short critical sections).
+
+    Under a burst, the request threads of a process no longer each wait for the shop's lock in
+    PostgreSQL only to find their request decided by the pass before: one thread (the leader)
+    runs a pass, which decides every pending request of the shop, and the others of this
+    process wait here for it and take their conversation from its result. A thread whose
+    request the pass did not see (stored after its read) leads the next pass, which sees it,
+    because every request is committed before its thread comes here. Across processes the
+    shop's lock in PostgreSQL still orders the passes. The waiters hold no database connection.
+    """
+
+    KEEP_PASSES = 8  # results older than that many passes are dropped (nobody waits for them)
+
+    def __init__(self, shop_id: int) -> None:
+        self._shop_id = shop_id
+        self._changed = threading.Condition()
+        self._leading = False
+        self._pass = 0
+        self._results: dict[int, tuple[int, Conversation]] = {}
+
+    def decide(self, conversation_id: int, now: datetime) -> Conversation | None:
+        """Wait for or run the pass that decides ``conversation_id``; its conversation as the
+        pass left it, or None when another process decided it (the caller reads it)."""
+        with self._changed:
+            while True:
+                done = self._results.pop(conversation_id, None)
+                if done is not None:  # decided by a pass another thread led
+                    return done[1]
+                if not self._leading:
+                    break
+                self._changed.wait()
+            self._leading = True
+        decided: dict[int, Conversation] = {}
+        try:
+            decided = _route_pending(self._shop_id, now)
+        finally:
+            with self._changed:
+                self._leading = False
+                self._pass += 1
+                for pk, conv in decided.items():
+                    if pk != conversation_id:
+                        self._results[pk] = (self._pass, conv)
+                old = self._pass - self.KEEP_PASSES
+                for pk in [pk for pk, (n, _c) in self._results.items() if n < old]:
+                    del self._results[pk]
+                self._changed.notify_all()
+        return decided.get(conversation_id)
+
+
+_passes_lock = threading.Lock()
+# By (process id, shop id): a forked process (Celery prefork) starts with none of its parent's.
+_passes_by_shop: dict[tuple[int, int], _ShopPasses] = {}
+
+
+def _passes(shop_id: int) -> _ShopPasses:
+    key = (os.getpid(), shop_id)
+    with _passes_lock:
+        passes = _passes_by_shop.get(key)
+        if passes is None:
+            passes = _passes_by_shop[key] = _ShopPasses(shop_id)
+        return passes
 
 
 def _request_stored(conversation: Conversation, chosen_agent_id: int | None, intent: str) -> bool:
