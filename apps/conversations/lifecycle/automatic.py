@@ -60,7 +60,12 @@ def _sent_to_buyer(
 
 
 def welcome(
-    conversation: Conversation, *, settings: ShopSettings, agent_present: bool, now: datetime
+    conversation: Conversation,
+    *,
+    settings: ShopSettings,
+    agent_present: bool,
+    now: datetime,
+    full_save: bool = False,
 ) -> Message | None:
     """D1: when a conversation is assigned, the welcome in the agent's name; the same text at
     most once per buyer per shop day. Only for an agent who is there (online or paused): an
@@ -72,7 +77,12 @@ def welcome(
     if _sent_to_buyer(conversation, sender=Sender.AGENT, body=text, since=start, until=end):
         return None
     return append_message(
-        conversation, sender=Sender.AGENT, agent_id=conversation.agent_id, body=text, now=now
+        conversation,
+        sender=Sender.AGENT,
+        agent_id=conversation.agent_id,
+        body=text,
+        now=now,
+        full_save=full_save,
     )
 
 

@@ -9,8 +9,9 @@ slots to waiting buyers; ``reroute`` moves a conversation away from its agent (B
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from apps.automation import timers
@@ -63,18 +64,39 @@ def apply_assign(
         now=now,
         agent_present=present,
     )
-    conversation.save()
-    AgentState.objects.filter(account_id=agent.id).update(
-        open_count=F("open_count") + 1, last_assigned_at=now
-    )
-    for agent_id, current in decision.wrr.items():
-        AgentState.objects.filter(account_id=agent_id).update(
-            wrr_current=current, wrr_day=snapshot.today
-        )
+    _count_assignment(agent.id, decision.wrr, snapshot, now)
     snapshot.moved(agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
     events.conversation_assigned(conversation)
-    automatic.welcome(conversation, settings=snapshot.settings, agent_present=present, now=now)
+    # The welcome saves the conversation with its message (one UPDATE for both); without one,
+    # the conversation is saved here.
+    welcomed = automatic.welcome(
+        conversation, settings=snapshot.settings, agent_present=present, now=now, full_save=True
+    )
+    if welcomed is None:
+        conversation.save()
     return conversation
+
+
+def _count_assignment(
+    agent_id: int, wrr: dict[int, int], snapshot: Snapshot, now: datetime
+) -> None:
+    """The agent's load and last assignment, and the even rule's new weights (B5), in one
+    statement however many agents the weights touch."""
+    fields: dict[str, Any] = {
+        "open_count": F("open_count") + Case(When(account_id=agent_id, then=1), default=0),
+        "last_assigned_at": Case(
+            When(account_id=agent_id, then=Value(now)), default=F("last_assigned_at")
+        ),
+    }
+    if wrr:
+        fields["wrr_current"] = Case(
+            *(When(account_id=pk, then=Value(current)) for pk, current in wrr.items()),
+            default=F("wrr_current"),
+        )
+        fields["wrr_day"] = Case(
+            When(account_id__in=list(wrr), then=Value(snapshot.today)), default=F("wrr_day")
+        )
+    AgentState.objects.filter(account_id__in=[agent_id, *wrr]).update(**fields)
 
 
 def apply_queue(

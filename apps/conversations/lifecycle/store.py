@@ -47,8 +47,11 @@ def append_message(
     agent_id: int | None = None,
     client_id: str = "",
     also_save: Iterable[str] = (),
+    full_save: bool = False,
 ) -> Message:
-    """Store ``body`` as the next message of ``conversation`` (locked by the caller)."""
+    """Store ``body`` as the next message of ``conversation`` (locked by the caller).
+    ``full_save``: save every column of the conversation (the caller changed more than this
+    function knows, and saves once)."""
     assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
     conv = conversation
     conv.last_seq += 1
@@ -86,6 +89,9 @@ def append_message(
         now=now,
         agent_present=present,
     )
-    conv.save(update_fields=list(dict.fromkeys(fields)))
+    if full_save:
+        conv.save()
+    else:
+        conv.save(update_fields=list(dict.fromkeys(fields)))
     events.message_created(conv, message)
     return message
