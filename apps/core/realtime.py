@@ -42,8 +42,10 @@ from channels.layers import (
     get_channel_layer,
 )
 from channels_redis.core import RedisChannelLayer
+from django.conf import settings
 from django.db import transaction
 from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,12 @@ def buyer_group(buyer_id: int) -> str:
     return f"buyer.{buyer_id}"
 
 
+def _send_slots() -> int:
+    """Sends under way at once on the publisher's loop: half its Redis pool (``REDIS_POOL_MAX``),
+    so that a burst of pushes queues here instead of timing out waiting for a connection."""
+    return max(1, int(getattr(settings, "REDIS_POOL_MAX", 20)) // 2)
+
+
 class _Publisher:
     """One event loop thread per process for sends from sync code (see the module docstring)."""
 
@@ -103,6 +111,7 @@ class _Publisher:
         # On the loop only: each group's last push, and how many pushes are under way.
         self._tails: dict[str, asyncio.Future[None]] = {}
         self._in_flight = 0
+        self._slots = asyncio.Semaphore(1)
 
     def _start(self) -> tuple[asyncio.AbstractEventLoop, BaseChannelLayer]:
         with self._lock:
@@ -117,6 +126,7 @@ class _Publisher:
                 self._pid = os.getpid()
                 self._tails = {}
                 self._in_flight = 0
+                self._slots = asyncio.Semaphore(_send_slots())
                 if not self._flush_at_exit:
                     atexit.register(self.flush)
                     self._flush_at_exit = True
@@ -157,12 +167,13 @@ class _Publisher:
     ) -> None:
         if previous is not None:
             await asyncio.wait([previous])
-        try:
-            await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
-        except TimeoutError:
-            logger.warning("push to %s timed out; clients catch up from the outbox", group)
-        except Exception:
-            logger.exception("push to %s failed; clients catch up from the outbox", group)
+        async with self._slots:  # fewer sends at once than the loop's Redis pool has connections
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+            except (TimeoutError, RedisError) as error:
+                logger.warning("push to %s failed (%r); clients catch up", group, error)
+            except Exception:
+                logger.exception("push to %s failed; clients catch up from the outbox", group)
 
     def flush(self, timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
         """Wait (at most ``timeout``) until every push handed over so far has been sent."""
