@@ -214,9 +214,15 @@ def test_decide_queues_only_when_nobody_eligible_is_free_and_someone_is_present(
         assert queue_applies(decision.candidates, settings, gs)
         assert any(a.present for a in members)
         assert not any(a.eligible and a.below_max for a in members)
-    if isinstance(decision, Pool):  # B11 pool: nobody eligible can take it
+    if isinstance(decision, Pool):  # B11 pool: nobody eligible can take it now
         assert settings.offline_handling == OfflineHandling.POOL
-        assert not any(a.eligible for a in _members(decision.candidates, team))
+        # No eligible candidate, or (amended C1, after B9b widening) none below max where the
+        # buyer's group does not queue: the same rule as the B11 main_account branch above.
+        members = _members(decision.candidates, team)
+        assert not any(a.eligible and a.below_max for a in members)
+        assert not queue_applies(decision.candidates, settings, gs) or not any(
+            a.present for a in members
+        )
 
 
 @given(worlds())
