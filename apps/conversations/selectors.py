@@ -54,14 +54,14 @@ def conversation_get(*, account: Account, conversation_id: object) -> Conversati
     raise NotFound("No such conversation.")
 
 
+def _orders_latest_first(shop_id: Any, buyer_id: Any) -> QuerySet[Order]:
+    """The buyer's orders in the shop, latest first (B4); ids or ``OuterRef``s."""
+    return Order.objects.filter(shop_id=shop_id, buyer_id=buyer_id).order_by("-created_at", "-id")
+
+
 def latest_order_status(*, shop_id: int, buyer_id: int) -> str:
     """B4: the status of the buyer's latest order in the shop, ``none`` without one."""
-    status = (
-        Order.objects.filter(shop_id=shop_id, buyer_id=buyer_id)
-        .order_by("-created_at", "-id")
-        .values_list("status", flat=True)
-        .first()
-    )
+    status = _orders_latest_first(shop_id, buyer_id).values_list("status", flat=True).first()
     return status or "none"
 
 
@@ -81,7 +81,7 @@ def with_routing_facts(conversations: QuerySet[Conversation]) -> QuerySet[Conver
     buyer = OuterRef("buyer_id")
     shop = OuterRef("shop_id")
     previous = _previous(shop, buyer)
-    orders = Order.objects.filter(shop_id=shop, buyer_id=buyer).order_by("-created_at", "-id")
+    orders = _orders_latest_first(shop, buyer)
     return conversations.annotate(
         routing_last_agent=Subquery(previous.values("agent_id")[:1]),
         routing_last_closed=Subquery(previous.values("closed_at")[:1]),

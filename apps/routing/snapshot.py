@@ -2,8 +2,8 @@
 
 ``load_snapshot`` reads the shop's settings, groups and agents once; the lifecycle decides any
 number of conversations against it and keeps it true after each write (``Snapshot.moved``), so
-one locked pass needs one snapshot. The definitions that the rest of the product shares live
-here once: the effective max concurrent (C1), who receives buyers (A4) and who is present.
+one locked pass needs one snapshot. The effective max concurrent (C1) is defined here once; who
+chats (A4) is ``models.chat_holders``, read here with the agents.
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ def shop_today(time_zone: str, now: datetime) -> date:
 def effective_max(own: int | None, group_max: int | None, shop_default: int) -> int:
     """C1: the account's own max, else its group's, else the shop's default."""
     return own or group_max or shop_default
-
-
-def chatters(shop_id: int) -> set[int]:
-    """Sub-accounts holding the ``chat`` permission (A4); the main account always chats."""
-    return set(chat_holders(shop_id).values_list("user_id", flat=True))
 
 
 def rules_of(settings: ShopSettings) -> engine.Settings:

@@ -52,8 +52,7 @@ from apps.conversations import lifecycle as conv
 from apps.conversations.lifecycle import agent_set_status, capacity_changed
 from apps.conversations.models import OPEN_STATES, Conversation, PrivateContact, Sender, State
 from apps.core.errors import DomainError
-from apps.routing.models import AgentState, AgentStatus, Group
-from apps.routing.snapshot import chatters
+from apps.routing.models import AgentState, AgentStatus, Group, chat_holders
 from apps.shopdata.models import Buyer
 from apps.shops.models import ShopSettings
 from conftest import PASSWORD, make_shop
@@ -197,7 +196,7 @@ class World:
 def read_world(shop_id: int) -> World:
     settings = ShopSettings.objects.get(shop_id=shop_id)
     group_max = dict(Group.objects.filter(shop_id=shop_id).values_list("pk", "max_concurrent"))
-    chat = chatters(shop_id)
+    chat = set(chat_holders(shop_id).values_list("user_id", flat=True))
     agents = {}
     for s in AgentState.objects.filter(shop_id=shop_id).select_related("account"):
         agents[s.account_id] = AgentRow(

@@ -658,12 +658,15 @@ def agent_may_write(*, account: Account, conversation: Conversation) -> bool:
     return conversation.state == State.ACTIVE and conversation.agent_id == account.pk
 
 
+def _open_conversations(buyer: Buyer) -> QuerySet[Conversation]:
+    """The buyer's open conversation (at most one: ``conversation_one_open_per_buyer``)."""
+    return Conversation.objects.filter(
+        shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES
+    ).select_related("buyer", "product", "order", "shop")
+
+
 def buyer_open_conversation(*, buyer: Buyer) -> Conversation | None:
-    return (
-        Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
-        .select_related("buyer", "product", "order", "shop")
-        .first()
-    )
+    return _open_conversations(buyer).first()
 
 
 def buyer_message_send(
@@ -675,12 +678,7 @@ def buyer_message_send(
     The usual case, an open conversation, is found and locked in one query."""
     checked = _checked_body(body)
     with transaction.atomic():
-        held = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("buyer", "product", "order", "shop")
-            .filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
-            .first()
-        )
+        held = _open_conversations(buyer).select_for_update(of=("self",)).first()
         if held is not None:
             return _message_create_locked(
                 held,
@@ -691,8 +689,8 @@ def buyer_message_send(
                 kind=MessageKind.TEXT,
                 now=timezone.now(),
             )
-    conversation = buyer_open_conversation(buyer=buyer)
-    if conversation is None and client_id:  # a resend after the end answers the stored one
+    # No open conversation (a new one opened meanwhile is found by ``conversation_open``).
+    if client_id:  # a resend after the end answers the stored one
         existing = Message.objects.filter(
             shop_id=buyer.shop_id,
             conversation__buyer=buyer,
@@ -701,8 +699,7 @@ def buyer_message_send(
         ).first()
         if existing is not None:
             return existing, False
-    if conversation is None:
-        conversation = conversation_open(buyer=buyer, entrance=entrance)
+    conversation = conversation_open(buyer=buyer, entrance=entrance)
     return message_create(
-        conversation=conversation, sender=Sender.BUYER, body=body, client_id=client_id
+        conversation=conversation, sender=Sender.BUYER, body=checked, client_id=client_id
     )
