@@ -1,11 +1,24 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+HTTP runs Django's WSGI handler in a bounded pool of ``HELPDESK_HTTP_THREADS`` threads
+(``a2wsgi``): each request is one hop to a thread that runs the whole (sync) middleware chain and
+view, and requests beyond the pool wait in its queue holding nothing. Django's ASGI handler
+instead made a new thread per request and hopped between it and the event loop several times
+(asgiref's ``ThreadSensitiveContext``, ``AsyncToSync``): about a third of the server's CPU under
+the widget burst (issue 8, py-spy; docs/realtime.md, "HTTP"). The product has no async views.
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from a2wsgi import WSGIMiddleware
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
+
+from django.conf import settings  # noqa: E402
+
+django_http_app = WSGIMiddleware(django_wsgi_app, workers=settings.HELPDESK_HTTP_THREADS)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
@@ -27,7 +40,7 @@ websocket_urlpatterns = [
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": django_http_app,
         "websocket": SocketUnavailableGuard(URLRouter(websocket_urlpatterns)),
     }
 )

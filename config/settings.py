@@ -316,6 +316,9 @@ HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=655
 # pool's default: sockets alone never take every connection, HTTP requests get the rest. More
 # threads than this mostly wait on the GIL or on PostgreSQL's cores.
 HELPDESK_WS_DB_THREADS = env.int("HELPDESK_WS_DB_THREADS", default=8)
+# Threads that serve HTTP requests, per process (config.asgi): the pool's default size, so that a
+# request rarely waits for a connection; more requests at once wait for a thread, holding nothing.
+HELPDESK_HTTP_THREADS = env.int("HELPDESK_HTTP_THREADS", default=16)
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)
