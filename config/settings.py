@@ -228,29 +228,21 @@ else:
             },
         }
     }
-    # The Redis layer, not the pub/sub one (docs/realtime.md): bounded, messages expire, and
-    # what a slow socket misses is read back from the event outbox. channels_redis keeps the
-    # pushes to all the sockets of one process in one Redis key, so ``capacity`` bounds a whole
-    # process's pending pushes (and each socket's receive buffer): 1,000 absorbs the fan-out of
-    # a 300-buyer burst to one process, where 200 logged "channels over capacity" and sent
-    # sockets to the outbox. Sockets re-join their group well within group_expiry, so a
-    # connection open for days keeps receiving. The socket timeout must exceed the layer's 5 s
-    # blocking pop (redis-py's default is 5 s too: a reply arriving on the dot then fails the
-    # read and kills the socket's consumer). Each event loop using the layer (the server's, the
-    # publisher's in apps.core.realtime) has one pool of at most REDIS_POOL_MAX connections.
+    # channels_redis's pub/sub layer (docs/realtime.md, decisions): a push is one PUBLISH and
+    # arrives on the process's one subscriber connection, where the core layer spent four Redis
+    # round trips per group_send and a blocking pop per receive (about 3 of the 15 ms of a
+    # buyer's message at the median, issue 8). Pub/sub keeps nothing for an absent consumer;
+    # every event is in the outbox and a socket fills any gap from there. Each event loop using
+    # the layer (the server's, the publisher's in apps.core.realtime) holds two connections:
+    # the subscriber and one for publishing.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "apps.core.realtime.BoundedRedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3}
                 ],
                 "prefix": "helpdesk:asgi",
-                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
-                "expiry": env.int("CHANNEL_EXPIRY_SECONDS", default=60),
-                "group_expiry": 86400,
-                "max_connections": REDIS_POOL_MAX,
-                "pool_timeout": REDIS_POOL_TIMEOUT,
             },
         }
     }

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from apps.core.errors import Forbidden, InvalidInput
+from apps.core.prepared import Prepared
 from apps.routing.models import AgentState
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shopdata.services import buyer_identify
@@ -54,12 +55,18 @@ def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Ord
     )
 
 
+# Every widget request and buyer socket reads its buyer: compiled once (apps.core.prepared).
+_BUYER: Prepared[Buyer] = Prepared(
+    lambda pk, shop_id: Buyer.objects.filter(pk=pk, shop_id=shop_id)[:1], pk=int, shop_id=int
+)
+
+
 def principal_for_token(token: str) -> BuyerPrincipal | None:
     try:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
     except signing.BadSignature:
         return None
-    buyer = Buyer.objects.filter(pk=data["b"], shop_id=data["s"]).first()
+    buyer = _BUYER.first(pk=data["b"], shop_id=data["s"])
     if buyer is None:
         return None
     return BuyerPrincipal(buyer, data["e"], data["p"], data["o"])

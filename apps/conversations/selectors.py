@@ -10,8 +10,16 @@ from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
 from apps.conversations.models import Conversation, PrivateContact, State
 from apps.core.errors import NotFound
+from apps.core.prepared import Prepared
 from apps.routing import engine
-from apps.routing.queue import QueueFigures, figures, present_capacity, queue_order
+from apps.routing.queue import (
+    QueueFigures,
+    capacity_of,
+    figures,
+    present_capacity,
+    queue_order,
+)
+from apps.routing.snapshot import Snapshot
 from apps.shopdata.models import Order
 from apps.shops.models import ShopSettings
 
@@ -140,24 +148,48 @@ def routing_request(
     )
 
 
-def queue_figures_all(*, shop_id: int) -> dict[int, QueueFigures]:
-    """SPEC C5 for every waiting buyer of the shop (``apps.routing.queue``), in four queries."""
-    settings = ShopSettings.objects.get(shop_id=shop_id)
-    rows = list(
-        Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
-        .order_by(*queue_order(settings.queue_order))
-        .values_list("pk", "candidate_ids")
-    )
+def _waiting(queue_order_setting: str) -> Prepared[Conversation]:
+    """The shop's queue in its order (C4) as (id, candidate ids): one compiled query per order."""
+    prepared = _WAITING.get(queue_order_setting)
+    if prepared is None:
+        order = queue_order(queue_order_setting)
+        prepared = _WAITING[queue_order_setting] = Prepared(
+            lambda shop_id: (
+                Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+                .order_by(*order)
+                .values_list("pk", "candidate_ids")
+            ),
+            shop_id=int,
+        )
+    return prepared
+
+
+_WAITING: dict[str, Prepared[Conversation]] = {}
+
+
+def queue_figures_all(*, shop_id: int, snapshot: Snapshot | None = None) -> dict[int, QueueFigures]:
+    """SPEC C5 for every waiting buyer of the shop (``apps.routing.queue``), in four queries;
+    in one under the shop's lock, where the routing ``snapshot`` has the settings and agents."""
+    settings = ShopSettings.objects.get(shop_id=shop_id) if snapshot is None else snapshot.settings
+    rows = _waiting(settings.queue_order).rows(shop_id=shop_id)
     if not rows:
         return {}
-    return figures(rows, present_capacity(settings), settings.avg_handling_seconds)
+    capacity = present_capacity(settings) if snapshot is None else capacity_of(snapshot.agents)
+    return figures(rows, capacity, settings.avg_handling_seconds)
 
 
-def queue_figures(conversation: Conversation) -> QueueFigures | None:
-    """SPEC C5 for one conversation; None unless it is queued."""
+# The attribute where the queueing reply leaves the figures it told (``automatic.queueing``).
+QUEUE_FIGURES = "_queue_figures"
+
+
+def queue_figures(
+    conversation: Conversation, snapshot: Snapshot | None = None
+) -> QueueFigures | None:
+    """SPEC C5 for one conversation; None unless it is queued. ``snapshot``: the caller's, under
+    the shop's lock."""
     if conversation.state != State.QUEUED:
         return None
-    return queue_figures_all(shop_id=conversation.shop_id).get(conversation.pk)
+    return queue_figures_all(shop_id=conversation.shop_id, snapshot=snapshot).get(conversation.pk)
 
 
 def queue_list(*, shop_id: int, group_id: int | None = None) -> list[Conversation]:

@@ -41,44 +41,14 @@ from channels.layers import (
     channel_layers,
     get_channel_layer,
 )
-from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.db import transaction
-from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 MAX_IN_FLIGHT = 10_000  # pushes waiting on the loop; beyond, new ones are dropped (logged)
-
-
-class BoundedRedisChannelLayer(RedisChannelLayer):
-    """channels_redis's layer whose connection pool per event loop is bounded and waits.
-
-    channels_redis makes a redis-py ``ConnectionPool`` per event loop, which opens up to 100
-    connections and then fails at once ("Too many connections"): 550 sockets closing together
-    (a deploy, a network blip) each remove themselves from their group at the same moment. Here
-    the pool holds at most ``max_connections`` and a caller waits up to ``pool_timeout`` seconds
-    for one; after that the redis ``ConnectionError`` is "try again later" (socket close 1013,
-    apps.core.unavailable)."""
-
-    def __init__(
-        self, *, max_connections: int = 20, pool_timeout: float = 5.0, **config: Any
-    ) -> None:
-        super().__init__(**config)
-        self.max_connections = max_connections
-        self.pool_timeout = pool_timeout
-
-    def create_pool(self, index: int) -> aioredis.ConnectionPool:
-        host = dict(self.hosts[index])
-        if "address" not in host:  # sentinels: channels_redis's own pool
-            pool: aioredis.ConnectionPool = super().create_pool(index)
-            return pool
-        address = host.pop("address")
-        return aioredis.BlockingConnectionPool.from_url(
-            address, max_connections=self.max_connections, timeout=self.pool_timeout, **host
-        )
 
 
 def account_group(account_id: int) -> str:
@@ -92,8 +62,8 @@ def buyer_group(buyer_id: int) -> str:
 
 
 def _send_slots() -> int:
-    """Sends under way at once on the publisher's loop: half its Redis pool (``REDIS_POOL_MAX``),
-    so that a burst of pushes queues here instead of timing out waiting for a connection."""
+    """Sends under way at once on the publisher's loop (half ``REDIS_POOL_MAX``): a burst of
+    pushes queues here, in order per group, rather than inside the layer."""
     return max(1, int(getattr(settings, "REDIS_POOL_MAX", 20)) // 2)
 
 

@@ -11,7 +11,7 @@ recipient's stream and owns everything the two share:
 * client frames: size and rate limits, JSON parsing, dispatch by ``type`` to the subclass's
   handlers, and the one mapping of domain errors to ``error`` frames; the socket stays usable.
 * heartbeats: a socket that sends nothing for ``MISSED_PINGS`` ping intervals is closed with
-  4408, and it re-joins its channel-layer group well within the layer's group expiry.
+  4408.
 * one worker per socket: client frames and pushed events are handled in arrival order by a task
   of the socket's own, so the consumer goes straight back to reading the connection. The server
   (uvicorn) stops reading a socket while a frame waits for the application; a handler waiting
@@ -53,7 +53,6 @@ CLOSE_REVOKED = 4403
 CLOSE_HEARTBEAT = 4408
 
 MISSED_PINGS = 2.5  # a socket silent for this many ping intervals is dead
-REJOIN_SECONDS = 3600.0  # well within the channel layer's group_expiry (a day)
 RATE_BURST = 40  # client frames: a burst of 40, then 10 a second
 RATE_PER_SECOND = 10.0
 BACKLOG_MAX = 100  # pushed events waiting for a socket's worker; beyond it they are dropped
@@ -122,7 +121,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         remember_server_loop()
         self.recipient = recipient
         self.delivered = 0
-        self.joined_at = time.monotonic()
         self.last_frame_at = time.monotonic()
         self.tokens = float(RATE_BURST)
         self.tokens_at = time.monotonic()
@@ -236,9 +234,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 self.missed_pings = True
                 await self.close(code=CLOSE_HEARTBEAT)
                 return
-            if now - self.joined_at > REJOIN_SECONDS:
-                await self.channel_layer.group_add(self.recipient.group, self.channel_name)
-                self.joined_at = now
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "recipient"):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from apps.routing import engine
 from apps.routing.models import AgentState
 from apps.routing.snapshot import effective_max
 from apps.shops.models import ShopSettings
@@ -48,6 +49,16 @@ class Capacity:
 
     of: dict[int, int]
     participants: frozenset[int]
+
+
+def capacity_of(agents: Sequence[engine.Agent]) -> Capacity:
+    """``present_capacity`` from a routing snapshot's agents (no query): the same accounts, since
+    ``engine.Agent.present`` is ``receiving_buyers().present()`` on plain data."""
+    present = [a for a in agents if a.present]
+    return Capacity(
+        {a.id: a.max_concurrent for a in present},
+        frozenset(a.id for a in present if a.routing_enabled),
+    )
 
 
 def present_capacity(settings: ShopSettings) -> Capacity:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from django.db.models import Exists, OuterRef
 
 from apps.accounts.models import AccountKind
+from apps.core.prepared import Prepared
 from apps.routing import engine
 from apps.routing.models import AgentState, Group, chat_holders
 from apps.shops.models import ShopSettings
@@ -126,19 +127,37 @@ def _engine_groups(groups: Sequence[Group]) -> list[engine.Group]:
     ]
 
 
+# The snapshot's three queries, compiled once per process (apps.core.prepared): this runs under
+# the shop's lock on every routing pass, where compiling them cost more CPU than running them.
+SETTINGS: Prepared[ShopSettings] = Prepared(
+    lambda shop_id: ShopSettings.objects.select_related("shop").filter(shop_id=shop_id),
+    shop_id=int,
+)
+_GROUPS: Prepared[Group] = Prepared(
+    lambda shop_id: Group.objects.filter(shop_id=shop_id).order_by("pk"), shop_id=int
+)
+_AGENTS: Prepared[AgentState] = Prepared(
+    lambda shop_id: (
+        AgentState.objects.filter(shop_id=shop_id)
+        .annotate(chat=Exists(chat_holders(shop_id).filter(user_id=OuterRef("account_id"))))
+        .values_list(*_AGENT_COLUMNS)
+        .order_by("account_id")
+    ),
+    shop_id=int,
+)
+
+
 def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
     """Three queries: settings, groups, the agents with their accounts and the chat permission.
     The agents are read as plain rows (no model instances: this runs under the shop's lock for
     every routing pass, and building fifty accounts cost more than the query)."""
-    settings = ShopSettings.objects.select_related("shop").get(shop_id=shop_id)
+    settings = SETTINGS.first(shop_id=shop_id)
+    if settings is None:
+        raise ShopSettings.DoesNotExist(f"no settings for shop {shop_id}")
     today = shop_today(settings.shop.time_zone, now)
-    groups = list(Group.objects.filter(shop_id=shop_id))
+    groups = _GROUPS.all(shop_id=shop_id)
     group_max = {g.pk: g.max_concurrent for g in groups}
-    rows = (
-        AgentState.objects.filter(shop_id=shop_id)
-        .annotate(chat=Exists(chat_holders(shop_id).filter(user_id=OuterRef("account_id"))))
-        .values_list(*_AGENT_COLUMNS)
-    )
+    rows = _AGENTS.rows(shop_id=shop_id)
     agents = []
     for (
         account_id,

@@ -32,6 +32,7 @@ from apps.conversations.contacts import private_contact_add, private_contact_rem
 from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
 from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
 from apps.conversations.selectors import (
+    QUEUE_FIGURES,
     QueueFigures,
     conversation_get,
     conversations_visible_to,
@@ -49,7 +50,12 @@ def conversation_data(
 ) -> ConversationData:
     """The conversation of API.md with its queue figures (C5); pass ``figures`` (from
     ``queue_figures_all``) when answering many conversations of one shop."""
-    mine = queue_figures(conversation) if figures is None else figures.get(conversation.pk)
+    if figures is not None:
+        mine = figures.get(conversation.pk)
+    elif conversation.state == "queued" and QUEUE_FIGURES in conversation.__dict__:
+        mine = conversation.__dict__[QUEUE_FIGURES]  # told by the pass that just queued it
+    else:
+        mine = queue_figures(conversation)
     return conversation_payload(conversation, queue=mine.as_dict() if mine else None)
 
 

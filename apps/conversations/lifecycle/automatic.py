@@ -21,8 +21,10 @@ from apps.conversations.models import (
     MessageKind,
     Sender,
 )
-from apps.conversations.selectors import queue_figures
+from apps.conversations.selectors import QUEUE_FIGURES, queue_figures
+from apps.core.prepared import Prepared
 from apps.routing.models import AgentState
+from apps.routing.snapshot import Snapshot
 from apps.shops.models import ShopSettings
 
 
@@ -39,24 +41,47 @@ def shop_day_bounds(settings: ShopSettings, now: datetime) -> tuple[datetime, da
     return start, end
 
 
+# Through the buyer's few conversations (their index), then their messages: a join from the
+# messages scanned every message of the shop with that text, the welcome of each buyer of the
+# day (issue 8: 110 conversation index scans per request in the burst). Compiled once per process
+# (apps.core.prepared): it runs for every assignment, under the shop's lock.
+_SENT_TO_BUYER: Prepared[Message] = Prepared(
+    lambda shop_id, buyer_id, sender, body, since, until: (
+        Message.objects.filter(
+            conversation_id__in=Conversation.objects.filter(
+                shop_id=shop_id, buyer_id=buyer_id
+            ).values("pk"),
+            sender=sender,
+            body=body,
+            created_at__gte=since,
+            created_at__lt=until,
+        )
+        .values_list("pk")
+        .order_by()[:1]
+    ),
+    shop_id=int,
+    buyer_id=int,
+    sender=str,
+    body=str,
+    since=datetime,
+    until=datetime,
+)
+
+
 def _sent_to_buyer(
     conversation: Conversation, *, sender: Sender, body: str, since: datetime, until: datetime
 ) -> bool:
     """Whether this buyer already received ``body`` from ``sender`` in [since, until), in any
     of its conversations."""
-    # Through the buyer's few conversations (their index), then their messages: a join from the
-    # messages scanned every message of the shop with that text, the welcome of each buyer of
-    # the day (issue 8: 110 conversation index scans per request in the burst).
-    conversations = Conversation.objects.filter(
-        shop_id=conversation.shop_id, buyer_id=conversation.buyer_id
-    ).values("pk")
-    return Message.objects.filter(
-        conversation_id__in=conversations,
-        sender=sender,
+    found = _SENT_TO_BUYER.rows(
+        shop_id=conversation.shop_id,
+        buyer_id=conversation.buyer_id,
+        sender=str(sender),
         body=body,
-        created_at__gte=since,
-        created_at__lt=until,
-    ).exists()
+        since=since,
+        until=until,
+    )
+    return bool(found)
 
 
 def welcome(
@@ -86,12 +111,18 @@ def welcome(
     )
 
 
-def queueing(conversation: Conversation, *, now: datetime) -> Message | None:
-    """D3: the buyer was queued (or asked again while queued): position and estimate (C5)."""
+def queueing(
+    conversation: Conversation, *, now: datetime, snapshot: Snapshot | None = None
+) -> Message | None:
+    """D3: the buyer was queued (or asked again while queued): position and estimate (C5).
+    ``snapshot``: the caller's routing snapshot, under the shop's lock. The figures stay on the
+    instance (``QUEUE_FIGURES``) for the answer of the request that queued it."""
     settings = shop_settings(conversation)
     if not settings.queueing_enabled:
         return None
-    body = texts.queueing(settings, queue_figures(conversation))
+    mine = queue_figures(conversation, snapshot)
+    setattr(conversation, QUEUE_FIGURES, mine)
+    body = texts.queueing(settings, mine)
     return append_message(
         conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=body, now=now
     )

@@ -105,8 +105,10 @@ def apply_queue(
     now: datetime,
     *,
     front: bool = False,
+    snapshot: Snapshot | None = None,
 ) -> Conversation:
-    """C3: wait in the queue; ``front`` for conversations re-queued by B9a, D6 and B12."""
+    """C3: wait in the queue; ``front`` for conversations re-queued by B9a, D6 and B12.
+    ``snapshot``: the caller's, for the queue figures without reading the agents again."""
     conversation.state = State.QUEUED
     conversation.agent_id = None
     conversation.queue_priority = 1 if front else 0
@@ -116,7 +118,7 @@ def apply_queue(
     timers.stop(conversation)
     conversation.save()
     events.conversation_updated(conversation)
-    automatic.queueing(conversation, now=now)  # D3
+    automatic.queueing(conversation, now=now, snapshot=snapshot)  # D3
     return conversation
 
 
@@ -145,7 +147,7 @@ def apply_decision(
     if isinstance(decision, engine.Assign):
         return apply_assign(conversation, decision, snapshot, now)
     if isinstance(decision, engine.Queue):
-        return apply_queue(conversation, decision.candidates, now, front=front)
+        return apply_queue(conversation, decision.candidates, now, front=front, snapshot=snapshot)
     if isinstance(decision, engine.Pool):
         return apply_pool(conversation, decision.candidates, now)
     assert isinstance(decision, engine.Keep), "a refused transfer is the caller's to answer"

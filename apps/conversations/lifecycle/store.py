@@ -13,21 +13,39 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from apps.automation import timers
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
 from apps.routing.models import AgentState
-from apps.shops.models import ShopSettings
+from apps.routing.snapshot import SETTINGS
+from apps.shops.models import Shop, ShopSettings
 
 
 def shop_settings(conversation: Conversation) -> ShopSettings:
-    """The shop's settings, read once per conversation instance."""
+    """The shop's settings, read once per conversation instance: none at all when the
+    conversation was read with ``select_related("shop__settings")`` (the hot paths do)."""
     cached: ShopSettings | None = getattr(conversation, "_shop_settings", None)
     if cached is None:
-        cached = ShopSettings.objects.select_related("shop").get(shop_id=conversation.shop_id)
+        shop = conversation.shop if Conversation.shop.is_cached(conversation) else None
+        if shop is not None and Shop.settings.related.is_cached(shop):
+            cached = shop.settings
+        else:
+            cached = SETTINGS.first(shop_id=conversation.shop_id)
+            if cached is None:
+                raise ShopSettings.DoesNotExist(f"no settings for shop {conversation.shop_id}")
         conversation._shop_settings = cached  # type: ignore[attr-defined]
     return cached
+
+
+PRESENCE_ANNOTATION = "holder_present"
+
+
+def holder_present() -> Exists:
+    """An annotation for a conversation query: whether its agent is online or paused, read with
+    the conversation instead of by one more query when a buyer writes (``append_message``)."""
+    return Exists(AgentState.objects.present().filter(account_id=OuterRef("agent_id")))
 
 
 def agent_present(agent_id: int | None) -> bool:
@@ -81,7 +99,10 @@ def append_message(
     present = False
     if sender == Sender.BUYER and conv.state == State.ACTIVE:
         # A running clock keeps running; the tick checks presence again when it is due.
-        present = conv.agent_due_at is not None or agent_present(conv.agent_id)
+        known: bool | None = getattr(conv, PRESENCE_ANNOTATION, None)
+        present = conv.agent_due_at is not None or (
+            known if known is not None else agent_present(conv.agent_id)
+        )
     timers.after_message(
         conv,
         sender=sender,

@@ -3,13 +3,12 @@ transaction that writes the conversation, the agents' loads, the messages and th
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -24,7 +23,12 @@ from apps.conversations.lifecycle.outcomes import (
     dispatch,
     release,
 )
-from apps.conversations.lifecycle.store import append_message, shop_settings
+from apps.conversations.lifecycle.store import (
+    PRESENCE_ANNOTATION,
+    append_message,
+    holder_present,
+    shop_settings,
+)
 from apps.conversations.models import (
     OPEN_STATES,
     CloseReason,
@@ -42,6 +46,7 @@ from apps.conversations.selectors import (
     with_routing_facts,
 )
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from apps.core.prepared import Prepared
 from apps.events.services import batched_events
 from apps.routing import engine
 from apps.routing.locking import lock_shop
@@ -67,7 +72,7 @@ MESSAGE_FIELDS = (
 def _lock(conversation_id: int) -> Conversation:
     return (
         Conversation.objects.select_for_update(of=("self",))
-        .select_related("buyer", "product", "order", "shop")
+        .select_related("buyer", "product", "order", "shop__settings")
         .get(pk=conversation_id)
     )
 
@@ -127,11 +132,17 @@ def _message_create_locked(
     kind: MessageKind,
     now: datetime,
 ) -> tuple[Message, bool]:
-    """``message_create`` on a conversation this transaction has locked, ``body`` checked."""
+    """``message_create`` on a conversation this transaction has locked, ``body`` checked.
+    A conversation read with the ``RESENT_ANNOTATION`` of ``client_id`` (``_resent``) already
+    says whether this is a resend."""
     if client_id:
-        existing = Message.objects.filter(
-            conversation=conv, sender=sender, client_id=client_id
-        ).first()
+        resent = getattr(conv, RESENT_ANNOTATION, _UNKNOWN)
+        if resent is _UNKNOWN:
+            existing = Message.objects.filter(
+                conversation=conv, sender=sender, client_id=client_id
+            ).first()
+        else:
+            existing = None if resent is None else Message.objects.get(pk=resent)
         if existing is not None:
             return existing, False
     also_save = []
@@ -153,6 +164,41 @@ def _message_create_locked(
     if sender == Sender.BUYER:
         automatic.offhours(conv, now=now)
     return message, True
+
+
+RESENT_ANNOTATION = "resent_message_id"
+_UNKNOWN = object()
+
+
+def _resent(sender: Sender, client_id: str) -> Subquery:
+    """An annotation for a conversation query: the id of its message from ``sender`` with this
+    ``client_id`` (a resend), read with the conversation instead of by one more query."""
+    return Subquery(
+        Message.objects.filter(
+            conversation_id=OuterRef("pk"), sender=sender, client_id=client_id
+        ).values("pk")[:1]
+    )
+
+
+# The buyer's open conversation, locked, with what storing a message needs: the shop's settings,
+# whether its agent is there and whether ``client_id`` was stored already (ignored when empty).
+_LOCK_OPEN_FOR_MESSAGE: Prepared[Conversation] = Prepared(
+    lambda shop_id, buyer_id, client_id: (
+        Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer_id, state__in=OPEN_STATES)
+        .select_related("shop__settings")
+        .select_for_update(of=("self",))
+        .annotate(
+            **{
+                PRESENCE_ANNOTATION: holder_present(),
+                RESENT_ANNOTATION: _resent(Sender.BUYER, client_id),
+            }
+        )
+        .order_by("pk")[:1]
+    ),
+    shop_id=int,
+    buyer_id=int,
+    client_id=str,
+)
 
 
 def _copy_message_fields(source: Conversation, target: Conversation) -> None:
@@ -220,12 +266,9 @@ def conversation_open(
     new conversation then stores the request with itself, in the same transaction, and
     ``request_human`` only has to decide it."""
     now = now or timezone.now()
-    existing = (
-        Conversation.objects.filter(shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES)
-        .select_related("buyer", "product", "order")
-        .first()
-    )
+    existing = _OPEN_OF_BUYER.first(shop_id=buyer.shop_id, buyer_id=buyer.pk)
     if existing is not None:
+        existing.buyer = buyer
         return existing
     try:
         with transaction.atomic():
@@ -250,6 +293,16 @@ def conversation_open(
         )
     return conversation
 
+
+_OPEN_OF_BUYER: Prepared[Conversation] = Prepared(
+    lambda shop_id, buyer_id: (
+        Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer_id, state__in=OPEN_STATES)
+        .select_related("product", "order")
+        .order_by("pk")[:1]
+    ),
+    shop_id=int,
+    buyer_id=int,
+)
 
 PENDING_BATCH = 100  # requests decided in one locked pass
 
@@ -384,14 +437,18 @@ def route_pending(*, shop_id: int, now: datetime | None = None) -> int:
     return len(_route_pending(shop_id, now or timezone.now()))
 
 
-@functools.cache
-def _pending_requests() -> QuerySet[Conversation]:
-    """The pending requests' query with their routing facts, built once per process: resolving
-    its subqueries cost more CPU under the lock than running them (py-spy). Only ever cloned
-    (``filter``), never evaluated itself."""
-    return with_routing_facts(
-        Conversation.objects.select_related("buyer", "product", "order", "shop")
-    )
+# The shop's pending requests, oldest first, locked, with their routing facts and the shop's
+# settings: compiled once per process, since compiling its subqueries cost more CPU under the
+# lock than running them (py-spy).
+_PENDING_REQUESTS: Prepared[Conversation] = Prepared(
+    lambda shop_id: (
+        with_routing_facts(Conversation.objects.select_related("buyer", "product", "order", "shop"))
+        .select_for_update(of=("self",))
+        .filter(shop_id=shop_id, state=State.ASSISTANT, human_requested_at__isnull=False)
+        .order_by("human_requested_at", "id")[:PENDING_BATCH]
+    ),
+    shop_id=int,
+)
 
 
 def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
@@ -401,12 +458,7 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
     while True:
         with transaction.atomic(), batched_events():
             lock_shop(shop_id)
-            pending = list(
-                _pending_requests()
-                .select_for_update(of=("self",))
-                .filter(shop_id=shop_id, state=State.ASSISTANT, human_requested_at__isnull=False)
-                .order_by("human_requested_at", "id")[:PENDING_BATCH]
-            )
+            pending = _PENDING_REQUESTS.all(shop_id=shop_id)
             if not pending:
                 return decided
             snapshot = load_snapshot(shop_id, now)
@@ -675,11 +727,15 @@ def buyer_message_send(
     """The buyer writes: into its open conversation, or, after the end, a new one with the
     service assistant (API.md, buyer widget). Idempotent on ``client_id``.
 
-    The usual case, an open conversation, is found and locked in one query."""
+    The usual case, an open conversation, is found and locked in one query, which also reads
+    the shop's settings, whether its agent is there and whether this is a resend."""
     checked = _checked_body(body)
     with transaction.atomic():
-        held = _open_conversations(buyer).select_for_update(of=("self",)).first()
+        held = _LOCK_OPEN_FOR_MESSAGE.first(
+            shop_id=buyer.shop_id, buyer_id=buyer.pk, client_id=client_id
+        )
         if held is not None:
+            held.buyer = buyer
             return _message_create_locked(
                 held,
                 sender=Sender.BUYER,

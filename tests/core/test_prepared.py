@@ -1,0 +1,152 @@
+"""Querysets compiled once and run with new values (apps.core.prepared; issue 8, short critical
+sections): the same rows and instances as Django's own evaluation, one query, each shop's rows
+only, and a clear refusal of querysets whose SQL depends on the values."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.test.utils import CaptureQueriesContext
+
+from apps.conversations.models import Conversation, Message
+from apps.core.prepared import Prepared
+from apps.shopdata.models import Buyer
+from apps.shops.models import ShopSettings
+from conftest import ShopKit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _conversations(kit: ShopKit, n: int) -> list[Conversation]:
+    made = []
+    for i in range(n):
+        buyer = Buyer.objects.create(shop=kit.shop, external_id=f"b{i}", name=f"Buyer {i}")
+        made.append(Conversation.objects.create(shop=kit.shop, buyer=buyer, intent=f"i{i}"))
+    return made
+
+
+BY_SHOP: Prepared[Conversation] = Prepared(
+    lambda shop_id, intent: (
+        Conversation.objects.filter(shop_id=shop_id)
+        .exclude(intent=intent)
+        .select_related("buyer", "shop__settings")
+        .annotate(message_count=Count("messages"))
+        .order_by("pk")
+    ),
+    shop_id=int,
+    intent=str,
+)
+
+
+def test_rows_and_instances_match_djangos_own_evaluation(shop_a: ShopKit, shop_b: ShopKit) -> None:
+    mine = _conversations(shop_a, 3)
+    _conversations(shop_b, 2)
+    Message.objects.create(
+        shop=shop_a.shop,
+        conversation=mine[0],
+        seq=1,
+        sender="buyer",
+        body="hi",
+        created_at=datetime.now(UTC),
+    )
+    expected = list(
+        Conversation.objects.filter(shop_id=shop_a.shop.pk)
+        .exclude(intent="i2")
+        .select_related("buyer", "shop__settings")
+        .annotate(message_count=Count("messages"))
+        .order_by("pk")
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        got = BY_SHOP.all(shop_id=shop_a.shop.pk, intent="i2")
+        # related rows and annotations came with it: no query for any of these
+        seen = [(c.buyer.name, c.shop.settings.language, c.message_count) for c in got]
+
+    assert len(queries) == 1
+    assert [c.pk for c in got] == [c.pk for c in expected] == [mine[0].pk, mine[1].pk]
+    assert seen == [(c.buyer.name, c.shop.settings.language, c.message_count) for c in expected]
+    assert [c.message_count for c in got] == [1, 0]
+    assert {f.attname: getattr(got[0], f.attname) for f in Conversation._meta.concrete_fields} == {
+        f.attname: getattr(expected[0], f.attname) for f in Conversation._meta.concrete_fields
+    }
+    # an instance saves like any other
+    got[0].intent = "changed"
+    got[0].save(update_fields=["intent"])
+    assert Conversation.objects.get(pk=mine[0].pk).intent == "changed"
+
+
+def test_each_call_runs_with_its_own_values(shop_a: ShopKit, shop_b: ShopKit) -> None:
+    _conversations(shop_a, 2)
+    theirs = _conversations(shop_b, 1)
+
+    assert [c.pk for c in BY_SHOP.all(shop_id=shop_b.shop.pk, intent="none")] == [theirs[0].pk]
+    assert len(BY_SHOP.all(shop_id=shop_a.shop.pk, intent="none")) == 2
+    assert BY_SHOP.first(shop_id=-1, intent="none") is None
+
+
+def test_values_list_rows_and_datetime_parameters(shop_a: ShopKit) -> None:
+    made = _conversations(shop_a, 2)
+    created = Conversation.objects.get(pk=made[0].pk).created_at
+    since: Prepared[Conversation] = Prepared(
+        lambda shop_id, after: (
+            Conversation.objects.filter(shop_id=shop_id, created_at__gte=after)
+            .order_by("pk")
+            .values_list("pk", "buyer__external_id", "candidate_group_ids")
+        ),
+        shop_id=int,
+        after=datetime,
+    )
+
+    rows = since.rows(shop_id=shop_a.shop.pk, after=created - timedelta(seconds=1))
+
+    assert rows == [(made[0].pk, "b0", []), (made[1].pk, "b1", [])]
+    assert since.rows(shop_id=shop_a.shop.pk, after=datetime(2999, 1, 1, tzinfo=UTC)) == []
+
+
+def test_a_locking_query_compiles_inside_its_transaction(shop_a: ShopKit) -> None:
+    made = _conversations(shop_a, 1)
+    locked: Prepared[Conversation] = Prepared(
+        lambda pk: Conversation.objects.select_for_update(of=("self",)).filter(pk=pk), pk=int
+    )
+
+    with transaction.atomic():
+        row = locked.first(pk=made[0].pk)
+
+    assert row is not None and row.pk == made[0].pk
+
+
+def test_threads_share_one_compilation(shop_a: ShopKit) -> None:
+    _conversations(shop_a, 3)
+    counts: list[int] = []
+    settings_of: Prepared[ShopSettings] = Prepared(
+        lambda shop_id: ShopSettings.objects.filter(shop_id=shop_id), shop_id=int
+    )
+
+    def run() -> None:
+        try:
+            counts.append(len(BY_SHOP.all(shop_id=shop_a.shop.pk, intent="")))
+            assert settings_of.first(shop_id=shop_a.shop.pk) is not None
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert counts == [3, 3, 3, 3]
+
+
+def test_a_queryset_whose_sql_depends_on_the_values_is_refused() -> None:
+    # a search pattern is built from the value: the placeholder does not appear as given
+    searched: Prepared[Conversation] = Prepared(
+        lambda text: Conversation.objects.filter(Q(intent__icontains=text)), text=str
+    )
+
+    with pytest.raises(ValueError, match="parameters not in the SQL as given"):
+        searched.all(text="refund")
