@@ -324,6 +324,8 @@ def uvicorn_server(
     }
     args = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    if os.environ.get("BENCH_SERVER_WORKERS"):
+        args += ["--workers", os.environ["BENCH_SERVER_WORKERS"]]
     with subprocess_in_session(args, env, log, port) as server:
 
         def ready() -> bool:

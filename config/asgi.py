@@ -18,7 +18,11 @@ django_wsgi_app = get_wsgi_application()
 
 from django.conf import settings  # noqa: E402
 
-django_http_app = WSGIMiddleware(django_wsgi_app, workers=settings.HELPDESK_HTTP_THREADS)
+# (django-stubs types the handler's answer as a response, which is the iterable of bytes WSGI wants)
+django_http_app = WSGIMiddleware(
+    django_wsgi_app,  # type: ignore[arg-type]
+    workers=settings.HELPDESK_HTTP_THREADS,
+)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -29,7 +29,10 @@ from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable, get_related_populators
+from django.db.models.query import (  # type: ignore[attr-defined]  # not in django-stubs
+    ModelIterable,
+    get_related_populators,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -55,7 +58,7 @@ class Prepared(Generic[M]):
     """``build(**placeholders)`` -> queryset, compiled on first use; ``types`` names each
     parameter's type (``int`` or ``str``)."""
 
-    def __init__(self, build: Callable[..., QuerySet[M]], **types: type) -> None:
+    def __init__(self, build: Callable[..., QuerySet[M, Any]], **types: type) -> None:
         self._build = build
         self._types = types
         self._compiled: _Compiled | None = None

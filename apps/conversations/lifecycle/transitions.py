@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -142,7 +143,7 @@ def _message_create_locked(
                 conversation=conv, sender=sender, client_id=client_id
             ).first()
         else:
-            existing = None if resent is None else Message.objects.get(pk=resent)
+            existing = None if resent is None else Message.objects.get(pk=cast(int, resent))
         if existing is not None:
             return existing, False
     also_save = []
