@@ -8,12 +8,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 
 from apps.conversations.models import Conversation, Message
-from apps.core.prepared import Prepared
+from apps.core.prepared import Prepared, insert, save_fields
 from apps.shopdata.models import Buyer
 from apps.shops.models import ShopSettings
 from conftest import ShopKit
@@ -150,3 +150,36 @@ def test_a_queryset_whose_sql_depends_on_the_values_is_refused() -> None:
 
     with pytest.raises(ValueError, match="parameters not in the SQL as given"):
         searched.all(text="refund")
+
+
+def test_insert_and_save_fields_store_what_save_would(shop_a: ShopKit) -> None:
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="w", name="Writer")
+    fast = insert(Conversation(shop=shop_a.shop, buyer=buyer, intent="refund"))
+    slow = Conversation(shop=shop_a.shop, buyer=buyer, intent="refund", state="closed")
+    slow.save()
+
+    # the new row is stored, with its id, defaults and auto_now_add, as save() stores it
+    stored = Conversation.objects.get(pk=fast.pk)
+    assert not fast._state.adding
+    assert stored.created_at is not None and stored.created_at == fast.created_at
+    assert (stored.intent, stored.state, stored.candidate_group_ids) == ("refund", "assistant", [])
+
+    fast.intent = "size"
+    fast.candidate_ids = [3, 1]
+    fast.last_seq = 7
+    with CaptureQueriesContext(connection) as queries:
+        save_fields(fast, ["intent", "candidate_ids"])
+    assert len(queries) == 1
+    stored = Conversation.objects.get(pk=fast.pk)
+    assert (stored.intent, stored.candidate_ids, stored.last_seq) == ("size", [3, 1], 0)
+    assert Conversation.objects.get(pk=slow.pk).intent == "refund"  # other rows untouched
+
+
+def test_insert_answers_integrity_errors_as_django_does(shop_a: ShopKit) -> None:
+    # one open conversation per buyer (a constraint): the second insert fails like save()
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="twice")
+    insert(Conversation(shop=shop_a.shop, buyer=buyer))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert(Conversation(shop=shop_a.shop, buyer=buyer))
+    assert Conversation.objects.filter(buyer=buyer).count() == 1

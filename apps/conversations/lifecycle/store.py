@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef
 from apps.automation import timers
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
+from apps.core.prepared import insert, save_fields
 from apps.routing.models import AgentState
 from apps.routing.snapshot import SETTINGS
 from apps.shops.models import Shop, ShopSettings
@@ -37,6 +38,17 @@ def shop_settings(conversation: Conversation) -> ShopSettings:
                 raise ShopSettings.DoesNotExist(f"no settings for shop {conversation.shop_id}")
         conversation._shop_settings = cached  # type: ignore[attr-defined]
     return cached
+
+
+# Every column but the key: what ``save()`` without ``update_fields`` writes.
+ALL_FIELDS = tuple(f.name for f in Conversation._meta.concrete_fields if not f.primary_key)
+
+
+def save_conversation(conversation: Conversation, fields: Iterable[str] | None = None) -> None:
+    """``conversation.save(update_fields=fields)`` (all columns when None) without compiling the
+    UPDATE each time (``apps.core.prepared.save_fields``): the lifecycle saves a conversation
+    with every message and routing decision, often under the shop's lock."""
+    save_fields(conversation, ALL_FIELDS if fields is None else tuple(dict.fromkeys(fields)))
 
 
 PRESENCE_ANNOTATION = "holder_present"
@@ -73,16 +85,18 @@ def append_message(
     assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
     conv = conversation
     conv.last_seq += 1
-    message = Message.objects.create(
-        shop_id=conv.shop_id,
-        conversation=conv,
-        seq=conv.last_seq,
-        sender=sender,
-        agent_id=agent_id,
-        kind=kind,
-        body=body,
-        client_id=client_id,
-        created_at=now,
+    message = insert(
+        Message(
+            shop_id=conv.shop_id,
+            conversation=conv,
+            seq=conv.last_seq,
+            sender=sender,
+            agent_id=agent_id,
+            kind=kind,
+            body=body,
+            client_id=client_id,
+            created_at=now,
+        )
     )
     fields = ["last_seq", *also_save, *timers.FIELDS]
     if sender == Sender.BUYER:
@@ -110,9 +124,6 @@ def append_message(
         now=now,
         agent_present=present,
     )
-    if full_save:
-        conv.save()
-    else:
-        conv.save(update_fields=list(dict.fromkeys(fields)))
+    save_conversation(conv, None if full_save else fields)
     events.message_created(conv, message)
     return message

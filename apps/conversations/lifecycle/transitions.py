@@ -28,6 +28,7 @@ from apps.conversations.lifecycle.store import (
     PRESENCE_ANNOTATION,
     append_message,
     holder_present,
+    save_conversation,
     shop_settings,
 )
 from apps.conversations.models import (
@@ -47,7 +48,7 @@ from apps.conversations.selectors import (
     with_routing_facts,
 )
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.core.prepared import Prepared
+from apps.core.prepared import Prepared, insert
 from apps.events.services import batched_events
 from apps.routing import engine
 from apps.routing.locking import lock_shop
@@ -273,15 +274,17 @@ def conversation_open(
         return existing
     try:
         with transaction.atomic():
-            conversation = Conversation.objects.create(
-                shop_id=buyer.shop_id,
-                buyer=buyer,
-                entrance=entrance,
-                product=product,
-                order=order,
-                intent=intent,
-                human_requested_at=now if human else None,
-                chosen_agent_id=chosen_agent_id if human else None,
+            conversation = insert(
+                Conversation(
+                    shop_id=buyer.shop_id,
+                    buyer=buyer,
+                    entrance=entrance,
+                    product=product,
+                    order=order,
+                    intent=intent,
+                    human_requested_at=now if human else None,
+                    chosen_agent_id=chosen_agent_id if human else None,
+                )
             )
             settings = shop_settings(conversation)
             with translation.override(settings.language):
@@ -500,7 +503,7 @@ def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str 
     conv.closed_at = now
     conv.close_reason = reason
     timers.stop(conv)
-    conv.save()
+    save_conversation(conv)
     events.conversation_closed(conv)
 
 
