@@ -309,7 +309,8 @@ def uvicorn_server(
 ) -> Iterator[Process]:
     """``uvicorn config.asgi:application`` (one process, the product's defaults plus
     ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most). ``BENCH_SERVER_PG_OPTIONS``
-    in the environment goes to the server's connections as libpq ``options``."""
+    in the environment goes to the server's connections as libpq ``options``;
+    ``BENCH_SERVER_WORKERS=n`` runs n uvicorn worker processes (the pid is then the parent's)."""
     port = free_port()
     options = os.environ.get("BENCH_SERVER_PG_OPTIONS")
     if options:  # e.g. "-c log_statement=all": count the server's statements in PostgreSQL's log

@@ -5,7 +5,7 @@ HTTP runs Django's WSGI handler in a bounded pool of ``HELPDESK_HTTP_THREADS`` t
 view, and requests beyond the pool wait in its queue holding nothing. Django's ASGI handler
 instead made a new thread per request and hopped between it and the event loop several times
 (asgiref's ``ThreadSensitiveContext``, ``AsyncToSync``): about a third of the server's CPU under
-the widget burst (issue 8, py-spy; docs/realtime.md, "HTTP"). The product has no async views.
+the widget burst (issue 8, py-spy; docs/routing.md, "Throughput"). The product has no async views.
 """
 
 import os
