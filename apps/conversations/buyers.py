@@ -55,9 +55,14 @@ def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Ord
     )
 
 
-# Every widget request and buyer socket reads its buyer: compiled once (apps.core.prepared).
+# Every widget request and buyer socket reads its buyer, with the shop's settings (a new
+# conversation's greeting needs them): compiled once (apps.core.prepared).
 _BUYER: Prepared[Buyer] = Prepared(
-    lambda pk, shop_id: Buyer.objects.filter(pk=pk, shop_id=shop_id)[:1], pk=int, shop_id=int
+    lambda pk, shop_id: Buyer.objects.filter(pk=pk, shop_id=shop_id).select_related(
+        "shop__settings"
+    )[:1],
+    pk=int,
+    shop_id=int,
 )
 
 

@@ -9,6 +9,7 @@ applies and answers the message it stored, or None.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -84,6 +85,35 @@ def _sent_to_buyer(
     return bool(found)
 
 
+WELCOMED_TODAY = "_welcomed_today"
+
+
+def note_welcomed(
+    conversations: Sequence[Conversation], *, settings: ShopSettings, now: datetime
+) -> None:
+    """D1's once-a-day check for a whole routing pass in one query: marks each conversation
+    (``WELCOMED_TODAY``) with whether its buyer got today's welcome already, so that ``welcome``
+    reads nothing per assignment."""
+    if not (settings.welcome_enabled and conversations):
+        return
+    start, end = shop_day_bounds(settings, now)
+    shop_id = conversations[0].shop_id
+    buyers = {c.buyer_id for c in conversations}
+    welcomed = set(
+        Message.objects.filter(
+            conversation_id__in=Conversation.objects.filter(
+                shop_id=shop_id, buyer_id__in=buyers
+            ).values("pk"),
+            sender=Sender.AGENT,
+            body=texts.welcome(settings),
+            created_at__gte=start,
+            created_at__lt=end,
+        ).values_list("conversation__buyer_id", flat=True)
+    )
+    for conversation in conversations:
+        setattr(conversation, WELCOMED_TODAY, conversation.buyer_id in welcomed)
+
+
 def welcome(
     conversation: Conversation,
     *,
@@ -98,9 +128,13 @@ def welcome(
     if not (settings.welcome_enabled and agent_present and conversation.agent_id is not None):
         return None
     text = texts.welcome(settings)
-    start, end = shop_day_bounds(settings, now)
-    if _sent_to_buyer(conversation, sender=Sender.AGENT, body=text, since=start, until=end):
+    known: bool | None = conversation.__dict__.get(WELCOMED_TODAY)
+    if known is None:
+        start, end = shop_day_bounds(settings, now)
+        known = _sent_to_buyer(conversation, sender=Sender.AGENT, body=text, since=start, until=end)
+    if known:
         return None
+    setattr(conversation, WELCOMED_TODAY, True)
     return append_message(
         conversation,
         sender=Sender.AGENT,

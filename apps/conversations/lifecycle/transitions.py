@@ -286,6 +286,8 @@ def conversation_open(
                     chosen_agent_id=chosen_agent_id if human else None,
                 )
             )
+            if Buyer.shop.is_cached(buyer):  # read with its shop and settings (the widget's)
+                conversation.shop = buyer.shop
             settings = shop_settings(conversation)
             with translation.override(settings.language):
                 greeting = _("Hello! I am the shop's service assistant. How can I help you?")
@@ -466,6 +468,8 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
             if not pending:
                 return decided
             snapshot = load_snapshot(shop_id, now)
+            if snapshot.anyone_free:  # else nobody is assigned now, nor welcomed
+                automatic.note_welcomed(pending, settings=snapshot.settings, now=now)
             for conv in pending:
                 _route_one(conv, snapshot, now)
         decided.update((conv.pk, conv) for conv in pending)
