@@ -63,6 +63,13 @@ if EMBEDDED:
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg 3's server-side binding: values travel apart from the SQL (no quoting in Python)
+    # and a statement a connection runs five times is prepared once on the server (psycopg's
+    # prepare_threshold), so PostgreSQL stops parsing and planning the hot paths' statements
+    # on every call (issue 8; docs/routing.md, Throughput).
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
+        "HELPDESK_DB_SERVER_SIDE_BINDING", default=True
+    )
     # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
     # number of requests and sockets; a caller that waits longer than the timeout for one gets
     # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable). The
