@@ -233,3 +233,38 @@ def save_fields(obj: Model, names: Sequence[str]) -> None:
     params.append(obj.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+@functools.cache
+def _insert_and_update_sql(
+    new: type[Model], existing: type[Model], names: tuple[str, ...]
+) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
+    insert_sql, insert_fields = _insert_sql(new)
+    update_sql, update_fields = _update_sql(existing, names)
+    # PostgreSQL runs a data-modifying WITH once and to completion, whatever the main statement.
+    return f"WITH updated AS ({update_sql}) {insert_sql}", update_fields, insert_fields
+
+
+def insert_and_save(new: M, existing: Model, names: Sequence[str]) -> M:
+    """``insert(new)`` and ``save_fields(existing, names)`` in one statement (one round trip):
+    a message and its conversation. Two statements where the database has no data-modifying
+    WITH (the embedded SQLite mode)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        insert(new)
+        save_fields(existing, names)
+        return new
+    sql, update_fields, insert_fields = _insert_and_update_sql(
+        type(new), type(existing), tuple(dict.fromkeys(names))
+    )
+    params = [_value(existing, f, False, connection) for f in update_fields]
+    params.append(existing.pk)
+    params += [_value(new, f, True, connection) for f in insert_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    assert row is not None
+    new.pk = row[0]
+    new._state.adding = False
+    new._state.db = DEFAULT_DB_ALIAS
+    return new

@@ -139,7 +139,8 @@ class _Publisher:
             await asyncio.wait([previous])
         async with self._slots:  # fewer sends at once than the loop's Redis pool has connections
             try:
-                await asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+                async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):  # no task per push
+                    await layer.group_send(group, message)
             except (TimeoutError, RedisError) as error:
                 logger.warning("push to %s failed (%r); clients catch up", group, error)
             except Exception:

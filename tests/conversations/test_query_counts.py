@@ -36,7 +36,7 @@ def busy(desk: Desk) -> Desk:
 def test_ask_for_a_human(busy: Desk, django_assert_max_num_queries: Any) -> None:
     buyer = busy.buyer("fresh")
     conversation = lifecycle.conversation_open(buyer=buyer)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(15):
         lifecycle.request_human(conversation=conversation)
 
 
@@ -50,11 +50,11 @@ def _active(desk: Desk) -> Conversation:
 
 def test_buyer_message(busy: Desk, django_assert_max_num_queries: Any) -> None:
     # BEGIN, the conversation locked with the shop's settings, its agent's presence and (with a
-    # client_id) whether it is a resend; the message; the conversation; the events; COMMIT
+    # client_id) whether it is a resend; the message with the conversation; the events; COMMIT
     conversation = _active(busy)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         lifecycle.buyer_message_send(buyer=conversation.buyer, entrance="", body="hello?")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         lifecycle.buyer_message_send(
             buyer=conversation.buyer, entrance="", body="again", client_id="c-1"
         )
@@ -64,7 +64,7 @@ def test_agent_message(busy: Desk, django_assert_max_num_queries: Any) -> None:
     conversation = _active(busy)
     agent = conversation.agent
     assert agent is not None
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         lifecycle.agent_message_send(account=agent, conversation=conversation, body="hi")
 
 
@@ -78,7 +78,7 @@ def test_close_with_dispatch(busy: Desk, django_assert_max_num_queries: Any) -> 
     conversation = busy.ask("closer")
     assert conversation.state == State.QUEUED
     held = busy.fresh(busy.ask("warm0"))
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(19):
         lifecycle.conversation_close(conversation=held, actor=None)
 
 
@@ -87,7 +87,7 @@ def test_widget_asks_for_a_human_at_once(busy: Desk, django_assert_max_num_queri
     # The conversation stores the request with itself; the deciding pass answers it back.
     busy.agent("roomy", max_concurrent=5)
     client = widget_client(Shop.objects.get(pk=busy.shop_id), "fresh-http")
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(18):
         response = client.post("/api/v1/widget/conversation/", {"human": True}, format="json")
     assert response.status_code == 200
     assert response.json()["state"] == "active"

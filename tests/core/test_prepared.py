@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 
 from apps.conversations.models import Conversation, Message
-from apps.core.prepared import Prepared, insert, save_fields
+from apps.core.prepared import Prepared, insert, insert_and_save, save_fields
 from apps.shopdata.models import Buyer
 from apps.shops.models import ShopSettings
 from conftest import ShopKit
@@ -183,3 +183,25 @@ def test_insert_answers_integrity_errors_as_django_does(shop_a: ShopKit) -> None
     with pytest.raises(IntegrityError), transaction.atomic():
         insert(Conversation(shop=shop_a.shop, buyer=buyer))
     assert Conversation.objects.filter(buyer=buyer).count() == 1
+
+
+def test_insert_and_save_writes_both_rows_in_one_statement(shop_a: ShopKit) -> None:
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="both")
+    conversation = insert(Conversation(shop=shop_a.shop, buyer=buyer))
+    conversation.last_seq = 1
+    message = Message(
+        shop=shop_a.shop,
+        conversation=conversation,
+        seq=1,
+        sender="buyer",
+        body="hello",
+        created_at=datetime.now(UTC),
+    )
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        insert_and_save(message, conversation, ["last_seq"])
+
+    statements = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 1 and "UPDATE" in statements[0] and "INSERT" in statements[0]
+    assert Message.objects.get(pk=message.pk).body == "hello"
+    assert Conversation.objects.get(pk=conversation.pk).last_seq == 1

@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from apps.automation import timers
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
-from apps.core.prepared import insert, save_fields
+from apps.core.prepared import insert_and_save, save_fields
 from apps.routing.models import AgentState
 from apps.routing.snapshot import SETTINGS
 from apps.shops.models import Shop, ShopSettings
@@ -85,18 +85,16 @@ def append_message(
     assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
     conv = conversation
     conv.last_seq += 1
-    message = insert(
-        Message(
-            shop_id=conv.shop_id,
-            conversation=conv,
-            seq=conv.last_seq,
-            sender=sender,
-            agent_id=agent_id,
-            kind=kind,
-            body=body,
-            client_id=client_id,
-            created_at=now,
-        )
+    message = Message(
+        shop_id=conv.shop_id,
+        conversation=conv,
+        seq=conv.last_seq,
+        sender=sender,
+        agent_id=agent_id,
+        kind=kind,
+        body=body,
+        client_id=client_id,
+        created_at=now,
     )
     fields = ["last_seq", *also_save, *timers.FIELDS]
     if sender == Sender.BUYER:
@@ -124,6 +122,7 @@ def append_message(
         now=now,
         agent_present=present,
     )
-    save_conversation(conv, None if full_save else fields)
+    # The message and the conversation's new state in one statement (one round trip).
+    insert_and_save(message, conv, ALL_FIELDS if full_save else fields)
     events.message_created(conv, message)
     return message
