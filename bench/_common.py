@@ -783,3 +783,79 @@ def print_db_work(before: DbCounters, after: DbCounters, per: int, what: str) ->
         f"updated {(after.updated - before.updated) / per:.1f}, "
         f"deleted {(after.deleted - before.deleted) / per:.1f}"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the machine's CPU goes (Linux /proc): the server, PostgreSQL, this benchmark's own client
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    at: float
+    busy: dict[str, float]  # seconds of CPU so far, by kind of process
+    machine: float  # seconds of CPU of the whole machine so far, idle excluded
+
+
+def _process_kind(pid: int, server_pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read()
+    except OSError:
+        return None
+    parent = int(fields[1])
+    if pid == os.getpid():
+        return "benchmark client"
+    if pid == server_pid or parent == server_pid:  # uvicorn, or its workers
+        return "server"
+    if b"postgres" in command:
+        return "PostgreSQL"
+    if b"redis-server" in command:
+        return "Redis"
+    return "other"
+
+
+def cpu_reading(server_pid: int) -> CpuReading:
+    """CPU seconds used so far by the server process (and its workers), PostgreSQL's processes,
+    Redis, this process and the rest; None of it on a system without /proc."""
+    busy: dict[str, float] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        kind = _process_kind(int(entry), server_pid)
+        if kind is None:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        busy[kind] = busy.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+    machine = 0.0
+    if os.path.exists("/proc/stat"):
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:8]]
+        machine = (sum(values) - values[3] - values[4]) / _TICKS  # minus idle and iowait
+    return CpuReading(time.perf_counter(), busy, machine)
+
+
+def print_cpu(before: CpuReading, after: CpuReading, per: int, what: str) -> None:
+    """CPU milliseconds per ``what`` by kind of process, and how busy the machine's cores were:
+    on a shared machine the benchmark's own client and PostgreSQL take cores from the server."""
+    if not after.busy:
+        return
+    seconds = after.at - before.at
+    used = {k: after.busy.get(k, 0.0) - before.busy.get(k, 0.0) for k in after.busy}
+    parts = ", ".join(
+        f"{k} {1000 * v / per:.1f} ms"
+        for k, v in sorted(used.items(), key=lambda kv: -kv[1])
+        if v > 0
+    )
+    cores = (after.machine - before.machine) / seconds if seconds > 0 else 0.0
+    print(
+        f"  CPU per {what} (/proc): {parts}; the machine's {os.cpu_count()} cores "
+        f"{100 * cores / (os.cpu_count() or 1):.0f} % busy"
+    )

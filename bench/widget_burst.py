@@ -9,7 +9,8 @@ serve one ``uvicorn config.asgi:application`` process. Through the REST API: a s
 agents online (``POST /api/v1/me/status/``) with ``--max`` concurrent buyers each, and a signed
 widget session per buyer. Measured: every buyer's ``POST /api/v1/widget/conversation/
 {"human": true}``, ``--concurrency`` in flight at once. Printed: assignments (and decisions) per
-second, median and p99 answer time; then checked by SQL: no agent above its max, no buyer lost
+second, median and p99 answer time, the CPU per request of the server, PostgreSQL and this
+client (``/proc``); then checked by SQL: no agent above its max, no buyer lost
 (each conversation active or queued, ``min(buyers, agents * max)`` active).
 
 Bare machine, same run, just before and just after the burst (the ratio uses their mean):
@@ -33,11 +34,13 @@ from bench._common import (
     ClaimResult,
     Comparison,
     bare_claims,
+    cpu_reading,
     db_counters,
     make_shop,
     ms,
     percentile,
     print_comparisons,
+    print_cpu,
     print_db_work,
     py_spy,
     quick_flag,
@@ -104,9 +107,11 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
         step(f"burst: {args.buyers} buyers ask for a human, {args.concurrency} in flight")
         before = await asyncio.to_thread(db_counters, database)
         with py_spy(pid, args.profile, mode=args.profile_mode):
+            cpu_before = cpu_reading(pid)
             started = time.perf_counter()
             await asyncio.gather(*(ask(b) for b in buyers))
             seconds = time.perf_counter() - started
+            cpu_after = cpu_reading(pid)
         after = await asyncio.to_thread(db_counters, database)
         bare.append(await _bare(database, args, "after"))
         states: dict[str, int] = {}
@@ -119,6 +124,7 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
             "statuses": statuses,
             "answered": states,
             "db": (before, after),
+            "cpu": (cpu_before, cpu_after),
             "bare": bare,
         }
     finally:
@@ -186,6 +192,7 @@ def main(argv: list[str]) -> int:
     )
     print(f"  HTTP statuses {product['statuses']}; answered states {product['answered']}")
     print_db_work(*product["db"], per=args.buyers, what="request")
+    print_cpu(*product["cpu"], per=args.buyers, what="request")
     print(
         f"  checks (SQL): over-cap agents {checks['over_cap']}, lost buyers {checks['lost']}, "
         f"active {checks['states'].get('active', 0)} (expected {checks['expected_active']}), "
