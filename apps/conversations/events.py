@@ -199,13 +199,12 @@ def _holder(conversation: Conversation) -> list[Recipient]:
 
 def message_created(conversation: Conversation, message: Message) -> None:
     """Every stored message, whoever sent it, to the buyer and the holding agent, the sender's
-    own sockets included (API.md)."""
-    _emit(
-        conversation.shop_id,
-        [to_buyer(conversation.buyer_id), *_holder(conversation)],
-        MESSAGE_CREATED,
-        message_payload(message),
-    )
+    own sockets included (API.md). The other party first: pushes leave one after another, and
+    the sender already has its answer (the ``ack`` or the HTTP response) while the other side
+    waits for the message."""
+    buyer, holder = [to_buyer(conversation.buyer_id)], _holder(conversation)
+    recipients = [*holder, *buyer] if message.sender == Sender.BUYER else [*buyer, *holder]
+    _emit(conversation.shop_id, recipients, MESSAGE_CREATED, message_payload(message))
 
 
 def conversation_assigned(conversation: Conversation) -> None:
