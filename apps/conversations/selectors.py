@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
@@ -148,23 +149,18 @@ def routing_request(
     )
 
 
+@functools.cache
 def _waiting(queue_order_setting: str) -> Prepared[Conversation]:
     """The shop's queue in its order (C4) as (id, candidate ids): one compiled query per order."""
-    prepared = _WAITING.get(queue_order_setting)
-    if prepared is None:
-        order = queue_order(queue_order_setting)
-        prepared = _WAITING[queue_order_setting] = Prepared(
-            lambda shop_id: (
-                Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
-                .order_by(*order)
-                .values_list("pk", "candidate_ids")
-            ),
-            shop_id=int,
-        )
-    return prepared
-
-
-_WAITING: dict[str, Prepared[Conversation]] = {}
+    order = queue_order(queue_order_setting)
+    return Prepared(
+        lambda shop_id: (
+            Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED)
+            .order_by(*order)
+            .values_list("pk", "candidate_ids")
+        ),
+        shop_id=int,
+    )
 
 
 def queue_figures_all(*, shop_id: int, snapshot: Snapshot | None = None) -> dict[int, QueueFigures]:

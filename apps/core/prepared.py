@@ -209,12 +209,16 @@ def _value(obj: Model, field: Field[Any, Any], add: bool, connection: Any) -> An
     return field.get_db_prep_save(value, connection=connection)
 
 
-def insert(obj: M) -> M:
-    """Store a new ``obj`` (its model has an auto primary key): ``obj.save()`` for the hot paths,
-    one statement, the new id set on ``obj``."""
-    sql, fields = _insert_sql(type(obj))
-    connection = connections[DEFAULT_DB_ALIAS]
-    params = [_value(obj, f, True, connection) for f in fields]
+def _insert_params(obj: Model, fields: Sequence[Field[Any, Any]], connection: Any) -> list[Any]:
+    return [_value(obj, f, True, connection) for f in fields]
+
+
+def _update_params(obj: Model, fields: Sequence[Field[Any, Any]], connection: Any) -> list[Any]:
+    return [*(_value(obj, f, False, connection) for f in fields), obj.pk]  # SET ..., WHERE pk
+
+
+def _stored(obj: M, sql: str, params: list[Any], connection: Any) -> M:
+    """Run an INSERT ... RETURNING the key, and mark ``obj`` stored as ``save()`` does."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -225,14 +229,20 @@ def insert(obj: M) -> M:
     return obj
 
 
+def insert(obj: M) -> M:
+    """Store a new ``obj`` (its model has an auto primary key): ``obj.save()`` for the hot paths,
+    one statement, the new id set on ``obj``."""
+    sql, fields = _insert_sql(type(obj))
+    connection = connections[DEFAULT_DB_ALIAS]
+    return _stored(obj, sql, _insert_params(obj, fields, connection), connection)
+
+
 def save_fields(obj: Model, names: Sequence[str]) -> None:
     """``obj.save(update_fields=names)`` for the hot paths: one UPDATE by primary key."""
     sql, fields = _update_sql(type(obj), tuple(dict.fromkeys(names)))
     connection = connections[DEFAULT_DB_ALIAS]
-    params = [_value(obj, f, False, connection) for f in fields]
-    params.append(obj.pk)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _update_params(obj, fields, connection))
 
 
 @functools.cache
@@ -257,14 +267,6 @@ def insert_and_save(new: M, existing: Model, names: Sequence[str]) -> M:
     sql, update_fields, insert_fields = _insert_and_update_sql(
         type(new), type(existing), tuple(dict.fromkeys(names))
     )
-    params = [_value(existing, f, False, connection) for f in update_fields]
-    params.append(existing.pk)
-    params += [_value(new, f, True, connection) for f in insert_fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    assert row is not None
-    new.pk = row[0]
-    new._state.adding = False
-    new._state.db = DEFAULT_DB_ALIAS
-    return new
+    params = _update_params(existing, update_fields, connection)
+    params += _insert_params(new, insert_fields, connection)
+    return _stored(new, sql, params, connection)

@@ -5,8 +5,9 @@ Sync code (views, services, Celery tasks) publishes through :func:`publish`. It 
 makes a new loop for every call, and channels_redis keeps a connection pool per event loop, so
 each push would open (and, when the loop closes, flush) a pool of its own; from a thread that
 already runs a loop it refuses to work at all. Instead each process keeps one long-lived event loop
-in a daemon thread with its own channel-layer instance, and sync code hands it the coroutine
-(``run_coroutine_threadsafe``) and waits a bounded time. The thread is made again after a fork
+in a daemon thread with its own channel-layer instance, and sync code hands it each push
+(``call_soon_threadsafe``; the in-memory layer of the embedded mode: the server's own loop, with
+a bounded wait). The thread is made again after a fork
 (Celery's prefork workers), so no pool is ever shared between processes or loops.
 
 Sync code does not wait for its pushes: ``publish`` hands the message to the loop and returns,

@@ -111,7 +111,7 @@ FROM input i
 JOIN counts c ON c.kind = i.kind AND c.rid = i.rid
 JOIN seq s ON s.recipient_kind = i.kind AND s.recipient_id = i.rid
 RETURNING recipient_kind, recipient_id, stream_seq
-"""
+""".format(counters=StreamCounter._meta.db_table, events=Event._meta.db_table)  # noqa: S608, UP032
 
 
 def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
@@ -119,10 +119,9 @@ def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
     of events, and its events take the new numbers in order. Counters are taken in one order
     (kind, id) whatever the order of the events, as every multi-recipient store does.
     Answers each event's ``stream_seq``, in the order of ``pending``."""
-    sql = _STORE_MANY.format(counters=StreamCounter._meta.db_table, events=Event._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            sql,
+            _STORE_MANY,
             [
                 [p.shop_id for p in pending],
                 [p.recipient.kind.value for p in pending],

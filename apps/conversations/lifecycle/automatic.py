@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q, QuerySet
+
 from apps.automation import hours, texts
 from apps.conversations.lifecycle.store import append_message, shop_settings
 from apps.conversations.models import (
@@ -42,21 +44,28 @@ def shop_day_bounds(settings: ShopSettings, now: datetime) -> tuple[datetime, da
     return start, end
 
 
-# Through the buyer's few conversations (their index), then their messages: a join from the
-# messages scanned every message of the shop with that text, the welcome of each buyer of the
-# day (issue 8: 110 conversation index scans per request in the burst). Compiled once per process
-# (apps.core.prepared): it runs for every assignment, under the shop's lock.
+def _sent(
+    shop_id: int, buyers: Q, *, sender: Sender | str, body: str, since: datetime, until: datetime
+) -> QuerySet[Message]:
+    """The messages ``body`` from ``sender`` in [since, until) in the conversations of the
+    ``buyers`` (a filter on the conversation). Through the buyers' few conversations (their
+    index), then their messages: a join from the messages scanned every message of the shop with
+    that text, the welcome of each buyer of the day (issue 8: 110 conversation index scans per
+    request in the burst)."""
+    return Message.objects.filter(
+        conversation_id__in=Conversation.objects.filter(buyers, shop_id=shop_id).values("pk"),
+        sender=sender,
+        body=body,
+        created_at__gte=since,
+        created_at__lt=until,
+    )
+
+
+# One buyer's: compiled once per process (apps.core.prepared), it can run for every assignment,
+# under the shop's lock.
 _SENT_TO_BUYER: Prepared[Message] = Prepared(
     lambda shop_id, buyer_id, sender, body, since, until: (
-        Message.objects.filter(
-            conversation_id__in=Conversation.objects.filter(
-                shop_id=shop_id, buyer_id=buyer_id
-            ).values("pk"),
-            sender=sender,
-            body=body,
-            created_at__gte=since,
-            created_at__lt=until,
-        )
+        _sent(shop_id, Q(buyer_id=buyer_id), sender=sender, body=body, since=since, until=until)
         .values_list("pk")
         .order_by()[:1]
     ),
@@ -100,14 +109,13 @@ def note_welcomed(
     shop_id = conversations[0].shop_id
     buyers = {c.buyer_id for c in conversations}
     welcomed = set(
-        Message.objects.filter(
-            conversation_id__in=Conversation.objects.filter(
-                shop_id=shop_id, buyer_id__in=buyers
-            ).values("pk"),
+        _sent(
+            shop_id,
+            Q(buyer_id__in=buyers),
             sender=Sender.AGENT,
             body=texts.welcome(settings),
-            created_at__gte=start,
-            created_at__lt=end,
+            since=start,
+            until=end,
         ).values_list("conversation__buyer_id", flat=True)
     )
     for conversation in conversations:

@@ -48,7 +48,7 @@ def save_conversation(conversation: Conversation, fields: Iterable[str] | None =
     """``conversation.save(update_fields=fields)`` (all columns when None) without compiling the
     UPDATE each time (``apps.core.prepared.save_fields``): the lifecycle saves a conversation
     with every message and routing decision, often under the shop's lock."""
-    save_fields(conversation, ALL_FIELDS if fields is None else tuple(dict.fromkeys(fields)))
+    save_fields(conversation, ALL_FIELDS if fields is None else tuple(fields))
 
 
 PRESENCE_ANNOTATION = "holder_present"

@@ -71,6 +71,11 @@ MESSAGE_FIELDS = (
 )
 
 
+def _open_of(shop_id: int, buyer_id: int) -> QuerySet[Conversation]:
+    """The buyer's open conversation (at most one: ``conversation_one_open_per_buyer``)."""
+    return Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer_id, state__in=OPEN_STATES)
+
+
 def _lock(conversation_id: int) -> Conversation:
     return (
         Conversation.objects.select_for_update(of=("self",))
@@ -186,7 +191,7 @@ def _resent(sender: Sender, client_id: str) -> Subquery:
 # whether its agent is there and whether ``client_id`` was stored already (ignored when empty).
 _LOCK_OPEN_FOR_MESSAGE: Prepared[Conversation] = Prepared(
     lambda shop_id, buyer_id, client_id: (
-        Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer_id, state__in=OPEN_STATES)
+        _open_of(shop_id, buyer_id)
         .select_related("shop__settings")
         .select_for_update(of=("self",))
         .annotate(
@@ -294,17 +299,13 @@ def conversation_open(
             # The row is new and this transaction's own: nobody else can hold it yet.
             append_message(conversation, sender=Sender.ASSISTANT, body=greeting, now=now)
     except IntegrityError:  # another request opened it at the same moment
-        return Conversation.objects.select_related("buyer", "product", "order").get(
-            shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES
-        )
+        return _open_of(buyer.shop_id, buyer.pk).select_related("buyer", "product", "order").get()
     return conversation
 
 
 _OPEN_OF_BUYER: Prepared[Conversation] = Prepared(
     lambda shop_id, buyer_id: (
-        Conversation.objects.filter(shop_id=shop_id, buyer_id=buyer_id, state__in=OPEN_STATES)
-        .select_related("product", "order")
-        .order_by("pk")[:1]
+        _open_of(shop_id, buyer_id).select_related("product", "order").order_by("pk")[:1]
     ),
     shop_id=int,
     buyer_id=int,
@@ -718,15 +719,12 @@ def agent_may_write(*, account: Account, conversation: Conversation) -> bool:
     return conversation.state == State.ACTIVE and conversation.agent_id == account.pk
 
 
-def _open_conversations(buyer: Buyer) -> QuerySet[Conversation]:
-    """The buyer's open conversation (at most one: ``conversation_one_open_per_buyer``)."""
-    return Conversation.objects.filter(
-        shop_id=buyer.shop_id, buyer=buyer, state__in=OPEN_STATES
-    ).select_related("buyer", "product", "order", "shop")
-
-
 def buyer_open_conversation(*, buyer: Buyer) -> Conversation | None:
-    return _open_conversations(buyer).first()
+    return (
+        _open_of(buyer.shop_id, buyer.pk)
+        .select_related("buyer", "product", "order", "shop")
+        .first()
+    )
 
 
 def buyer_message_send(
