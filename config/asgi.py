@@ -1,28 +1,25 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-HTTP runs Django's WSGI handler in a bounded pool of ``HELPDESK_HTTP_THREADS`` threads
-(``a2wsgi``): each request is one hop to a thread that runs the whole (sync) middleware chain and
-view, and requests beyond the pool wait in its queue holding nothing. Django's ASGI handler
-instead made a new thread per request and hopped between it and the event loop several times
-(asgiref's ``ThreadSensitiveContext``, ``AsyncToSync``): about a third of the server's CPU under
-the widget burst (issue 8, py-spy; docs/routing.md, "Throughput"). The product has no async views.
+HTTP runs Django's handler with its sync middleware chain in a bounded pool of
+``HELPDESK_HTTP_THREADS`` threads, one thread hop per request (``apps.core.asgi_http``): requests
+beyond the pool wait in its queue holding nothing. Django's ASGI handler instead made a new thread
+per request and hopped between it and the event loop several times, and a WSGI bridge hops four
+times per request: together about a third of the server's CPU under the widget burst (issue 8,
+py-spy; docs/routing.md, "Throughput"). The product has no async views.
 """
 
 import os
 
-from a2wsgi import WSGIMiddleware
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-django_wsgi_app = get_wsgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi does; the handler sets the prefix per request
 
 from django.conf import settings  # noqa: E402
 
-# (django-stubs types the handler's answer as a response, which is the iterable of bytes WSGI wants)
-django_http_app = WSGIMiddleware(
-    django_wsgi_app,  # type: ignore[arg-type]
-    workers=settings.HELPDESK_HTTP_THREADS,
-)
+from apps.core.asgi_http import PooledHTTPHandler  # noqa: E402
+
+django_http_app = PooledHTTPHandler(threads=settings.HELPDESK_HTTP_THREADS)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

@@ -63,13 +63,18 @@ if EMBEDDED:
 else:
     DATABASES = {"default": env.db_url("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # psycopg 3's server-side binding: values travel apart from the SQL (no quoting in Python)
-    # and a statement a connection runs five times is prepared once on the server (psycopg's
-    # prepare_threshold), so PostgreSQL stops parsing and planning the hot paths' statements
-    # on every call (issue 8; docs/routing.md, Throughput).
+    # psycopg 3's server-side binding: values travel apart from the SQL (no quoting in Python).
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
         "HELPDESK_DB_SERVER_SIDE_BINDING", default=True
     )
+    # A statement a connection has run HELPDESK_DB_PREPARE_THRESHOLD times is prepared on the
+    # server (psycopg's prepare_threshold), so PostgreSQL stops parsing and planning the hot
+    # paths' statements on every call: under the widget burst planning was a third of
+    # PostgreSQL's time (issue 8, log_min_duration_statement; docs/routing.md, Throughput).
+    # Django turns it off by default for the sake of transaction-mode poolers (PgBouncer before
+    # 1.21): set 0 behind one of those.
+    _prepare_threshold = env.int("HELPDESK_DB_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare_threshold or None
     # Django's psycopg pool: at most HELPDESK_DB_POOL_MAX connections per process, whatever the
     # number of requests and sockets; a caller that waits longer than the timeout for one gets
     # psycopg_pool.PoolTimeout, answered 503 / socket close 1013 (apps.core.unavailable). The

@@ -91,8 +91,9 @@ class _Pending:
 
 _STORE_MANY = """
 WITH input AS (
-    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::jsonb[])
-        WITH ORDINALITY AS t(shop_id, kind, rid, type, payload, ord)
+    SELECT (e->>0)::bigint AS shop_id, e->>1 AS kind, (e->>2)::bigint AS rid, e->>3 AS type,
+        e->4 AS payload, ord
+    FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, ord)
 ), counts AS (
     SELECT kind, rid, count(*) AS n FROM input GROUP BY kind, rid
 ), seq AS (
@@ -119,18 +120,17 @@ def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
     of events, and its events take the new numbers in order. Counters are taken in one order
     (kind, id) whatever the order of the events, as every multi-recipient store does.
     Answers each event's ``stream_seq``, in the order of ``pending``."""
+    # One JSON array of [shop, kind, recipient, type, payload] rows, the payloads spliced in as
+    # the JSON text they already are: PostgreSQL parses it in C, where psycopg's array dumper
+    # quoted each payload through a regular expression in Python (a sixth of a routing pass's
+    # CPU, issue 8).
+    rows = ",".join(
+        f"[{p.shop_id},{json.dumps(p.recipient.kind.value)},{p.recipient.id},"
+        f"{json.dumps(p.type)},{p.payload}]"
+        for p in pending
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            _STORE_MANY,
-            [
-                [p.shop_id for p in pending],
-                [p.recipient.kind.value for p in pending],
-                [p.recipient.id for p in pending],
-                [p.type for p in pending],
-                [p.payload for p in pending],
-                now,
-            ],
-        )
+        cursor.execute(_STORE_MANY, [f"[{rows}]", now])
         rows = cursor.fetchall()
     numbers: dict[tuple[str, int], list[int]] = {}
     for kind, rid, stream_seq in rows:

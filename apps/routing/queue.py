@@ -90,8 +90,14 @@ def figures(
     overlaps: dict[tuple[frozenset[int] | None, frozenset[int] | None], bool] = {}
     totals: dict[frozenset[int] | None, int] = {}
     result: dict[int, QueueFigures] = {}
+    keys: dict[tuple[int, ...], frozenset[int]] = {}  # buyers of one group share their set
     for pk, ids in waiting:
-        key = None if ids is None else frozenset(int(i) for i in ids)
+        key = None
+        if ids is not None:
+            as_tuple = tuple(ids)
+            key = keys.get(as_tuple)
+            if key is None:
+                key = keys[as_tuple] = frozenset(int(i) for i in as_tuple)
         ahead = 0
         for other, count in seen.items():
             pair = (other, key)
