@@ -283,36 +283,69 @@ def insert(obj: M) -> M:
     return _stored(obj, sql, _insert_params(obj, fields, connection), connection)
 
 
-def save_fields(obj: Model, names: Sequence[str]) -> None:
-    """``obj.save(update_fields=names)`` for the hot paths: one UPDATE by primary key."""
+# A data-modifying statement of the caller's (fixed SQL, no RETURNING) and its parameters, run
+# in the same round trip as a save: a routing decision's writes to the agents' rows ride with
+# the conversation's (``with_writes`` below; issue 8: one round trip less per assignment under
+# the shop's lock, where each one also waits for the process's GIL).
+Write = tuple[str, Sequence[Any]]
+
+
+def _run_alone(writes: Sequence[Write], connection: Any) -> None:
+    """Where there is no data-modifying WITH (the embedded SQLite mode): one statement each."""
+    with connection.cursor() as cursor:
+        for sql, params in writes:
+            cursor.execute(sql, list(params))
+
+
+def _prefixed(writes: Sequence[Write], ctes: str) -> tuple[str, list[Any]]:
+    """``writes`` as the first common table expressions of a WITH, and their parameters."""
+    parts = [f"w{n} AS ({sql})" for n, (sql, _params) in enumerate(writes)]
+    params = [p for _sql, ps in writes for p in ps]
+    return "WITH " + ", ".join([*parts, ctes] if ctes else parts), params
+
+
+def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] = ()) -> None:
+    """``obj.save(update_fields=names)`` for the hot paths: one UPDATE by primary key, with
+    ``with_writes`` in the same statement."""
     sql, fields = _update_sql(type(obj), tuple(dict.fromkeys(names)))
     connection = connections[DEFAULT_DB_ALIAS]
+    params = _update_params(obj, fields, connection)
+    if with_writes:
+        if connection.vendor != "postgresql":
+            _run_alone(with_writes, connection)
+        else:
+            prefix, before = _prefixed(with_writes, "")
+            sql, params = f"{prefix} {sql}", before + params
     with connection.cursor() as cursor:
-        cursor.execute(sql, _update_params(obj, fields, connection))
+        cursor.execute(sql, params)
 
 
 @functools.cache
 def _insert_and_update_sql(
     new: type[Model], existing: type[Model], names: tuple[str, ...]
-) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
+) -> tuple[str, str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
     insert_sql, insert_fields = _insert_sql(new)
     update_sql, update_fields = _update_sql(existing, names)
     # PostgreSQL runs a data-modifying WITH once and to completion, whatever the main statement.
-    return f"WITH updated AS ({update_sql}) {insert_sql}", update_fields, insert_fields
+    return f"updated AS ({update_sql})", insert_sql, update_fields, insert_fields
 
 
-def insert_and_save(new: M, existing: Model, names: Sequence[str]) -> M:
+def insert_and_save(
+    new: M, existing: Model, names: Sequence[str], with_writes: Sequence[Write] = ()
+) -> M:
     """``insert(new)`` and ``save_fields(existing, names)`` in one statement (one round trip):
-    a message and its conversation. Two statements where the database has no data-modifying
-    WITH (the embedded SQLite mode)."""
+    a message and its conversation, with ``with_writes``. One statement each where the database
+    has no data-modifying WITH (the embedded SQLite mode)."""
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
+        _run_alone(with_writes, connection)
         insert(new)
         save_fields(existing, names)
         return new
-    sql, update_fields, insert_fields = _insert_and_update_sql(
+    update_cte, insert_sql, update_fields, insert_fields = _insert_and_update_sql(
         type(new), type(existing), tuple(dict.fromkeys(names))
     )
-    params = _update_params(existing, update_fields, connection)
+    prefix, params = _prefixed(with_writes, update_cte)
+    params += _update_params(existing, update_fields, connection)
     params += _insert_params(new, insert_fields, connection)
-    return _stored(new, sql, params, connection)
+    return _stored(new, f"{prefix} {insert_sql}", params, connection)

@@ -205,3 +205,33 @@ def test_insert_and_save_writes_both_rows_in_one_statement(shop_a: ShopKit) -> N
     assert len(statements) == 1 and "UPDATE" in statements[0] and "INSERT" in statements[0]
     assert Message.objects.get(pk=message.pk).body == "hello"
     assert Conversation.objects.get(pk=conversation.pk).last_seq == 1
+
+
+def test_a_callers_write_rides_with_a_save_in_the_same_statement(shop_a: ShopKit) -> None:
+    # an assignment's agent counters go with its conversation's save (issue 8): one statement,
+    # both rows written, the caller's parameters before the save's
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="rides")
+    other = Buyer.objects.create(shop=shop_a.shop, external_id="named")
+    conversation = insert(Conversation(shop=shop_a.shop, buyer=buyer))
+    conversation.last_seq = 2
+    rename = ("UPDATE shopdata_buyer SET name = %s WHERE id = %s", ["Renamed", other.pk])
+    message = Message(
+        shop=shop_a.shop,
+        conversation=conversation,
+        seq=2,
+        sender="buyer",
+        body="again",
+        created_at=datetime.now(UTC),
+    )
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        save_fields(conversation, ["last_seq"], with_writes=[rename])
+        conversation.last_seq = 3
+        insert_and_save(message, conversation, ["last_seq"], with_writes=[rename])
+
+    statements = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 2
+    assert all(s.startswith("WITH w0 AS (UPDATE shopdata_buyer") for s in statements)
+    assert Buyer.objects.get(pk=other.pk).name == "Renamed"
+    assert Conversation.objects.get(pk=conversation.pk).last_seq == 3
+    assert Message.objects.get(pk=message.pk).body == "again"

@@ -25,7 +25,7 @@ from apps.conversations.models import (
     Sender,
 )
 from apps.conversations.selectors import QUEUE_FIGURES, queue_figures
-from apps.core.prepared import Prepared
+from apps.core.prepared import Prepared, Write
 from apps.routing.models import AgentState
 from apps.routing.snapshot import Snapshot
 from apps.shops.models import ShopSettings
@@ -129,10 +129,12 @@ def welcome(
     agent_present: bool,
     now: datetime,
     full_save: bool = False,
+    with_writes: Sequence[Write] = (),
 ) -> Message | None:
     """D1: when a conversation is assigned, the welcome in the agent's name; the same text at
     most once per buyer per shop day. Only for an agent who is there (online or paused): an
-    offline message (B9, B11) is not greeted in the name of someone absent."""
+    offline message (B9, B11) is not greeted in the name of someone absent. ``with_writes`` go
+    with the welcome's statement; None (no welcome): the caller still has them to run."""
     if not (settings.welcome_enabled and agent_present and conversation.agent_id is not None):
         return None
     text = texts.welcome(settings)
@@ -150,6 +152,7 @@ def welcome(
         body=text,
         now=now,
         full_save=full_save,
+        with_writes=with_writes,
     )
 
 

@@ -21,6 +21,7 @@ from apps.conversations.lifecycle import automatic
 from apps.conversations.lifecycle.store import save_conversation
 from apps.conversations.models import Conversation, State
 from apps.conversations.selectors import routing_request
+from apps.core.prepared import Write
 from apps.routing import engine
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState
@@ -66,33 +67,37 @@ def apply_assign(
         now=now,
         agent_present=present,
     )
-    _count_assignment(agent.id, decision.wrr, snapshot, now)
+    counted = _count_assignment(agent.id, decision.wrr, snapshot, now)
     snapshot.moved(agent.id, open_delta=1, wrr=decision.wrr, assigned_at=now)
     events.conversation_assigned(conversation)
-    # The welcome saves the conversation with its message (one UPDATE for both); without one,
-    # the conversation is saved here.
+    # The welcome saves the conversation with its message and the agent's counters (one
+    # statement for all three); without one, the conversation and the counters are saved here.
     welcomed = automatic.welcome(
-        conversation, settings=snapshot.settings, agent_present=present, now=now, full_save=True
+        conversation,
+        settings=snapshot.settings,
+        agent_present=present,
+        now=now,
+        full_save=True,
+        with_writes=counted,
     )
     if welcomed is None:
-        save_conversation(conversation)
+        save_conversation(conversation, with_writes=counted)
     return conversation
 
 
 def _count_assignment(
     agent_id: int, wrr: dict[int, int], snapshot: Snapshot, now: datetime
-) -> None:
-    """The agent's load and last assignment, and the even rule's new weights (B5), in one
-    statement however many agents the weights touch (``_COUNT_ASSIGNMENT``)."""
-    if connection.vendor != "postgresql":  # the embedded mode (SQLite): the ORM's statement
+) -> list[Write]:
+    """The agent's load and last assignment, and the even rule's new weights (B5), as one
+    statement however many agents the weights touch (``_COUNT_ASSIGNMENT``), for the caller to
+    run with the conversation's save. In the embedded mode (SQLite): the ORM's statement, run
+    now, and nothing left to run."""
+    if connection.vendor != "postgresql":
         _count_assignment_orm(agent_id, wrr, snapshot, now)
-        return
+        return []
     ids, currents = list(wrr), list(wrr.values())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _COUNT_ASSIGNMENT,
-            [agent_id, agent_id, now, ids, currents, ids, snapshot.today, [agent_id, *ids]],
-        )
+    params = [agent_id, agent_id, now, ids, currents, ids, snapshot.today, [agent_id, *ids]]
+    return [(_COUNT_ASSIGNMENT, params)]
 
 
 def _count_assignment_orm(

@@ -9,7 +9,7 @@ replies and notices call it directly on the conversation they already hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from apps.automation import timers
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
-from apps.core.prepared import insert_and_save, save_fields
+from apps.core.prepared import Write, insert_and_save, save_fields
 from apps.routing.models import AgentState
 from apps.routing.snapshot import SETTINGS
 from apps.shops.models import Shop, ShopSettings
@@ -44,11 +44,16 @@ def shop_settings(conversation: Conversation) -> ShopSettings:
 ALL_FIELDS = tuple(f.name for f in Conversation._meta.concrete_fields if not f.primary_key)
 
 
-def save_conversation(conversation: Conversation, fields: Iterable[str] | None = None) -> None:
+def save_conversation(
+    conversation: Conversation,
+    fields: Iterable[str] | None = None,
+    with_writes: Sequence[Write] = (),
+) -> None:
     """``conversation.save(update_fields=fields)`` (all columns when None) without compiling the
     UPDATE each time (``apps.core.prepared.save_fields``): the lifecycle saves a conversation
-    with every message and routing decision, often under the shop's lock."""
-    save_fields(conversation, ALL_FIELDS if fields is None else tuple(fields))
+    with every message and routing decision, often under the shop's lock. ``with_writes`` run
+    in the same statement (an assignment's agent rows)."""
+    save_fields(conversation, ALL_FIELDS if fields is None else tuple(fields), with_writes)
 
 
 PRESENCE_ANNOTATION = "holder_present"
@@ -78,10 +83,11 @@ def append_message(
     client_id: str = "",
     also_save: Iterable[str] = (),
     full_save: bool = False,
+    with_writes: Sequence[Write] = (),
 ) -> Message:
     """Store ``body`` as the next message of ``conversation`` (locked by the caller).
     ``full_save``: save every column of the conversation (the caller changed more than this
-    function knows, and saves once)."""
+    function knows, and saves once). ``with_writes`` run in the same statement."""
     assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
     conv = conversation
     conv.last_seq += 1
@@ -123,6 +129,6 @@ def append_message(
         agent_present=present,
     )
     # The message and the conversation's new state in one statement (one round trip).
-    insert_and_save(message, conv, ALL_FIELDS if full_save else fields)
+    insert_and_save(message, conv, ALL_FIELDS if full_save else fields, with_writes)
     events.message_created(conv, message)
     return message
