@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from apps.automation import hours, texts
@@ -33,6 +35,26 @@ from apps.shops.models import ShopSettings
 
 def _zone(settings: ShopSettings) -> ZoneInfo:
     return ZoneInfo(settings.shop.time_zone)
+
+
+def _schedule(settings: ShopSettings) -> hours.Schedule:
+    """The business hours of ``settings``, parsed once per settings instance (a routing pass
+    shares one for all its buyers) and again if the field is given a new value."""
+    cached: tuple[Any, hours.Schedule] | None = getattr(settings, "_parsed_hours", None)
+    if cached is None or cached[0] is not settings.business_hours:
+        cached = (settings.business_hours, hours.Schedule.parse(settings.business_hours))
+        settings._parsed_hours = cached  # type: ignore[attr-defined]
+    return cached[1]
+
+
+def _welcome_text(settings: ShopSettings) -> str:
+    """``texts.welcome``, translated once per settings instance and language."""
+    key = (settings.language, settings.welcome_text)
+    cached: tuple[tuple[str, str], str] | None = getattr(settings, "_welcome", None)
+    if cached is None or cached[0] != key:
+        cached = (key, texts.welcome(settings))
+        settings._welcome = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 def shop_day_bounds(settings: ShopSettings, now: datetime) -> tuple[datetime, datetime]:
@@ -96,6 +118,18 @@ def _sent_to_buyer(
 
 WELCOMED_TODAY = "_welcomed_today"
 
+# ``_sent`` for a pass's buyers as fixed SQL, with the ORM's plan (the buyers' conversations by
+# their index, then those conversations' messages): the ORM's ``IN`` list changes the statement
+# with the number of buyers, so it was compiled on every pass (issue 8, cProfile). Parameters:
+# the buyers, the shop, the sender, the text, the day's bounds.
+_WELCOMED = """
+SELECT c.buyer_id FROM {message} m JOIN {conversation} c ON m.conversation_id = c.id
+WHERE m.conversation_id IN (
+    SELECT u.id FROM {conversation} u WHERE u.buyer_id = ANY(%s::bigint[]) AND u.shop_id = %s
+)
+AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
+""".format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+
 
 def note_welcomed(
     conversations: Sequence[Conversation], *, settings: ShopSettings, now: datetime
@@ -107,17 +141,24 @@ def note_welcomed(
         return
     start, end = shop_day_bounds(settings, now)
     shop_id = conversations[0].shop_id
-    buyers = {c.buyer_id for c in conversations}
-    welcomed = set(
-        _sent(
-            shop_id,
-            Q(buyer_id__in=buyers),
-            sender=Sender.AGENT,
-            body=texts.welcome(settings),
-            since=start,
-            until=end,
-        ).values_list("conversation__buyer_id", flat=True)
-    )
+    buyers = sorted({c.buyer_id for c in conversations})
+    text = _welcome_text(settings)
+    welcomed: set[int]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_WELCOMED, [buyers, shop_id, str(Sender.AGENT), text, start, end])
+            welcomed = {row[0] for row in cursor.fetchall()}
+    else:  # the embedded mode (SQLite): the ORM's statement
+        welcomed = set(
+            _sent(
+                shop_id,
+                Q(buyer_id__in=buyers),
+                sender=Sender.AGENT,
+                body=text,
+                since=start,
+                until=end,
+            ).values_list("conversation__buyer_id", flat=True)
+        )
     for conversation in conversations:
         setattr(conversation, WELCOMED_TODAY, conversation.buyer_id in welcomed)
 
@@ -137,7 +178,7 @@ def welcome(
     with the welcome's statement; None (no welcome): the caller still has them to run."""
     if not (settings.welcome_enabled and agent_present and conversation.agent_id is not None):
         return None
-    text = texts.welcome(settings)
+    text = _welcome_text(settings)
     known: bool | None = conversation.__dict__.get(WELCOMED_TODAY)
     if known is None:
         start, end = shop_day_bounds(settings, now)
@@ -185,7 +226,7 @@ def offhours(conversation: Conversation, *, now: datetime) -> Message | None:
     settings = shop_settings(conversation)
     if not settings.offhours_enabled:
         return None
-    since = hours.closed_since(hours.Schedule.parse(settings.business_hours), _zone(settings), now)
+    since = hours.closed_since(_schedule(settings), _zone(settings), now)
     if since is None or anyone_present(shop_id=conversation.shop_id):
         return None
     text = texts.offhours(settings)
