@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.test.utils import CaptureQueriesContext
 
 from apps.conversations.models import Conversation, Message
-from apps.core.prepared import Prepared, insert, insert_and_save, save_fields
+from apps.core.prepared import Prepared, insert, insert_and_save, insert_with_parent, save_fields
 from apps.shopdata.models import Buyer
 from apps.shops.models import ShopSettings
 from conftest import ShopKit
@@ -235,3 +235,34 @@ def test_a_callers_write_rides_with_a_save_in_the_same_statement(shop_a: ShopKit
     assert Buyer.objects.get(pk=other.pk).name == "Renamed"
     assert Conversation.objects.get(pk=conversation.pk).last_seq == 3
     assert Message.objects.get(pk=message.pk).body == "again"
+
+
+def test_a_new_conversation_and_its_first_message_in_one_statement(shop_a: ShopKit) -> None:
+    buyer = Buyer.objects.create(shop=shop_a.shop, external_id="first")
+    conversation = Conversation(shop=shop_a.shop, buyer=buyer, intent="size", last_seq=1)
+    message = Message(
+        shop=shop_a.shop,
+        conversation=conversation,
+        seq=1,
+        sender="assistant",
+        body="Hello!",
+        created_at=datetime.now(UTC),
+    )
+
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        insert_with_parent(conversation, message, "conversation")
+
+    statements = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 1
+    assert conversation.pk is not None and message.pk is not None
+    assert message.conversation_id == conversation.pk
+    stored = Message.objects.select_related("conversation").get(pk=message.pk)
+    assert (stored.body, stored.seq, stored.conversation.intent) == ("Hello!", 1, "size")
+    assert stored.conversation.last_seq == 1 and stored.conversation.buyer_id == buyer.pk
+
+    # a second open conversation of the same buyer fails whole, as insert() does
+    again = Conversation(shop=shop_a.shop, buyer=buyer)
+    orphan = Message(shop=shop_a.shop, conversation=again, seq=1, sender="assistant", body="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_with_parent(again, orphan, "conversation")
+    assert Message.objects.filter(body="x").count() == 0

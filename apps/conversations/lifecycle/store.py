@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef
 from apps.automation import timers
 from apps.conversations import events
 from apps.conversations.models import Conversation, Message, MessageKind, Sender, State
-from apps.core.prepared import Write, insert_and_save, save_fields
+from apps.core.prepared import Write, insert_and_save, insert_with_parent, save_fields
 from apps.routing.models import AgentState
 from apps.routing.snapshot import SETTINGS
 from apps.shops.models import Shop, ShopSettings
@@ -72,24 +72,18 @@ def agent_present(agent_id: int | None) -> bool:
     return AgentState.objects.present().filter(account_id=agent_id).exists()
 
 
-def append_message(
-    conversation: Conversation,
+def _next_message(
+    conv: Conversation,
     *,
     sender: Sender,
     body: str,
     now: datetime,
-    kind: MessageKind = MessageKind.TEXT,
-    agent_id: int | None = None,
-    client_id: str = "",
-    also_save: Iterable[str] = (),
-    full_save: bool = False,
-    with_writes: Sequence[Write] = (),
-) -> Message:
-    """Store ``body`` as the next message of ``conversation`` (locked by the caller).
-    ``full_save``: save every column of the conversation (the caller changed more than this
-    function knows, and saves once). ``with_writes`` run in the same statement."""
-    assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
-    conv = conversation
+    kind: MessageKind,
+    agent_id: int | None,
+    client_id: str,
+) -> tuple[Message, list[str]]:
+    """The next message of ``conv`` and the conversation's state after it (its timers, counters
+    and clocks), not stored: the message and the names of the fields that changed."""
     conv.last_seq += 1
     message = Message(
         shop_id=conv.shop_id,
@@ -102,7 +96,7 @@ def append_message(
         client_id=client_id,
         created_at=now,
     )
-    fields = ["last_seq", *also_save, *timers.FIELDS]
+    fields = ["last_seq", *timers.FIELDS]
     if sender == Sender.BUYER:
         conv.buyer_wrote = True
         conv.last_buyer_message_at = now
@@ -128,7 +122,58 @@ def append_message(
         now=now,
         agent_present=present,
     )
+    return message, fields
+
+
+def append_message(
+    conversation: Conversation,
+    *,
+    sender: Sender,
+    body: str,
+    now: datetime,
+    kind: MessageKind = MessageKind.TEXT,
+    agent_id: int | None = None,
+    client_id: str = "",
+    also_save: Iterable[str] = (),
+    full_save: bool = False,
+    with_writes: Sequence[Write] = (),
+) -> Message:
+    """Store ``body`` as the next message of ``conversation`` (locked by the caller).
+    ``full_save``: save every column of the conversation (the caller changed more than this
+    function knows, and saves once). ``with_writes`` run in the same statement."""
+    assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
+    message, fields = _next_message(
+        conversation,
+        sender=sender,
+        body=body,
+        now=now,
+        kind=kind,
+        agent_id=agent_id,
+        client_id=client_id,
+    )
     # The message and the conversation's new state in one statement (one round trip).
-    insert_and_save(message, conv, ALL_FIELDS if full_save else fields, with_writes)
-    events.message_created(conv, message)
+    names = ALL_FIELDS if full_save else [*fields, *also_save]
+    insert_and_save(message, conversation, names, with_writes)
+    events.message_created(conversation, message)
+    return message
+
+
+def open_with_message(
+    conversation: Conversation, *, sender: Sender, body: str, now: datetime
+) -> Message:
+    """Store the new ``conversation`` with its first message in one statement (one round
+    trip: the widget's first request opens one, with the assistant's greeting)."""
+    assert transaction.get_connection().in_atomic_block, "open_with_message() needs a transaction"
+    assert conversation.pk is None and conversation.last_seq == 0
+    message, _fields = _next_message(
+        conversation,
+        sender=sender,
+        body=body,
+        now=now,
+        kind=MessageKind.TEXT,
+        agent_id=None,
+        client_id="",
+    )
+    insert_with_parent(conversation, message, "conversation")
+    events.message_created(conversation, message)
     return message

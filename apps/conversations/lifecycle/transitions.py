@@ -28,6 +28,7 @@ from apps.conversations.lifecycle.store import (
     PRESENCE_ANNOTATION,
     append_message,
     holder_present,
+    open_with_message,
     save_conversation,
     shop_settings,
 )
@@ -48,7 +49,7 @@ from apps.conversations.selectors import (
     with_routing_facts,
 )
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.core.prepared import Prepared, insert
+from apps.core.prepared import Prepared
 from apps.events.services import batched_events
 from apps.routing import engine
 from apps.routing.locking import lock_shop
@@ -279,25 +280,23 @@ def conversation_open(
         return existing
     try:
         with transaction.atomic():
-            conversation = insert(
-                Conversation(
-                    shop_id=buyer.shop_id,
-                    buyer=buyer,
-                    entrance=entrance,
-                    product=product,
-                    order=order,
-                    intent=intent,
-                    human_requested_at=now if human else None,
-                    chosen_agent_id=chosen_agent_id if human else None,
-                )
+            conversation = Conversation(
+                shop_id=buyer.shop_id,
+                buyer=buyer,
+                entrance=entrance,
+                product=product,
+                order=order,
+                intent=intent,
+                human_requested_at=now if human else None,
+                chosen_agent_id=chosen_agent_id if human else None,
             )
             if Buyer.shop.is_cached(buyer):  # read with its shop and settings (the widget's)
                 conversation.shop = buyer.shop
             settings = shop_settings(conversation)
             with translation.override(settings.language):
                 greeting = _("Hello! I am the shop's service assistant. How can I help you?")
-            # The row is new and this transaction's own: nobody else can hold it yet.
-            append_message(conversation, sender=Sender.ASSISTANT, body=greeting, now=now)
+            # The conversation and its greeting in one statement.
+            open_with_message(conversation, sender=Sender.ASSISTANT, body=greeting, now=now)
     except IntegrityError:  # another request opened it at the same moment
         return _open_of(buyer.shop_id, buyer.pk).select_related("buyer", "product", "order").get()
     return conversation
