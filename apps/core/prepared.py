@@ -286,7 +286,7 @@ def insert(obj: M) -> M:
 # A data-modifying statement of the caller's (fixed SQL, no RETURNING) and its parameters, run
 # in the same round trip as a save: a routing decision's writes to the agents' rows ride with
 # the conversation's (``with_writes`` below; issue 8: one round trip less per assignment under
-# the shop's lock, where each one also waits for the process's GIL).
+# the shop's lock, where each one is also a wait for a processor).
 Write = tuple[str, Sequence[Any]]
 
 
