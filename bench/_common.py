@@ -808,15 +808,12 @@ class CpuReading:
     machine: float  # seconds of CPU of the whole machine so far, idle excluded
 
 
-def _process_kind(pid: int, server_pid: int) -> str | None:
+def _process_kind(pid: int, parent: int, server_pid: int) -> str | None:
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             command = f.read()
     except OSError:
         return None
-    parent = int(fields[1])
     if pid == os.getpid():
         return "benchmark client"
     if pid == server_pid or parent == server_pid:  # uvicorn, or its workers
@@ -835,13 +832,13 @@ def cpu_reading(server_pid: int) -> CpuReading:
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
         if not entry.isdigit():
             continue
-        kind = _process_kind(int(entry), server_pid)
-        if kind is None:
-            continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
+            continue
+        kind = _process_kind(int(entry), int(fields[1]), server_pid)
+        if kind is None:
             continue
         busy[kind] = busy.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
     machine = 0.0

@@ -263,15 +263,20 @@ def _update_params(obj: Model, fields: Sequence[Field[Any, Any]], connection: An
     return [*(_value(obj, f, False, connection) for f in fields), obj.pk]  # SET ..., WHERE pk
 
 
+def _mark_stored(obj: Model, pk: Any) -> None:
+    """``obj`` is stored under ``pk``, as ``save()`` leaves it."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = DEFAULT_DB_ALIAS
+
+
 def _stored(obj: M, sql: str, params: list[Any], connection: Any) -> M:
     """Run an INSERT ... RETURNING the key, and mark ``obj`` stored as ``save()`` does."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     assert row is not None
-    obj.pk = row[0]
-    obj._state.adding = False
-    obj._state.db = DEFAULT_DB_ALIAS
+    _mark_stored(obj, row[0])
     return obj
 
 
@@ -393,9 +398,7 @@ def insert_with_parent(parent: Model, child: M, link: str) -> M:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     assert row is not None
-    for obj, pk in ((parent, row[1]), (child, row[0])):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = DEFAULT_DB_ALIAS
+    _mark_stored(parent, row[1])
+    _mark_stored(child, row[0])
     setattr(child, link, parent)  # the relation now carries the parent's id too
     return child

@@ -12,10 +12,11 @@ a bounded wait). The thread is made again after a fork
 
 Sync code does not wait for its pushes: ``publish`` hands the message to the loop and returns,
 so a request or a socket call does not spend a Redis round trip per recipient after its commit
-(issue 8: the second recipient of a message no longer waits behind the first). Pushes to one
-group keep their order (each waits for the one before it to the same group); pushes to different
-groups go out concurrently. ``flush`` waits for everything handed over so far, for a process
-about to end (it also runs at exit).
+(issue 8: the second recipient of a message no longer waits behind the first). Pushes keep the
+order they were handed over in: one wake-up of the loop takes all that are waiting and
+publishes them in one Redis pipeline per shard (``_publish_pipelined``), a batch at a time.
+``flush`` waits for everything handed over so far, for a process about to end (it also runs at
+exit).
 
 A push that fails (Redis down, timeout) is logged and dropped, as is a push beyond
 ``MAX_IN_FLIGHT`` waiting ones (Redis too slow to keep up): the event is already stored in the

@@ -124,13 +124,13 @@ def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
     # the JSON text they already are: PostgreSQL parses it in C, where psycopg's array dumper
     # quoted each payload through a regular expression in Python (a sixth of a routing pass's
     # CPU, issue 8).
-    rows = ",".join(
+    events = ",".join(
         f"[{p.shop_id},{json.dumps(p.recipient.kind.value)},{p.recipient.id},"
         f"{json.dumps(p.type)},{p.payload}]"
         for p in pending
     )
     with connection.cursor() as cursor:
-        cursor.execute(_STORE_MANY, [f"[{rows}]", now])
+        cursor.execute(_STORE_MANY, [f"[{events}]", now])
         rows = cursor.fetchall()
     numbers: dict[tuple[str, int], list[int]] = {}
     for kind, rid, stream_seq in rows:
