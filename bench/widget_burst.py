@@ -53,6 +53,8 @@ from bench._common import (
     work_dir,
 )
 
+SLUG = "bench-burst"
+
 
 def _args(argv: list[str]) -> argparse.Namespace:
     quick = quick_flag(argv)
@@ -62,6 +64,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--buyers", type=int, default=60 if quick else 300)
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--bare-claims", type=int, default=1000 if quick else 5000)
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=60 if quick else 300,
+        help="buyers of another shop asking first, so that the server has run (0: none)",
+    )
     parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server during the burst")
     parser.add_argument(
@@ -81,26 +89,28 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
     try:
         step(f"setup: a shop with {args.agents} agents online (max {args.max} each)")
         shop = await make_shop(
-            api, database, slug="bench-burst", agents=args.agents, max_concurrent=args.max
+            api, database, slug=SLUG, agents=args.agents, max_concurrent=args.max
         )
         step(f"setup: {args.buyers} signed widget sessions")
         buyers = await widget_sessions(
             api, shop, [f"buyer-{i}" for i in range(args.buyers)], args.concurrency
         )
-        semaphore = asyncio.Semaphore(args.concurrency)
-        latencies: list[float] = []
-        statuses: dict[int, int] = {}
-
-        async def ask(buyer: Buyer) -> None:
-            async with semaphore:
-                started = time.perf_counter()
-                status, data = await api.call(
-                    "POST", "/api/v1/widget/conversation/", {"human": True}, buyer.auth
-                )
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-                buyer.conversation = data if status == 200 else None
-
+        if args.warm_up:
+            # A server that has run a while: each pooled connection has prepared the hot
+            # statements (psycopg prepares a statement on its HELPDESK_DB_PREPARE_THRESHOLD-th
+            # run on that connection; until then PostgreSQL plans it on every run: 4 ms for the
+            # routing pass's read of the pending requests), as the bare loop's connections have
+            # by the time it is measured. Another shop, the same paths; few in flight, so that
+            # most requests run a routing pass of their own, and the pool hands its connections
+            # out in turn.
+            step(f"warm-up: {args.warm_up} buyers of another shop ask for a human, 4 in flight")
+            warm = await make_shop(
+                api, database, slug="bench-warm", agents=10, max_concurrent=args.max
+            )
+            warm_buyers = await widget_sessions(
+                api, warm, [f"warm-{i}" for i in range(args.warm_up)], args.concurrency
+            )
+            await _burst(api, warm_buyers, 4)
         bare = [await _bare(database, args, "before")]
         await api.close()  # fresh connections for the burst (uvicorn drops idle ones after 5 s)
         api = Api(base, limit=args.concurrency)
@@ -109,7 +119,7 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
         with py_spy(pid, args.profile, mode=args.profile_mode):
             cpu_before = cpu_reading(pid)
             started = time.perf_counter()
-            await asyncio.gather(*(ask(b) for b in buyers))
+            latencies, statuses = await _burst(api, buyers, args.concurrency)
             seconds = time.perf_counter() - started
             cpu_after = cpu_reading(pid)
         after = await asyncio.to_thread(db_counters, database)
@@ -131,6 +141,29 @@ async def _product(base: str, database: str, args: argparse.Namespace, pid: int)
         await api.close()
 
 
+async def _burst(
+    api: Api, buyers: list[Buyer], concurrency: int
+) -> tuple[list[float], dict[int, int]]:
+    """Every buyer's ``POST /api/v1/widget/conversation/ {"human": true}``, ``concurrency`` in
+    flight: the answer times and the HTTP statuses. Each buyer keeps its conversation."""
+    semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def ask(buyer: Buyer) -> None:
+        async with semaphore:
+            started = time.perf_counter()
+            status, data = await api.call(
+                "POST", "/api/v1/widget/conversation/", {"human": True}, buyer.auth
+            )
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+            buyer.conversation = data if status == 200 else None
+
+    await asyncio.gather(*(ask(b) for b in buyers))
+    return latencies, statuses
+
+
 async def _bare(database: str, args: argparse.Namespace, when: str) -> ClaimResult:
     step(
         f"bare ({when} the burst): {args.bare_claims} locked claims over {args.concurrency} "
@@ -147,11 +180,18 @@ def _verify(database: str, args: argparse.Namespace) -> dict[str, Any]:
         database,
         "SELECT s.account_id, s.open_count, count(c.id) FILTER (WHERE c.state = 'active') "
         "FROM routing_agentstate s JOIN accounts_account a ON a.id = s.account_id "
+        "JOIN shops_shop shop ON shop.id = a.shop_id "
         "LEFT JOIN conversations_conversation c ON c.agent_id = s.account_id "
-        "WHERE a.kind = 'sub' GROUP BY s.account_id, s.open_count",
+        "WHERE a.kind = 'sub' AND shop.slug = %s GROUP BY s.account_id, s.open_count",
+        [SLUG],
     )
     states = dict(
-        sql_rows(database, "SELECT state, count(*) FROM conversations_conversation GROUP BY state")
+        sql_rows(
+            database,
+            "SELECT c.state, count(*) FROM conversations_conversation c "
+            "JOIN shops_shop shop ON shop.id = c.shop_id WHERE shop.slug = %s GROUP BY c.state",
+            [SLUG],
+        )
     )
     over_cap = [row for row in loads if row[1] > args.max or row[2] > args.max]
     drift = [row for row in loads if row[1] != row[2]]

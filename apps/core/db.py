@@ -58,3 +58,33 @@ def db_async(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         return await run(*args, **kwargs)
 
     return call
+
+
+# psycopg turns a statement's ``%s`` placeholders into ``$n`` with a regular expression, and
+# caches the result (an LRU of 128 statements) only for statements of at most 4 KB and 50
+# parameters, so that bulk statements with thousands of values do not fill it. Two statements
+# of every widget burst request are just above that: the routing pass's read of the pending
+# requests (4.2 KB, their routing facts as subqueries) and an assignment's write (the
+# conversation's 40 columns, its welcome and the agents' counters: 51 parameters), and each run
+# split them again, about 0.3 ms of CPU each under the shop's lock (issue 8, cProfile). The
+# limits below keep bulk statements out and the cache at 128 entries.
+CACHED_STATEMENT_LENGTH = 16384
+CACHED_STATEMENT_PARAMS = 256
+
+
+def cache_long_statements() -> None:
+    """Raise psycopg's limits on the statements whose conversion it caches (see above). They
+    are module constants of ``psycopg._queries``, read on each call; a psycopg without them
+    is left alone (``tests/core/test_db.py`` checks they are there and used)."""
+    try:
+        from psycopg import _queries
+    except ImportError:  # the embedded mode without psycopg
+        return
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+        _queries.MAX_CACHED_STATEMENT_LENGTH = max(
+            _queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_STATEMENT_LENGTH
+        )
+    if hasattr(_queries, "MAX_CACHED_STATEMENT_PARAMS"):
+        _queries.MAX_CACHED_STATEMENT_PARAMS = max(
+            _queries.MAX_CACHED_STATEMENT_PARAMS, CACHED_STATEMENT_PARAMS
+        )

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import (  # type: ignore[attr-defined]  # not in django-stubs
     ModelIterable,
@@ -113,16 +115,20 @@ class Prepared(Generic[M]):
             )
             return self._compiled
 
-    def _run(self, values: dict[str, Any]) -> tuple[_Compiled, list[list[Any]]]:
+    def statement(self, **values: Any) -> Statement:
+        """The SQL and parameters for these values, to run with others (``run_together``);
+        ``rows_of`` or ``all_of`` turn its rows into what ``rows`` or ``all`` answer."""
         compiled = self._compiled or self._compile()
         params = list(compiled.params)
         for name, positions in compiled.slots.items():
             for i in positions:
                 params[i] = values[name]
+        return compiled.sql, params
+
+    def _converted(self, fetched: Sequence[Sequence[Any]]) -> tuple[_Compiled, list[list[Any]]]:
+        compiled = self._compiled or self._compile()
         connection = connections[DEFAULT_DB_ALIAS]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = [list(r) for r in cursor.fetchall()]
+        rows = [list(r) for r in fetched]
         for row in rows:
             for pos, (convs, expression) in compiled.converters:
                 value = row[pos]
@@ -131,15 +137,29 @@ class Prepared(Generic[M]):
                 row[pos] = value
         return compiled, rows
 
+    def _run(self, values: dict[str, Any]) -> list[tuple[Any, ...]]:
+        sql, params = self.statement(**values)
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
     def rows(self, **values: Any) -> list[tuple[Any, ...]]:
         """The rows of a ``values_list()`` queryset for these parameter values."""
-        compiled, rows = self._run(values)
+        return self.rows_of(self._run(values))
+
+    def rows_of(self, fetched: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """``rows()`` from the fetched rows of ``statement()``."""
+        compiled, rows = self._converted(fetched)
         assert compiled.model is None, "rows() is for values_list() querysets; all() for models"
         return [tuple(r) for r in rows]
 
     def all(self, **values: Any) -> list[M]:
         """The rows for these parameter values, as model instances."""
-        compiled, rows = self._run(values)
+        return self.all_of(self._run(values))
+
+    def all_of(self, fetched: Sequence[Sequence[Any]]) -> list[M]:
+        """``all()`` from the fetched rows of ``statement()``."""
+        compiled, rows = self._converted(fetched)
         assert compiled.model is not None, "all() is for model querysets; rows() for values_list()"
         objects: list[M] = []
         for row in rows:
@@ -157,6 +177,44 @@ class Prepared(Generic[M]):
         """The first row (the queryset's own order and limit apply), or None."""
         rows = self.all(**values)
         return rows[0] if rows else None
+
+    def first_of(self, fetched: Sequence[Sequence[Any]]) -> M | None:
+        """``first()`` from the fetched rows of ``statement()``."""
+        rows = self.all_of(fetched)
+        return rows[0] if rows else None
+
+
+# A statement and its parameters, as a cursor's ``execute`` takes them.
+Statement = tuple[str, Sequence[Any]]
+
+
+def run_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` in order on this thread's connection, in one round trip (a psycopg
+    pipeline; one after the other where the database has none): the rows of each (each must
+    answer rows, as a SELECT or a RETURNING does). For reads that do not depend on each
+    other's answers, such as the shop's lock and the snapshot a routing decision needs (each
+    statement still sees what the ones before it did: PostgreSQL runs them in order, in the
+    same transaction). Queued ``deferred_writes`` go first, in the same round trip."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    cursors = [connection.cursor() for _statement in statements]
+    try:
+        if connection.vendor != "postgresql":
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params)
+        else:
+            writes = _deferral.writes
+            if writes:
+                _deferral.writes = []
+
+            def execute_all() -> None:
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params)
+
+            _send(connection, writes or [], execute_all)
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 # --- Writes ------------------------------------------------------------------------------------
@@ -180,6 +238,21 @@ def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
         quote(meta.pk.column),
+    )
+    return sql, fields
+
+
+@functools.cache
+def _keyed_insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """``_insert_sql`` for an object whose key is already taken (``deferred_writes``)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    fields = tuple(meta.concrete_fields)
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (as above)
+        quote(meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
     )
     return sql, fields
 
@@ -309,9 +382,171 @@ def _prefixed(writes: Sequence[Write], ctes: str) -> tuple[str, list[Any]]:
     return "WITH " + ", ".join([*parts, ctes] if ctes else parts), params
 
 
+# --- Writes that ride with the next statement ----------------------------------------------------
+# Under the shop's lock every round trip is also a wait for a processor (the burst keeps both
+# cores busy): 3 to 10 ms on the client's clock for statements PostgreSQL runs in 0.1 to 0.3 ms
+# (issue 8). A routing pass wrote each decided conversation in a statement of its own, so its
+# length grew by a round trip per buyer. Inside ``deferred_writes`` the hot writes below
+# (``save_fields``, ``insert_and_save``) are queued instead and sent, in order, in one psycopg
+# pipeline with the next statement the connection runs (through Django's ``execute_wrapper``, so
+# any read sees them, as it would have), or when the block ends: a pass's writes cost one round
+# trip whatever its number of buyers. Inserts take their keys from ids reserved from the table's
+# sequence in one statement (``_reserved_id``), since nobody waits for a RETURNING.
+
+
+class _Deferral(threading.local):
+    def __init__(self) -> None:
+        self.writes: list[Write] | None = None  # None: not deferring on this thread
+        self.ids: dict[type[Model], list[int]] = {}
+        self.reserve = 8
+        self.last: list[tuple[Statement, Callable[[list[tuple[Any, ...]]], None]]] = []
+
+
+_deferral = _Deferral()
+
+
+@contextmanager
+def deferred_writes(reserve: int = 8, *, commit: bool = False) -> Iterator[None]:
+    """Queue this thread's hot writes inside the block and send them with the next statement
+    (see above). Inside a transaction; ``reserve``: how many ids an insert reserves at a time
+    (about the number of inserts the block makes). ``commit``: the block is the whole of the
+    ``transaction.atomic()`` around it (nothing runs in that transaction after the block), and
+    if that is the outermost, its last round trip also commits: the writes, the ``last_read``
+    statements, then COMMIT; Django's own commit then finds nothing left to do and runs the
+    on-commit hooks as usual. A block that raises drops its queued writes and marks the
+    transaction for rollback, so that nothing is half-written. Not nested (an inner block is
+    part of the outer one); a no-op where the database has no pipeline (SQLite)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql" or _deferral.writes is not None:
+        yield
+        return
+    assert connection.in_atomic_block, "deferred_writes() needs a transaction"
+    # Only the outermost atomic block commits (inside another, as in a test's, it is a savepoint).
+    commit = commit and len(connection.atomic_blocks) == 1
+    _deferral.writes, _deferral.ids, _deferral.reserve = [], {}, max(1, reserve)
+    _deferral.last = []
+    try:
+        with connection.execute_wrapper(_ride_along):
+            try:
+                yield
+            except BaseException:
+                if _deferral.writes or _deferral.last:
+                    transaction.set_rollback(True)
+                raise
+            writes, _deferral.writes = _deferral.writes, []
+            last, _deferral.last = _deferral.last, []
+            commit = commit and not connection.needs_rollback
+            if writes or last or commit:
+                cursors = [connection.cursor() for _item in last]
+
+                def finish() -> None:
+                    for cursor, ((sql, params), _then) in zip(cursors, last, strict=True):
+                        cursor.execute(sql, params)
+                    if commit:
+                        with connection.connection.cursor() as raw:
+                            raw.execute("COMMIT", prepare=False)
+
+                try:
+                    _send(connection, writes, finish)
+                    for cursor, (_statement, then) in zip(cursors, last, strict=True):
+                        then(cursor.fetchall())
+                finally:
+                    for cursor in cursors:
+                        cursor.close()
+    finally:
+        _deferral.writes, _deferral.ids, _deferral.last = None, {}, []
+
+
+def last_read(statement: Statement, then: Callable[[list[tuple[Any, ...]]], None]) -> None:
+    """Run ``statement`` (it answers rows) and hand them to ``then``: at once, or, inside
+    ``deferred_writes``, as the block's last statements, in its last round trip (with its
+    COMMIT when it commits). For statements whose answer nothing in the block waits for, such as
+    storing the events of a routing pass, which are published after commit."""
+    if _deferral.writes is None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(*statement)
+            then(cursor.fetchall())
+        return
+    _deferral.last.append((statement, then))
+
+
+def _ride_along(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """Django's execute wrapper inside ``deferred_writes``: the queued writes go first, in the
+    same pipeline (one round trip), then the statement itself."""
+    writes = _deferral.writes
+    if not writes:
+        return execute(sql, params, many, context)
+    _deferral.writes = []
+    return _send(context["connection"], writes, lambda: execute(sql, params, many, context))
+
+
+def _send(connection: Any, writes: list[Write], then: Callable[[], Any] | None) -> Any:
+    """``writes``, then ``then()`` (a statement through Django's cursor), in one pipeline: their
+    results are read when it ends. Logged as Django logs queries, so query counts see them."""
+    started = time.perf_counter()
+    raw = connection.connection
+    result = None
+    logged = len(connection.queries_log)
+    with connection.wrap_database_errors, raw.cursor() as cursor, raw.pipeline():
+        for sql, params in writes:
+            cursor.execute(sql, params)
+        if then is not None:
+            result = then()
+    if connection.queries_logged:
+        took = f"{time.perf_counter() - started:.3f}"
+        log = connection.queries_log
+        for n, (sql, _params) in enumerate(writes):  # before then()'s, as they were sent
+            if len(log) == log.maxlen:
+                log.append({"sql": sql, "time": took})
+            else:
+                log.insert(min(logged + n, len(log)), {"sql": sql, "time": took})
+    return result
+
+
+def _deferred(sql: str, params: list[Any]) -> bool:
+    """Queue the write if this thread defers its writes (PostgreSQL only)."""
+    if _deferral.writes is None:
+        return False
+    _deferral.writes.append((sql, params))
+    return True
+
+
+def reservation(model: type[Model], count: int) -> Statement:
+    """The statement that reserves ``count`` ids of ``model``'s sequence for the inserts of a
+    ``deferred_writes`` block: run it with others (``run_together``), then ``keep_reserved``."""
+    meta = model._meta
+    assert meta.pk is not None
+    return (
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [meta.db_table, meta.pk.column, count],
+    )
+
+
+def keep_reserved(model: type[Model], rows: Sequence[Sequence[Any]]) -> None:
+    """The ids ``reservation`` answered, for this block's next inserts of ``model``."""
+    if _deferral.writes is not None:
+        _deferral.ids.setdefault(model, []).extend(sorted((r[0] for r in rows), reverse=True))
+
+
+def _reserved_id(model: type[Model]) -> Any:
+    """The next of the ids reserved for ``model``'s inserts in this ``deferred_writes`` block,
+    reserving more (one statement, which carries the queued writes along) when none is left.
+    Ids reserved and not used are gaps in the sequence, as rolled-back inserts leave."""
+    ids = _deferral.ids.get(model)
+    if not ids:
+        sql, params = reservation(model, _deferral.reserve)
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(sql, params)
+            keep_reserved(model, cursor.fetchall())
+        ids = _deferral.ids[model]
+    return ids.pop()
+
+
 def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] = ()) -> None:
     """``obj.save(update_fields=names)`` for the hot paths: one UPDATE by primary key, with
-    ``with_writes`` in the same statement."""
+    ``with_writes`` in the same statement; queued inside ``deferred_writes``."""
     sql, fields = _update_sql(type(obj), tuple(dict.fromkeys(names)))
     connection = connections[DEFAULT_DB_ALIAS]
     params = _update_params(obj, fields, connection)
@@ -321,15 +556,17 @@ def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] =
         else:
             prefix, before = _prefixed(with_writes, "")
             sql, params = f"{prefix} {sql}", before + params
+    if _deferred(sql, params):
+        return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
 @functools.cache
 def _insert_and_update_sql(
-    new: type[Model], existing: type[Model], names: tuple[str, ...]
+    new: type[Model], existing: type[Model], names: tuple[str, ...], keyed: bool
 ) -> tuple[str, str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
-    insert_sql, insert_fields = _insert_sql(new)
+    insert_sql, insert_fields = _keyed_insert_sql(new) if keyed else _insert_sql(new)
     update_sql, update_fields = _update_sql(existing, names)
     # PostgreSQL runs a data-modifying WITH once and to completion, whatever the main statement.
     return f"updated AS ({update_sql})", insert_sql, update_fields, insert_fields
@@ -339,20 +576,27 @@ def insert_and_save(
     new: M, existing: Model, names: Sequence[str], with_writes: Sequence[Write] = ()
 ) -> M:
     """``insert(new)`` and ``save_fields(existing, names)`` in one statement (one round trip):
-    a message and its conversation, with ``with_writes``. One statement each where the database
-    has no data-modifying WITH (the embedded SQLite mode)."""
+    a message and its conversation, with ``with_writes``; queued inside ``deferred_writes``,
+    ``new`` taking a reserved id. One statement each where the database has no data-modifying
+    WITH (the embedded SQLite mode)."""
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql":
         _run_alone(with_writes, connection)
         insert(new)
         save_fields(existing, names)
         return new
+    keyed = _deferral.writes is not None
+    if keyed:
+        new.pk = _reserved_id(type(new))
     update_cte, insert_sql, update_fields, insert_fields = _insert_and_update_sql(
-        type(new), type(existing), tuple(dict.fromkeys(names))
+        type(new), type(existing), tuple(dict.fromkeys(names)), keyed
     )
     prefix, params = _prefixed(with_writes, update_cte)
     params += _update_params(existing, update_fields, connection)
     params += _insert_params(new, insert_fields, connection)
+    if keyed and _deferred(f"{prefix} {insert_sql}", params):
+        _mark_stored(new, new.pk)
+        return new
     return _stored(new, f"{prefix} {insert_sql}", params, connection)
 
 

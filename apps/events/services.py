@@ -22,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.prepared import last_read
 from apps.core.realtime import account_group, buyer_group, send_to_group_on_commit
 from apps.events.models import Event, RecipientKind, StreamCounter
 
@@ -115,11 +116,13 @@ RETURNING recipient_kind, recipient_id, stream_seq
 """.format(counters=StreamCounter._meta.db_table, events=Event._meta.db_table)  # noqa: S608, UP032
 
 
-def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
+def _store_many_postgresql(pending: list[_Pending], now: datetime) -> None:
     """Store ``pending`` in one statement: each recipient's counter moves once, by its number
     of events, and its events take the new numbers in order. Counters are taken in one order
-    (kind, id) whatever the order of the events, as every multi-recipient store does.
-    Answers each event's ``stream_seq``, in the order of ``pending``."""
+    (kind, id) whatever the order of the events, as every multi-recipient store does. The
+    statement is the last of a ``deferred_writes`` block (``last_read``: in a routing pass, it
+    goes with the pass's writes and its COMMIT in one round trip); each event is pushed after
+    commit with its ``stream_seq``."""
     # One JSON array of [shop, kind, recipient, type, payload] rows, the payloads spliced in as
     # the JSON text they already are: PostgreSQL parses it in C, where psycopg's array dumper
     # quoted each payload through a regular expression in Python (a sixth of a routing pass's
@@ -129,15 +132,25 @@ def _store_many_postgresql(pending: list[_Pending], now: datetime) -> list[int]:
         f"{json.dumps(p.type)},{p.payload}]"
         for p in pending
     )
-    with connection.cursor() as cursor:
-        cursor.execute(_STORE_MANY, [f"[{events}]", now])
-        rows = cursor.fetchall()
-    numbers: dict[tuple[str, int], list[int]] = {}
-    for kind, rid, stream_seq in rows:
-        numbers.setdefault((kind, int(rid)), []).append(int(stream_seq))
-    for seqs in numbers.values():
-        seqs.sort(reverse=True)  # pop() hands them out smallest first
-    return [numbers[(p.recipient.kind.value, p.recipient.id)].pop() for p in pending]
+
+    def stored(rows: list[tuple[Any, ...]]) -> None:
+        numbers: dict[tuple[str, int], list[int]] = {}
+        for kind, rid, stream_seq in rows:
+            numbers.setdefault((kind, int(rid)), []).append(int(stream_seq))
+        for seqs in numbers.values():
+            seqs.sort(reverse=True)  # pop() hands them out smallest first
+        _push(pending, [numbers[(p.recipient.kind.value, p.recipient.id)].pop() for p in pending])
+
+    last_read((_STORE_MANY, [f"[{events}]", now]), stored)
+
+
+def _push(pending: list[_Pending], seqs: list[int]) -> None:
+    """Each stored event to its recipient's group after commit, in order."""
+    for p, stream_seq in zip(pending, seqs, strict=True):
+        send_to_group_on_commit(
+            p.recipient.group,
+            {"type": "stream.event", "stream_seq": stream_seq, "event": p.type, "data": p.data},
+        )
 
 
 def _store(pending: list[_Pending]) -> None:
@@ -146,25 +159,21 @@ def _store(pending: list[_Pending]) -> None:
         return
     now = timezone.now()
     if connection.vendor == "postgresql":
-        seqs = _store_many_postgresql(pending, now)
-    else:
-        seqs = []
-        for p in pending:
-            stream_seq = _next_seq(p.recipient)
-            Event.objects.create(
-                shop_id=p.shop_id,
-                recipient_kind=p.recipient.kind,
-                recipient_id=p.recipient.id,
-                stream_seq=stream_seq,
-                type=p.type,
-                payload=dict(p.data),
-            )
-            seqs.append(stream_seq)
-    for p, stream_seq in zip(pending, seqs, strict=True):
-        send_to_group_on_commit(
-            p.recipient.group,
-            {"type": "stream.event", "stream_seq": stream_seq, "event": p.type, "data": p.data},
+        _store_many_postgresql(pending, now)
+        return
+    seqs = []
+    for p in pending:
+        stream_seq = _next_seq(p.recipient)
+        Event.objects.create(
+            shop_id=p.shop_id,
+            recipient_kind=p.recipient.kind,
+            recipient_id=p.recipient.id,
+            stream_seq=stream_seq,
+            type=p.type,
+            payload=dict(p.data),
         )
+        seqs.append(stream_seq)
+    _push(pending, seqs)
 
 
 _batch = threading.local()

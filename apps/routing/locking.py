@@ -8,6 +8,12 @@ from django.db import connection, transaction
 ADVISORY_NAMESPACE = 0x5348  # two-key advisory locks: (namespace, shop id)
 
 
+def lock_statement(shop_id: int) -> tuple[str, list[int]]:
+    """The statement ``lock_shop`` runs (PostgreSQL), to send with the reads that follow it
+    (``apps.core.prepared.run_together``): they run once the lock is held."""
+    return "SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, shop_id]
+
+
 def lock_shop(shop_id: int) -> None:
     """Serialize routing for one shop until the transaction ends.
 
@@ -17,4 +23,4 @@ def lock_shop(shop_id: int) -> None:
     assert transaction.get_connection().in_atomic_block, "lock_shop() needs a transaction"
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, shop_id])
+            cursor.execute(*lock_statement(shop_id))

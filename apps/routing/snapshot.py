@@ -12,12 +12,15 @@ import zoneinfo
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
 from apps.accounts.models import AccountKind
-from apps.core.prepared import Prepared
+from apps.core.prepared import Prepared, Statement, run_together
 from apps.routing import engine
+from apps.routing.locking import lock_shop, lock_statement
 from apps.routing.models import AgentState, Group, chat_holders
 from apps.shops.models import ShopSettings
 
@@ -148,16 +151,44 @@ _AGENTS: Prepared[AgentState] = Prepared(
 
 
 def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
-    """Three queries: settings, groups, the agents with their accounts and the chat permission.
-    The agents are read as plain rows (no model instances: this runs under the shop's lock for
-    every routing pass, and building fifty accounts cost more than the query)."""
-    settings = SETTINGS.first(shop_id=shop_id)
+    """Three queries in one round trip: settings, groups, the agents with their accounts and
+    the chat permission."""
+    return snapshot_of(run_together(snapshot_reads(shop_id)), now)
+
+
+def locked_snapshot(shop_id: int, now: datetime) -> Snapshot:
+    """``lock_shop``, then ``load_snapshot``: one round trip (the reads run once the lock is
+    held). Call inside a transaction."""
+    assert transaction.get_connection().in_atomic_block, "locked_snapshot() needs a transaction"
+    if connection.vendor != "postgresql":
+        lock_shop(shop_id)
+        return load_snapshot(shop_id, now)
+    _lock, *reads = run_together([lock_statement(shop_id), *snapshot_reads(shop_id)])
+    return snapshot_of(reads, now)
+
+
+def snapshot_reads(shop_id: int) -> list[Statement]:
+    """The snapshot's three reads, to send with others (``run_together``); ``snapshot_of``
+    builds the snapshot from their rows."""
+    return [
+        SETTINGS.statement(shop_id=shop_id),
+        _GROUPS.statement(shop_id=shop_id),
+        _AGENTS.statement(shop_id=shop_id),
+    ]
+
+
+def snapshot_of(fetched: Sequence[Sequence[Sequence[Any]]], now: datetime) -> Snapshot:
+    """The snapshot from the rows of ``snapshot_reads``. The agents are read as plain rows (no
+    model instances: this runs under the shop's lock for every routing pass, and building fifty
+    accounts cost more than the query)."""
+    settings_rows, group_rows, agent_rows = fetched
+    settings = SETTINGS.first_of(settings_rows)
     if settings is None:
-        raise ShopSettings.DoesNotExist(f"no settings for shop {shop_id}")
+        raise ShopSettings.DoesNotExist("no settings for the shop")
     today = shop_today(settings.shop.time_zone, now)
-    groups = _GROUPS.all(shop_id=shop_id)
+    groups = _GROUPS.all_of(group_rows)
     group_max = {g.pk: g.max_concurrent for g in groups}
-    rows = _AGENTS.rows(shop_id=shop_id)
+    rows = _AGENTS.rows_of(agent_rows)
     agents = []
     for (
         account_id,

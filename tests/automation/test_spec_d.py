@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.automation import texts
 from apps.conversations import lifecycle as conv
+from apps.conversations.lifecycle import transitions
 from apps.conversations.models import Conversation, Message, Sender, State
 from apps.conversations.tasks import silence_timeouts
 from apps.events.models import Event
@@ -204,6 +207,14 @@ def test_d2_offhours_switched_off_or_custom_text(clock, desk):
 # ---------------------------------------------------------------------------------------------
 # D3 queueing
 
+# What four buyers queued behind one busy agent (S = 1, 10 minutes' average handling) are told.
+FOUR_WAITING = [
+    "You are number 1 in the queue; the wait is about 10 minutes.",
+    "You are number 2 in the queue; the wait is about 20 minutes.",
+    "You are number 3 in the queue; the wait is about 30 minutes.",
+    "Many buyers are waiting; an agent will be with you as soon as possible.",
+]
+
 
 def test_d3_queueing_reply_with_position_and_estimate_hidden_past_30_minutes(clock, desk):
     # given one agent with max 1 (S = 1), busy, and the default average handling of 10 minutes
@@ -215,13 +226,30 @@ def test_d3_queueing_reply_with_position_and_estimate_hidden_past_30_minutes(clo
     # then each is told its position and estimate: ceil(position x 600 / 1) seconds,
     # hidden past 30 minutes ("many buyers are waiting")
     replies = [notices(c)[-1].splitlines()[-1] for c in waiting]
-    assert replies == [
-        "You are number 1 in the queue; the wait is about 10 minutes.",
-        "You are number 2 in the queue; the wait is about 20 minutes.",
-        "You are number 3 in the queue; the wait is about 30 minutes.",
-        "Many buyers are waiting; an agent will be with you as soon as possible.",
-    ]
+    assert replies == FOUR_WAITING
     assert all(c.state == State.QUEUED for c in waiting)
+
+
+def test_d3_a_pass_that_queues_several_buyers_tells_each_its_place_from_one_read(clock, desk):
+    # given one busy agent (S = 1) and four buyers whose requests wait to be decided together,
+    # as under a burst, when one routing pass decides them all
+    desk.settings(default_max_concurrent=1, language="en")
+    desk.agent("a")
+    desk.ask("b0")
+    waiting = [conv.conversation_open(buyer=desk.buyer(f"w{i}"), human=True) for i in range(1, 5)]
+    with CaptureQueriesContext(connection) as queries:
+        assert transitions.route_pending(shop_id=desk.shop_id) == 4
+    # then each is told its own place, in the order they asked (C4, C5)
+    replies = [notices(c)[-1].splitlines()[-1] for c in waiting]
+    assert replies == FOUR_WAITING
+    # and the pass read the queue once for all four, not once per buyer (issue 8)
+    queue_reads = [q for q in queries if q["sql"].startswith(QUEUE_READ)]
+    assert len(queue_reads) == 1
+
+
+QUEUE_READ = (
+    'SELECT "conversations_conversation"."id" AS "pk", "conversations_conversation"."candidate_ids"'
+)
 
 
 def test_d3_figures_hidden_past_50_waiting_buyers(clock, desk):

@@ -19,7 +19,7 @@ from apps.conversations.models import Conversation, State
 from apps.events.services import batched_events
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, AgentStatus, StatusChange
-from apps.routing.snapshot import Snapshot, load_snapshot
+from apps.routing.snapshot import Snapshot, load_snapshot, locked_snapshot
 
 
 def agent_state_create(*, account: Account, routing_enabled: bool = True) -> AgentState:
@@ -140,8 +140,7 @@ def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conve
     """A max was raised, a group changed or an agent joined routing: free slots may exist.
     An agent leaving routing or a group may also strand queued buyers (C3)."""
     now = now or timezone.now()
-    lock_shop(shop_id)
-    snapshot = load_snapshot(shop_id, now)
+    snapshot = locked_snapshot(shop_id, now)
     route_stranded(shop_id, now, snapshot)
     return dispatch(shop_id=shop_id, now=now, snapshot=snapshot)
 

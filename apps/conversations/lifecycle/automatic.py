@@ -26,8 +26,8 @@ from apps.conversations.models import (
     MessageKind,
     Sender,
 )
-from apps.conversations.selectors import QUEUE_FIGURES, queue_figures
-from apps.core.prepared import Prepared, Write
+from apps.conversations.selectors import QUEUE_FIGURES, queue_figures, queue_figures_all
+from apps.core.prepared import Prepared, Statement, Write
 from apps.routing.models import AgentState
 from apps.routing.snapshot import Snapshot
 from apps.shops.models import ShopSettings
@@ -131,30 +131,50 @@ AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
 """.format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
 
 
-def note_welcomed(
+def welcomed_read(
     conversations: Sequence[Conversation], *, settings: ShopSettings, now: datetime
+) -> Statement | None:
+    """D1's once-a-day check for a whole routing pass, as one statement to send with others
+    (``run_together``; PostgreSQL), or None when there is nothing to check or the database
+    is SQLite (``note_welcomed`` then reads). ``note_welcomed`` takes its rows."""
+    if not (settings.welcome_enabled and conversations) or connection.vendor != "postgresql":
+        return None
+    start, end = shop_day_bounds(settings, now)
+    buyers = sorted({c.buyer_id for c in conversations})
+    text = _welcome_text(settings)
+    shop_id = conversations[0].shop_id
+    return _WELCOMED, [buyers, shop_id, str(Sender.AGENT), text, start, end]
+
+
+def note_welcomed(
+    conversations: Sequence[Conversation],
+    *,
+    settings: ShopSettings,
+    now: datetime,
+    rows: Sequence[Sequence[Any]] | None = None,
 ) -> None:
     """D1's once-a-day check for a whole routing pass in one query: marks each conversation
     (``WELCOMED_TODAY``) with whether its buyer got today's welcome already, so that ``welcome``
-    reads nothing per assignment."""
+    reads nothing per assignment. ``rows``: what ``welcomed_read`` answered, if sent already."""
     if not (settings.welcome_enabled and conversations):
         return
-    start, end = shop_day_bounds(settings, now)
-    shop_id = conversations[0].shop_id
-    buyers = sorted({c.buyer_id for c in conversations})
-    text = _welcome_text(settings)
     welcomed: set[int]
-    if connection.vendor == "postgresql":
+    if rows is None and connection.vendor == "postgresql":
+        statement = welcomed_read(conversations, settings=settings, now=now)
+        assert statement is not None
         with connection.cursor() as cursor:
-            cursor.execute(_WELCOMED, [buyers, shop_id, str(Sender.AGENT), text, start, end])
-            welcomed = {row[0] for row in cursor.fetchall()}
+            cursor.execute(*statement)
+            rows = cursor.fetchall()
+    if rows is not None:
+        welcomed = {row[0] for row in rows}
     else:  # the embedded mode (SQLite): the ORM's statement
+        start, end = shop_day_bounds(settings, now)
         welcomed = set(
             _sent(
-                shop_id,
-                Q(buyer_id__in=buyers),
+                conversations[0].shop_id,
+                Q(buyer_id__in=sorted({c.buyer_id for c in conversations})),
                 sender=Sender.AGENT,
-                body=text,
+                body=_welcome_text(settings),
                 since=start,
                 until=end,
             ).values_list("conversation__buyer_id", flat=True)
@@ -214,20 +234,51 @@ def queueing(
     )
 
 
+def queueing_many(
+    conversations: Sequence[Conversation], *, now: datetime, snapshot: Snapshot
+) -> None:
+    """``queueing`` for the buyers a routing pass queued, from one read of the queue: each
+    reply reading the whole queue again made a pass quadratic in the buyers it queued (issue 8,
+    cProfile). Caller holds the shop's lock, ``snapshot`` its own."""
+    settings = snapshot.settings
+    if not (conversations and settings.queueing_enabled):
+        return
+    figures = queue_figures_all(shop_id=conversations[0].shop_id, snapshot=snapshot)
+    for conversation in conversations:
+        mine = figures.get(conversation.pk)
+        setattr(conversation, QUEUE_FIGURES, mine)
+        append_message(
+            conversation,
+            sender=Sender.SYSTEM,
+            kind=MessageKind.NOTICE,
+            body=texts.queueing(settings, mine),
+            now=now,
+        )
+
+
 def anyone_present(*, shop_id: int) -> bool:
     """Whether any account that can answer buyers (the main account, or the chat permission)
     is online or paused."""
     return AgentState.objects.receiving_buyers(shop_id).present().exists()
 
 
-def offhours(conversation: Conversation, *, now: datetime) -> Message | None:
+def offhours(
+    conversation: Conversation, *, now: datetime, snapshot: Snapshot | None = None
+) -> Message | None:
     """D2: the buyer writes (or asks for a human) outside business hours and nobody is there;
-    once per buyer per closed stretch (from the end of the last opening)."""
+    once per buyer per closed stretch (from the end of the last opening). ``snapshot``: the
+    caller's routing snapshot, under the shop's lock, which knows who is there (a routing pass
+    asked the database once per buyer before, outside business hours: issue 8)."""
     settings = shop_settings(conversation)
     if not settings.offhours_enabled:
         return None
     since = hours.closed_since(_schedule(settings), _zone(settings), now)
-    if since is None or anyone_present(shop_id=conversation.shop_id):
+    if since is None:
+        return None
+    if snapshot is not None:
+        if any(agent.present for agent in snapshot.agents):  # the same rule as anyone_present
+            return None
+    elif anyone_present(shop_id=conversation.shop_id):
         return None
     text = texts.offhours(settings)
     if _sent_to_buyer(

@@ -23,10 +23,9 @@ from apps.conversations.models import Conversation, State
 from apps.conversations.selectors import routing_request
 from apps.core.prepared import Write
 from apps.routing import engine
-from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState
 from apps.routing.queue import queue_order
-from apps.routing.snapshot import Snapshot, candidates_from, load_snapshot
+from apps.routing.snapshot import Snapshot, candidates_from, locked_snapshot
 
 
 def candidates_of(conversation: Conversation) -> engine.Candidates:
@@ -144,9 +143,12 @@ def apply_queue(
     *,
     front: bool = False,
     snapshot: Snapshot | None = None,
+    tell: bool = True,
 ) -> Conversation:
     """C3: wait in the queue; ``front`` for conversations re-queued by B9a, D6 and B12.
-    ``snapshot``: the caller's, for the queue figures without reading the agents again."""
+    ``snapshot``: the caller's, for the queue figures without reading the agents again.
+    ``tell=False``: the caller sends the queueing reply (D3) itself, as a routing pass does
+    once for all the buyers it queued (``automatic.queueing_many``)."""
     conversation.state = State.QUEUED
     conversation.agent_id = None
     conversation.queue_priority = 1 if front else 0
@@ -156,7 +158,8 @@ def apply_queue(
     timers.stop(conversation)
     save_conversation(conversation)
     events.conversation_updated(conversation)
-    automatic.queueing(conversation, now=now, snapshot=snapshot)  # D3
+    if tell:
+        automatic.queueing(conversation, now=now, snapshot=snapshot)  # D3
     return conversation
 
 
@@ -181,11 +184,15 @@ def apply_decision(
     now: datetime,
     *,
     front: bool = False,
+    tell: bool = True,
 ) -> Conversation:
+    """Write ``decision`` (``tell``: as ``apply_queue`` takes it)."""
     if isinstance(decision, engine.Assign):
         return apply_assign(conversation, decision, snapshot, now)
     if isinstance(decision, engine.Queue):
-        return apply_queue(conversation, decision.candidates, now, front=front, snapshot=snapshot)
+        return apply_queue(
+            conversation, decision.candidates, now, front=front, snapshot=snapshot, tell=tell
+        )
     if isinstance(decision, engine.Pool):
         return apply_pool(conversation, decision.candidates, now)
     assert isinstance(decision, engine.Keep), "a refused transfer is the caller's to answer"
@@ -212,8 +219,7 @@ def dispatch(
     """
     now = now or timezone.now()
     if snapshot is None:
-        lock_shop(shop_id)
-        snapshot = load_snapshot(shop_id, now)
+        snapshot = locked_snapshot(shop_id, now)
     assigned: list[Conversation] = []
     if not snapshot.anyone_free:
         return assigned

@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import cast
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -49,12 +49,18 @@ from apps.conversations.selectors import (
     with_routing_facts,
 )
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from apps.core.prepared import Prepared
+from apps.core.prepared import (
+    Prepared,
+    deferred_writes,
+    keep_reserved,
+    reservation,
+    run_together,
+)
 from apps.events.services import batched_events
 from apps.routing import engine
-from apps.routing.locking import lock_shop
+from apps.routing.locking import lock_shop, lock_statement
 from apps.routing.models import AgentState, Group
-from apps.routing.snapshot import Snapshot, load_snapshot
+from apps.routing.snapshot import Snapshot, load_snapshot, snapshot_of, snapshot_reads
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import ShopSettings
 
@@ -279,7 +285,8 @@ def conversation_open(
         existing.buyer = buyer
         return existing
     try:
-        with transaction.atomic():
+        # The greeting's event goes with the COMMIT (deferred_writes): three round trips.
+        with transaction.atomic(), deferred_writes(commit=True):
             conversation = Conversation(
                 shop_id=buyer.shop_id,
                 buyer=buyer,
@@ -462,23 +469,65 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
     and shop), so that the request that decided its own needs not read it again."""
     decided: dict[int, Conversation] = {}
     while True:
-        with transaction.atomic(), batched_events():
-            lock_shop(shop_id)
-            pending = _PENDING_REQUESTS.all(shop_id=shop_id)
+        # Under a burst each round trip of a pass is also a wait for a processor, and the
+        # passes are the burst's critical path (issue 8): a pass is four round trips whatever
+        # its number of buyers. BEGIN; the lock with every read that needs no answer first;
+        # the once-a-day welcome check with the ids its messages take; every write with the
+        # events' statement and the COMMIT (deferred_writes).
+        with transaction.atomic(), deferred_writes(commit=True), batched_events():
+            pending, snapshot = _locked_pending(shop_id, now)
             if not pending:
                 return decided
-            snapshot = load_snapshot(shop_id, now)
-            if snapshot.anyone_free:  # else nobody is assigned now, nor welcomed
-                automatic.note_welcomed(pending, settings=snapshot.settings, now=now)
-            for conv in pending:
-                _route_one(conv, snapshot, now)
+            _welcomed_and_reserved(pending, snapshot, now)
+            queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
+            automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
         decided.update((conv.pk, conv) for conv in pending)
         if len(pending) < PENDING_BATCH:
             return decided
 
 
-def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> None:
-    """One pending request, under the shop's lock: decide, write, then the automatic replies."""
+def _locked_pending(shop_id: int, now: datetime) -> tuple[list[Conversation], Snapshot]:
+    """The shop's lock, its pending requests and its snapshot, in one round trip."""
+    if connection.vendor != "postgresql":
+        lock_shop(shop_id)
+        return _PENDING_REQUESTS.all(shop_id=shop_id), load_snapshot(shop_id, now)
+    _lock, pending, *reads = run_together(
+        [
+            lock_statement(shop_id),
+            _PENDING_REQUESTS.statement(shop_id=shop_id),
+            *snapshot_reads(shop_id),
+        ]
+    )
+    return _PENDING_REQUESTS.all_of(pending), snapshot_of(reads, now)
+
+
+def _welcomed_and_reserved(pending: list[Conversation], snapshot: Snapshot, now: datetime) -> None:
+    """D1's once-a-day check for the pass (``automatic.note_welcomed``; only when someone is
+    free, else nobody is assigned now, nor welcomed) and the ids of the messages it will write
+    (``deferred_writes``: about one per buyer, a welcome or a queueing reply), in one round
+    trip."""
+    if connection.vendor != "postgresql":
+        if snapshot.anyone_free:
+            automatic.note_welcomed(pending, settings=snapshot.settings, now=now)
+        return
+    reads = [reservation(Message, len(pending))]
+    welcomed = (
+        automatic.welcomed_read(pending, settings=snapshot.settings, now=now)
+        if snapshot.anyone_free
+        else None
+    )
+    if welcomed is not None:
+        reads.append(welcomed)
+    reserved, *checked = run_together(reads)
+    keep_reserved(Message, reserved)
+    if checked:
+        automatic.note_welcomed(pending, settings=snapshot.settings, now=now, rows=checked[0])
+
+
+def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> bool:
+    """One pending request, under the shop's lock: decide, write, then the automatic replies,
+    but for the queueing reply, which the pass sends once it has queued all it will (D3, C5:
+    the positions from one read of the queue). Whether the request was queued."""
     conv._shop_settings = snapshot.settings  # type: ignore[attr-defined]  # read once per pass
     decision = engine.decide(
         routing_request(conv), snapshot.agents, snapshot.groups, snapshot.rules, now
@@ -492,8 +541,9 @@ def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> None:
         with translation.override(snapshot.settings.language):
             text = _("The agent you chose is not available now; we found you another way.")
         _notice(conv, text, now)
-    apply_decision(conv, decision, snapshot, now)
-    automatic.offhours(conv, now=now)  # D2: asking for a human is writing to the shop too
+    apply_decision(conv, decision, snapshot, now, tell=False)
+    automatic.offhours(conv, now=now, snapshot=snapshot)  # D2: asking is writing too
+    return isinstance(decision, engine.Queue)
 
 
 # ---------------------------------------------------------------------------------------------
