@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
+from apps.conversations.models import OPEN_STATES, Conversation
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.prepared import Prepared
 from apps.routing.models import AgentState
@@ -33,6 +35,9 @@ class BuyerPrincipal:
     entrance: str
     product_id: int | None
     order_id: int | None
+    # The buyer's open conversation when the token was read (a hint for the request that read
+    # it, which need not look again for a new buyer: ``conversation_open(open_id=...)``).
+    open_conversation_id: int | None = None
 
     is_authenticated = True
     is_active = True
@@ -56,11 +61,22 @@ def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Ord
 
 
 # Every widget request and buyer socket reads its buyer, with the shop's settings (a new
-# conversation's greeting needs them): compiled once (apps.core.prepared).
+# conversation's greeting needs them) and the id of its open conversation, if any (so that the
+# widget's first request need not look for one again): compiled once (apps.core.prepared).
 _BUYER: Prepared[Buyer] = Prepared(
-    lambda pk, shop_id: Buyer.objects.filter(pk=pk, shop_id=shop_id).select_related(
-        "shop__settings"
-    )[:1],
+    lambda pk, shop_id: (
+        Buyer.objects.filter(pk=pk, shop_id=shop_id)
+        .select_related("shop__settings")
+        .annotate(
+            open_conversation_id=Subquery(
+                Conversation.objects.filter(
+                    shop_id=OuterRef("shop_id"), buyer_id=OuterRef("pk"), state__in=OPEN_STATES
+                )
+                .order_by("pk")
+                .values("pk")[:1]
+            )
+        )[:1]
+    ),
     pk=int,
     shop_id=int,
 )
@@ -74,7 +90,8 @@ def principal_for_token(token: str) -> BuyerPrincipal | None:
     buyer = _BUYER.first(pk=data["b"], shop_id=data["s"])
     if buyer is None:
         return None
-    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"])
+    open_id: int | None = buyer.open_conversation_id  # type: ignore[attr-defined]
+    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"], open_id)
 
 
 def principal_context(

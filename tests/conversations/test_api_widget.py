@@ -566,3 +566,19 @@ def test_staff_endpoints_refuse_a_buyer_token(desk):
     assert client.post(f"/api/v1/conversations/{body['id']}/close/").status_code == 401
     assert client.get("/api/v1/queue/").status_code == 401
     assert stored(desk) == before
+
+
+def test_a_buyer_whose_conversation_opened_since_the_token_check_gets_that_one(desk):
+    # the widget's first request skips looking for an open conversation when the token's check
+    # found none (issue 8); one opened in between (another tab) is answered, not a second one
+    from apps.conversations.buyers import principal_for_token
+    from apps.conversations.lifecycle import conversation_open
+
+    shop = desk.kit.shop
+    response = APIClient().post(SESSION, session_body(shop, "two-tabs"), format="json")
+    principal = principal_for_token(response.json()["token"])
+    assert principal is not None and principal.open_conversation_id is None
+    first = conversation_open(buyer=principal.buyer)  # the other tab
+    again = conversation_open(buyer=principal.buyer, open_id=principal.open_conversation_id)
+    assert again.pk == first.pk
+    assert Conversation.objects.filter(buyer=principal.buyer).count() == 1

@@ -165,6 +165,7 @@ class WidgetConversationView(_WidgetView):
             intent=intent,
             human=human,
             chosen_agent_id=chosen,
+            open_id=p.open_conversation_id,  # read with the token, in this request
         )
         if human:
             conversation = services.request_human(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Literal, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -273,17 +273,22 @@ def conversation_open(
     human: bool = False,
     chosen_agent_id: int | None = None,
     now: datetime | None = None,
+    open_id: int | Literal["unknown"] | None = "unknown",
 ) -> Conversation:
     """The buyer's open conversation, or a new one with the service assistant, who greets.
 
     ``human``: the buyer asks for a human at once (the widget's first request often does); a
     new conversation then stores the request with itself, in the same transaction, and
-    ``request_human`` only has to decide it."""
+    ``request_human`` only has to decide it. ``open_id``: the id of the buyer's open
+    conversation as the caller read it in this request (the widget's token check does), None
+    when it had none: then nothing is read first (if one was opened since, the insert fails
+    on the one-open-conversation constraint and that one is answered)."""
     now = now or timezone.now()
-    existing = _OPEN_OF_BUYER.first(shop_id=buyer.shop_id, buyer_id=buyer.pk)
-    if existing is not None:
-        existing.buyer = buyer
-        return existing
+    if open_id is not None:
+        existing = _OPEN_OF_BUYER.first(shop_id=buyer.shop_id, buyer_id=buyer.pk)
+        if existing is not None:
+            existing.buyer = buyer
+            return existing
     try:
         # The greeting's event goes with the COMMIT (deferred_writes): three round trips.
         with transaction.atomic(), deferred_writes(commit=True):
