@@ -55,6 +55,8 @@ class _Compiled:
     converters: list[tuple[int, tuple[list[Callable[..., Any]], Any]]]
     populators: list[Any]
     annotations: dict[str, int]
+    # datetime parameters the backend passes as it stores them (SQLite: text), not as given
+    adapted: frozenset[str] = frozenset()
 
 
 class Prepared(Generic[M]):
@@ -88,6 +90,15 @@ class Prepared(Generic[M]):
                 name: [i for i, p in enumerate(params) if p == value and type(p) is type(value)]
                 for name, value in placeholders.items()
             }
+            # SQLite's backend turns a datetime into text before it reaches the driver: find
+            # those placeholders in that form, and adapt the real values the same way.
+            ops = connections[queryset.db].ops
+            adapted = set()
+            for name, value in placeholders.items():
+                if not slots[name] and isinstance(value, datetime):
+                    stored = ops.adapt_datetimefield_value(value)
+                    slots[name] = [i for i, p in enumerate(params) if p == stored]
+                    adapted.add(name)
             missing = [name for name, found in slots.items() if not found]
             if missing:
                 raise ValueError(f"Prepared: parameters not in the SQL as given: {missing}")
@@ -97,7 +108,16 @@ class Prepared(Generic[M]):
             converters = list(compiler.get_converters(columns).items())
             if queryset._iterable_class is not ModelIterable:  # values_list(): plain rows
                 self._compiled = _Compiled(
-                    sql, tuple(params), slots, None, [], slice(0), converters, [], {}
+                    sql,
+                    tuple(params),
+                    slots,
+                    None,
+                    [],
+                    slice(0),
+                    converters,
+                    [],
+                    {},
+                    frozenset(adapted),
                 )
                 return self._compiled
             fields = klass_info["select_fields"]
@@ -112,6 +132,7 @@ class Prepared(Generic[M]):
                 converters=converters,
                 populators=get_related_populators(klass_info, select, queryset.db),
                 annotations=dict(compiler.annotation_col_map or {}),
+                adapted=frozenset(adapted),
             )
             return self._compiled
 
@@ -121,8 +142,11 @@ class Prepared(Generic[M]):
         compiled = self._compiled or self._compile()
         params = list(compiled.params)
         for name, positions in compiled.slots.items():
+            value = values[name]
+            if name in compiled.adapted:
+                value = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(value)
             for i in positions:
-                params[i] = values[name]
+                params[i] = value
         return compiled.sql, params
 
     def _converted(self, fetched: Sequence[Sequence[Any]]) -> tuple[_Compiled, list[list[Any]]]:
