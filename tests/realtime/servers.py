@@ -182,6 +182,8 @@ def uvicorn_server(
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "PYTHONUNBUFFERED": "1",
+        # a crash of the server (a fatal signal) leaves its threads' stacks in the log
+        "PYTHONFAULTHANDLER": "1",
         "THROTTLE_SIGNUP": "1000/hour",
         **(env or {}),
     }
@@ -216,6 +218,8 @@ def uvicorn_server(
         wait_for(f"uvicorn on port {port}", up, 60, log)
         yield server
     finally:
+        if process.poll() is not None:  # died under the test: say how (shown with a failure)
+            print(f"uvicorn had exited with code {process.returncode}", file=sys.stderr)
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         with suppress(subprocess.TimeoutExpired):
