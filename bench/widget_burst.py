@@ -15,7 +15,8 @@ client (``/proc``); then checked by SQL: no agent above its max, no buyer lost
 
 Bare machine, same run, just before and just after the burst (the ratio uses their mean):
 ``--concurrency`` psycopg connections doing advisory lock + SELECT FOR UPDATE + UPDATE + COMMIT
-per claim (``bench._common.bare_claims``). Target: product / bare >= 0.15.
+per claim (``bench._common.bare_claims``). Target: product / bare >= 0.15. ``--repeat`` bursts
+(3 by default), each with a shop of its own and its own bare loops; the median is the figure.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument("--bare-claims", type=int, default=1000 if quick else 5000)
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1 if quick else 3,
+        help="bursts, each with its own shop and bare loops; the median one is the figure",
+    )
+    parser.add_argument(
         "--warm-up",
         type=int,
         default=60 if quick else 300,
@@ -84,18 +91,20 @@ def _args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-async def _product(base: str, database: str, args: argparse.Namespace, pid: int) -> dict[str, Any]:
+async def _product(
+    base: str, database: str, args: argparse.Namespace, pid: int, slug: str, warm_up: bool
+) -> dict[str, Any]:
     api = Api(base, limit=args.concurrency)
     try:
         step(f"setup: a shop with {args.agents} agents online (max {args.max} each)")
         shop = await make_shop(
-            api, database, slug=SLUG, agents=args.agents, max_concurrent=args.max
+            api, database, slug=slug, agents=args.agents, max_concurrent=args.max
         )
         step(f"setup: {args.buyers} signed widget sessions")
         buyers = await widget_sessions(
             api, shop, [f"buyer-{i}" for i in range(args.buyers)], args.concurrency
         )
-        if args.warm_up:
+        if warm_up and args.warm_up:
             # A server that has run a while: each pooled connection has prepared the hot
             # statements (psycopg prepares a statement on its HELPDESK_DB_PREPARE_THRESHOLD-th
             # run on that connection; until then PostgreSQL plans it on every run: 4 ms for the
@@ -174,7 +183,7 @@ async def _bare(database: str, args: argparse.Namespace, when: str) -> ClaimResu
     )
 
 
-def _verify(database: str, args: argparse.Namespace) -> dict[str, Any]:
+def _verify(database: str, args: argparse.Namespace, slug: str) -> dict[str, Any]:
     """By SQL, after the burst: loads within the max, every buyer active or queued."""
     loads = sql_rows(
         database,
@@ -183,14 +192,14 @@ def _verify(database: str, args: argparse.Namespace) -> dict[str, Any]:
         "JOIN shops_shop shop ON shop.id = a.shop_id "
         "LEFT JOIN conversations_conversation c ON c.agent_id = s.account_id "
         "WHERE a.kind = 'sub' AND shop.slug = %s GROUP BY s.account_id, s.open_count",
-        [SLUG],
+        [slug],
     )
     states = dict(
         sql_rows(
             database,
             "SELECT c.state, count(*) FROM conversations_conversation c "
             "JOIN shops_shop shop ON shop.id = c.shop_id WHERE shop.slug = %s GROUP BY c.state",
-            [SLUG],
+            [slug],
         )
     )
     over_cap = [row for row in loads if row[1] > args.max or row[2] > args.max]
@@ -209,17 +218,51 @@ def _verify(database: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = _args(argv)
+    runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     with (
         work_dir(args.keep) as tmp,
         scratch_database("srv_burst", keep=args.keep) as database,
         scratch_redis(args.redis_db) as redis,
         uvicorn_server(database, redis, tmp / "server.log") as server,
     ):
-        product = asyncio.run(_product(server.base, database, args, server.pid))
-        checks = _verify(database, args)
+        for n in range(args.repeat):
+            if args.repeat > 1:
+                step(f"burst {n + 1} of {args.repeat}")
+            slug = SLUG if n == 0 else f"{SLUG}-{n + 1}"
+            product = asyncio.run(_product(server.base, database, args, server.pid, slug, n == 0))
+            runs.append((product, _verify(database, args, slug)))
         if args.keep:
             print(f"kept: database {database}, server log {tmp / 'server.log'}")
 
+    ratios = []
+    for n, (product, checks) in enumerate(runs):
+        if args.repeat > 1:
+            print(f"\nBurst {n + 1} of {args.repeat}:", end="")
+        ratios.append(_report(product, checks, args))
+    # The machine is shared: one burst's ratio moves by about a sixth from one run to the next,
+    # so the figure is the median run of --repeat (each beside its own bare loop).
+    median = sorted(range(len(runs)), key=lambda n: ratios[n])[len(runs) // 2]
+    product = runs[median][0]
+    assigned = product["answered"].get("active", 0)
+    bare_rate = statistics.mean(b.per_second for b in product["bare"])
+    if args.repeat > 1:
+        shown = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"\nRatios of the {args.repeat} bursts: {shown}; the median burst ({median + 1}):")
+    print_comparisons(
+        "One-shop burst through HTTP (issue 8, 7a):",
+        [
+            Comparison(
+                "assignments per second", assigned / product["seconds"], bare_rate, "/s", ">= 0.15"
+            )
+        ],
+    )
+    ok = all(c["over_cap"] == 0 and c["lost"] == 0 and c["active_ok"] for _p, c in runs)
+    print(f"  correctness: {'zero over-cap, zero lost' if ok else 'FAILED (see the checks)'}")
+    return 0 if ok else 1
+
+
+def _report(product: dict[str, Any], checks: dict[str, Any], args: argparse.Namespace) -> float:
+    """One burst's figures, as printed; its ratio to the mean of its two bare loops."""
     latencies = product["latencies"]
     seconds = product["seconds"]
     assigned = product["answered"].get("active", 0)
@@ -238,20 +281,14 @@ def main(argv: list[str]) -> int:
         f"active {checks['states'].get('active', 0)} (expected {checks['expected_active']}), "
         f"queued {checks['states'].get('queued', 0)}, load-counter drift {checks['drift']}"
     )
-    bare_rate = statistics.mean(b.per_second for b in product["bare"])
     for when, b in zip(("before", "after"), product["bare"], strict=True):
         print(
             f"Bare, {when} the burst: {b.claims} claims over {args.concurrency} connections in "
             f"{b.seconds:.2f} s: {b.per_second:.0f} claims/s; claim time median "
             f"{ms(statistics.median(b.latencies))}, p99 {ms(percentile(b.latencies, 99))}"
         )
-    print_comparisons(
-        "One-shop burst through HTTP (issue 8, 7a):",
-        [Comparison("assignments per second", assigned / seconds, bare_rate, "/s", ">= 0.15")],
-    )
-    ok = checks["over_cap"] == 0 and checks["lost"] == 0 and checks["active_ok"]
-    print(f"  correctness: {'zero over-cap, zero lost' if ok else 'FAILED (see the checks)'}")
-    return 0 if ok else 1
+    bare_rate = statistics.mean(b.per_second for b in product["bare"])
+    return float(assigned / seconds / bare_rate)
 
 
 if __name__ == "__main__":
