@@ -220,21 +220,35 @@ def run_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]
     statement still sees what the ones before it did: PostgreSQL runs them in order, in the
     same transaction). Queued ``deferred_writes`` go first, in the same round trip."""
     connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        rows = []
+        for sql, params in statements:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows.append(cursor.fetchall())
+        return rows
+    writes = _deferral.writes or []
+    if _deferral.writes:
+        _deferral.writes = []
+    return _together(connection, writes, statements, commit=False)
+
+
+def _together(
+    connection: Any, writes: list[Write], statements: Sequence[Statement], *, commit: bool
+) -> list[list[tuple[Any, ...]]]:
+    """``writes``, then ``statements`` (through Django's cursors), then COMMIT if ``commit``,
+    in one pipeline (``_send``): the rows of each statement."""
     cursors = [connection.cursor() for _statement in statements]
     try:
-        if connection.vendor != "postgresql":
+
+        def execute_all() -> None:
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
-        else:
-            writes = _deferral.writes
-            if writes:
-                _deferral.writes = []
+            if commit:  # Django's commit then finds the transaction ended: nothing to do
+                with connection.connection.cursor() as raw:
+                    raw.execute("COMMIT", prepare=False)
 
-            def execute_all() -> None:
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params)
-
-            _send(connection, writes or [], execute_all)
+        _send(connection, writes, execute_all)
         return [cursor.fetchall() for cursor in cursors]
     finally:
         for cursor in cursors:
@@ -418,11 +432,13 @@ def _prefixed(writes: Sequence[Write], ctes: str) -> tuple[str, list[Any]]:
 # sequence in one statement (``_reserved_id``), since nobody waits for a RETURNING.
 
 
+_RESERVE = 8  # ids an insert reserves when the block reserved none (``reservation`` does)
+
+
 class _Deferral(threading.local):
     def __init__(self) -> None:
         self.writes: list[Write] | None = None  # None: not deferring on this thread
         self.ids: dict[type[Model], list[int]] = {}
-        self.reserve = 8
         self.last: list[tuple[Statement, Callable[[list[tuple[Any, ...]]], None]]] = []
 
 
@@ -430,10 +446,9 @@ _deferral = _Deferral()
 
 
 @contextmanager
-def deferred_writes(reserve: int = 8, *, commit: bool = False) -> Iterator[None]:
+def deferred_writes(*, commit: bool = False) -> Iterator[None]:
     """Queue this thread's hot writes inside the block and send them with the next statement
-    (see above). Inside a transaction; ``reserve``: how many ids an insert reserves at a time
-    (about the number of inserts the block makes). ``commit``: the block is the whole of the
+    (see above). Inside a transaction. ``commit``: the block is the whole of the
     ``transaction.atomic()`` around it (nothing runs in that transaction after the block), and
     if that is the outermost, its last round trip also commits: the writes, the ``last_read``
     statements, then COMMIT; Django's own commit then finds nothing left to do and runs the
@@ -447,7 +462,7 @@ def deferred_writes(reserve: int = 8, *, commit: bool = False) -> Iterator[None]
     assert connection.in_atomic_block, "deferred_writes() needs a transaction"
     # Only the outermost atomic block commits (inside another, as in a test's, it is a savepoint).
     commit = commit and len(connection.atomic_blocks) == 1
-    _deferral.writes, _deferral.ids, _deferral.reserve = [], {}, max(1, reserve)
+    _deferral.writes, _deferral.ids = [], {}
     _deferral.last = []
     try:
         with connection.execute_wrapper(_ride_along):
@@ -461,22 +476,9 @@ def deferred_writes(reserve: int = 8, *, commit: bool = False) -> Iterator[None]
             last, _deferral.last = _deferral.last, []
             commit = commit and not connection.needs_rollback
             if writes or last or commit:
-                cursors = [connection.cursor() for _item in last]
-
-                def finish() -> None:
-                    for cursor, ((sql, params), _then) in zip(cursors, last, strict=True):
-                        cursor.execute(sql, params)
-                    if commit:
-                        with connection.connection.cursor() as raw:
-                            raw.execute("COMMIT", prepare=False)
-
-                try:
-                    _send(connection, writes, finish)
-                    for cursor, (_statement, then) in zip(cursors, last, strict=True):
-                        then(cursor.fetchall())
-                finally:
-                    for cursor in cursors:
-                        cursor.close()
+                answers = _together(connection, writes, [st for st, _then in last], commit=commit)
+                for (_statement, then), rows in zip(last, answers, strict=True):
+                    then(rows)
     finally:
         _deferral.writes, _deferral.ids, _deferral.last = None, {}, []
 
@@ -560,7 +562,7 @@ def _reserved_id(model: type[Model]) -> Any:
     Ids reserved and not used are gaps in the sequence, as rolled-back inserts leave."""
     ids = _deferral.ids.get(model)
     if not ids:
-        sql, params = reservation(model, _deferral.reserve)
+        sql, params = reservation(model, _RESERVE)
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(sql, params)
             keep_reserved(model, cursor.fetchall())
@@ -618,7 +620,8 @@ def insert_and_save(
     prefix, params = _prefixed(with_writes, update_cte)
     params += _update_params(existing, update_fields, connection)
     params += _insert_params(new, insert_fields, connection)
-    if keyed and _deferred(f"{prefix} {insert_sql}", params):
+    if keyed:  # queued: nobody waits for the RETURNING, the id is reserved
+        _deferred(f"{prefix} {insert_sql}", params)
         _mark_stored(new, new.pk)
         return new
     return _stored(new, f"{prefix} {insert_sql}", params, connection)

@@ -78,6 +78,12 @@ class Snapshot:
     def anyone_free(self) -> bool:
         return any(a.eligible and a.below_max for a in self.agents)
 
+    @property
+    def anyone_present(self) -> bool:
+        """Anyone who can answer buyers is online or paused (``AgentState.objects
+        .receiving_buyers(...).present()``, on the snapshot)."""
+        return any(a.present for a in self.agents)
+
     def moved(
         self,
         agent_id: int,
@@ -153,23 +159,32 @@ _AGENTS: Prepared[AgentState] = Prepared(
 def load_snapshot(shop_id: int, now: datetime) -> Snapshot:
     """Three queries in one round trip: settings, groups, the agents with their accounts and
     the chat permission."""
-    return snapshot_of(run_together(snapshot_reads(shop_id)), now)
+    return _snapshot_of(shop_id, run_together(_snapshot_reads(shop_id)), now)
 
 
 def locked_snapshot(shop_id: int, now: datetime) -> Snapshot:
     """``lock_shop``, then ``load_snapshot``: one round trip (the reads run once the lock is
     held). Call inside a transaction."""
-    assert transaction.get_connection().in_atomic_block, "locked_snapshot() needs a transaction"
-    if connection.vendor != "postgresql":
+    return locked_reads(shop_id, now, [])[0]
+
+
+def locked_reads(
+    shop_id: int, now: datetime, also: Sequence[Statement]
+) -> tuple[Snapshot, list[list[tuple[Any, ...]]]]:
+    """``locked_snapshot`` and the rows of ``also``, more reads of the caller's under the same
+    lock, all in one round trip on PostgreSQL (``run_together``; a routing pass reads its
+    pending requests so). Call inside a transaction."""
+    assert transaction.get_connection().in_atomic_block, "locked_reads() needs a transaction"
+    reads = [*also, *_snapshot_reads(shop_id)]
+    if connection.vendor == "postgresql":
+        _lock, *rows = run_together([lock_statement(shop_id), *reads])
+    else:  # SQLite: no advisory lock (it serializes writers itself), the reads one by one
         lock_shop(shop_id)
-        return load_snapshot(shop_id, now)
-    _lock, *reads = run_together([lock_statement(shop_id), *snapshot_reads(shop_id)])
-    return snapshot_of(reads, now)
+        rows = run_together(reads)
+    return _snapshot_of(shop_id, rows[len(also) :], now), rows[: len(also)]
 
 
-def snapshot_reads(shop_id: int) -> list[Statement]:
-    """The snapshot's three reads, to send with others (``run_together``); ``snapshot_of``
-    builds the snapshot from their rows."""
+def _snapshot_reads(shop_id: int) -> list[Statement]:
     return [
         SETTINGS.statement(shop_id=shop_id),
         _GROUPS.statement(shop_id=shop_id),
@@ -177,14 +192,16 @@ def snapshot_reads(shop_id: int) -> list[Statement]:
     ]
 
 
-def snapshot_of(fetched: Sequence[Sequence[Sequence[Any]]], now: datetime) -> Snapshot:
-    """The snapshot from the rows of ``snapshot_reads``. The agents are read as plain rows (no
+def _snapshot_of(
+    shop_id: int, fetched: Sequence[Sequence[Sequence[Any]]], now: datetime
+) -> Snapshot:
+    """The snapshot from the rows of ``_snapshot_reads``. The agents are read as plain rows (no
     model instances: this runs under the shop's lock for every routing pass, and building fifty
     accounts cost more than the query)."""
     settings_rows, group_rows, agent_rows = fetched
     settings = SETTINGS.first_of(settings_rows)
     if settings is None:
-        raise ShopSettings.DoesNotExist("no settings for the shop")
+        raise ShopSettings.DoesNotExist(f"no settings for shop {shop_id}")
     today = shop_today(settings.shop.time_zone, now)
     groups = _GROUPS.all_of(group_rows)
     group_max = {g.pk: g.max_concurrent for g in groups}

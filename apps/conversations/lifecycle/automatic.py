@@ -29,6 +29,7 @@ from apps.conversations.models import (
 from apps.conversations.selectors import QUEUE_FIGURES, queue_figures, queue_figures_all
 from apps.core.prepared import Prepared, Statement, Write
 from apps.routing.models import AgentState
+from apps.routing.queue import QueueFigures
 from apps.routing.snapshot import Snapshot
 from apps.shops.models import ShopSettings
 
@@ -226,9 +227,15 @@ def queueing(
     settings = shop_settings(conversation)
     if not settings.queueing_enabled:
         return None
-    mine = queue_figures(conversation, snapshot)
-    setattr(conversation, QUEUE_FIGURES, mine)
-    body = texts.queueing(settings, mine)
+    return _tell_place(conversation, settings, queue_figures(conversation, snapshot), now)
+
+
+def _tell_place(
+    conversation: Conversation, settings: ShopSettings, figures: QueueFigures | None, now: datetime
+) -> Message:
+    """D3's reply with ``figures``, which stay on the instance (``QUEUE_FIGURES``)."""
+    setattr(conversation, QUEUE_FIGURES, figures)
+    body = texts.queueing(settings, figures)
     return append_message(
         conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=body, now=now
     )
@@ -245,15 +252,7 @@ def queueing_many(
         return
     figures = queue_figures_all(shop_id=conversations[0].shop_id, snapshot=snapshot)
     for conversation in conversations:
-        mine = figures.get(conversation.pk)
-        setattr(conversation, QUEUE_FIGURES, mine)
-        append_message(
-            conversation,
-            sender=Sender.SYSTEM,
-            kind=MessageKind.NOTICE,
-            body=texts.queueing(settings, mine),
-            now=now,
-        )
+        _tell_place(conversation, settings, figures.get(conversation.pk), now)
 
 
 def anyone_present(*, shop_id: int) -> bool:
@@ -275,10 +274,9 @@ def offhours(
     since = hours.closed_since(_schedule(settings), _zone(settings), now)
     if since is None:
         return None
-    if snapshot is not None:
-        if any(agent.present for agent in snapshot.agents):  # the same rule as anyone_present
-            return None
-    elif anyone_present(shop_id=conversation.shop_id):
+    shop_id = conversation.shop_id
+    present = snapshot.anyone_present if snapshot else anyone_present(shop_id=shop_id)
+    if present:
         return None
     text = texts.offhours(settings)
     if _sent_to_buyer(

@@ -58,9 +58,9 @@ from apps.core.prepared import (
 )
 from apps.events.services import batched_events
 from apps.routing import engine
-from apps.routing.locking import lock_shop, lock_statement
+from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, Group
-from apps.routing.snapshot import Snapshot, load_snapshot, snapshot_of, snapshot_reads
+from apps.routing.snapshot import Snapshot, load_snapshot, locked_reads
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import ShopSettings
 
@@ -493,17 +493,10 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
 
 def _locked_pending(shop_id: int, now: datetime) -> tuple[list[Conversation], Snapshot]:
     """The shop's lock, its pending requests and its snapshot, in one round trip."""
-    if connection.vendor != "postgresql":
-        lock_shop(shop_id)
-        return _PENDING_REQUESTS.all(shop_id=shop_id), load_snapshot(shop_id, now)
-    _lock, pending, *reads = run_together(
-        [
-            lock_statement(shop_id),
-            _PENDING_REQUESTS.statement(shop_id=shop_id),
-            *snapshot_reads(shop_id),
-        ]
+    snapshot, (pending,) = locked_reads(
+        shop_id, now, [_PENDING_REQUESTS.statement(shop_id=shop_id)]
     )
-    return _PENDING_REQUESTS.all_of(pending), snapshot_of(reads, now)
+    return _PENDING_REQUESTS.all_of(pending), snapshot
 
 
 def _welcomed_and_reserved(pending: list[Conversation], snapshot: Snapshot, now: datetime) -> None:
