@@ -9,6 +9,7 @@ applies and answers the message it stored, or None.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from apps.conversations.models import (
     Message,
     MessageKind,
     Sender,
+    State,
 )
 from apps.conversations.selectors import QUEUE_FIGURES, queue_figures, queue_figures_all
 from apps.core.prepared import Prepared, Statement, Write
@@ -130,6 +132,61 @@ WHERE m.conversation_id IN (
 )
 AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
 """.format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+
+
+# The same check for every buyer with a request pending in the shop, a superset of any pass's
+# (read after the pass's own read of them, under the same lock), so that it can go in the pass's
+# first round trip, before the pass knows its buyers or the shop's settings: with the text and
+# day the shop's last pass in this process used (``welcomed_guess``), kept only if the settings
+# read with it agree (``welcomed_guess_rows``). Parameters: the shop, the shop, the sender, the
+# text, the day's bounds.
+_WELCOMED_PENDING = """
+SELECT c.buyer_id FROM {message} m JOIN {conversation} c ON m.conversation_id = c.id
+WHERE m.conversation_id IN (
+    SELECT u.id FROM {conversation} u WHERE u.shop_id = %s AND u.buyer_id IN (
+        SELECT p.buyer_id FROM {conversation} p
+        WHERE p.shop_id = %s AND p.state = %s AND p.human_requested_at IS NOT NULL
+    )
+)
+AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
+""".format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+
+# By (process id, shop id): the welcome's text and day of the shop's last pass in this process.
+_last_welcome: dict[tuple[int, int], tuple[str, datetime, datetime]] = {}
+
+
+def _welcome_key(settings: ShopSettings, now: datetime) -> tuple[str, datetime, datetime]:
+    return (_welcome_text(settings), *shop_day_bounds(settings, now))
+
+
+def welcomed_guess(shop_id: int) -> Statement | None:
+    """D1's check for the buyers of every pending request of the shop, with the welcome text and
+    day of the shop's last pass here; None when there was none (or no welcome then)."""
+    last = _last_welcome.get((os.getpid(), shop_id))
+    if last is None or connection.vendor != "postgresql":
+        return None
+    text, start, end = last
+    pending = str(State.ASSISTANT)
+    return _WELCOMED_PENDING, [shop_id, shop_id, pending, str(Sender.AGENT), text, start, end]
+
+
+def welcomed_guess_rows(
+    shop_id: int,
+    rows: Sequence[Sequence[Any]] | None,
+    *,
+    settings: ShopSettings,
+    now: datetime,
+) -> Sequence[Sequence[Any]] | None:
+    """``rows`` of ``welcomed_guess`` if it asked what ``settings`` ask today (else None: the
+    pass asks again), remembering what the next pass should guess."""
+    key = (os.getpid(), shop_id)
+    if not settings.welcome_enabled:
+        _last_welcome.pop(key, None)
+        return None
+    asked = _last_welcome.get(key)
+    today = _welcome_key(settings, now)
+    _last_welcome[key] = today
+    return rows if rows is not None and asked == today else None
 
 
 def welcomed_read(
