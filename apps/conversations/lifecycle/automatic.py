@@ -145,11 +145,15 @@ SELECT c.buyer_id FROM {message} m JOIN {conversation} c ON m.conversation_id = 
 WHERE m.conversation_id IN (
     SELECT u.id FROM {conversation} u WHERE u.shop_id = %s AND u.buyer_id IN (
         SELECT p.buyer_id FROM {conversation} p
-        WHERE p.shop_id = %s AND p.state = %s AND p.human_requested_at IS NOT NULL
+        WHERE p.shop_id = %s AND p.state = '{pending}' AND p.human_requested_at IS NOT NULL
     )
 )
 AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
-""".format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+""".format(  # noqa: S608, UP032 (the state written out: generic plans use the partial index)
+    message=Message._meta.db_table,
+    conversation=Conversation._meta.db_table,
+    pending=State.ASSISTANT.value,
+)
 
 # By (process id, shop id): the welcome's text and day of the shop's last pass in this process.
 _last_welcome: dict[tuple[int, int], tuple[str, datetime, datetime]] = {}
@@ -166,8 +170,7 @@ def welcomed_guess(shop_id: int) -> Statement | None:
     if last is None or connection.vendor != "postgresql":
         return None
     text, start, end = last
-    pending = str(State.ASSISTANT)
-    return _WELCOMED_PENDING, [shop_id, shop_id, pending, str(Sender.AGENT), text, start, end]
+    return _WELCOMED_PENDING, [shop_id, shop_id, str(Sender.AGENT), text, start, end]
 
 
 def welcomed_guess_rows(

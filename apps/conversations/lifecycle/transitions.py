@@ -494,14 +494,16 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
 
 # The ids of the messages a pass writes (about one per buyer: a welcome or a queueing reply),
 # reserved in its first round trip for as many requests as it will read (``deferred_writes``).
+# The state is written out, not a parameter: a prepared statement's generic plan can then use
+# the partial index of pending requests (with a parameter it scanned the table, issue 8).
 _PASS_IDS = """
 SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, (
     SELECT count(*) FROM (
         SELECT 1 FROM {conversation}
-        WHERE shop_id = %s AND state = %s AND human_requested_at IS NOT NULL LIMIT %s
+        WHERE shop_id = %s AND state = '{pending}' AND human_requested_at IS NOT NULL LIMIT %s
     ) AS pending
 ))
-""".format(conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+""".format(conversation=Conversation._meta.db_table, pending=State.ASSISTANT.value)  # noqa: S608, UP032
 
 
 def _locked_pending(
@@ -512,7 +514,7 @@ def _locked_pending(
     (``automatic.welcomed_guess``; its rows, or None)."""
     reads = [_PENDING_REQUESTS.statement(shop_id=shop_id)]
     if connection.vendor == "postgresql":
-        ids = (_PASS_IDS, [Message._meta.db_table, shop_id, str(State.ASSISTANT), PENDING_BATCH])
+        ids = (_PASS_IDS, [Message._meta.db_table, shop_id, PENDING_BATCH])
         reads.append(ids)
         guess = automatic.welcomed_guess(shop_id)
         if guess is not None:
