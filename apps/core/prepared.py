@@ -644,14 +644,24 @@ def _reserved_id(model: type[Model]) -> Any:
     else of this process's reserve (``_ProcessReserve``), which takes more (one statement, with
     the queued writes) when it has none left. Ids reserved and not used are gaps in the
     sequence, as rolled-back inserts leave."""
-    ids = _deferral.ids.get(model)
-    if ids:
-        return ids.pop()
-    taken = _process_reserve.take(model)
-    if taken is not None:
-        return taken
-    (rows,) = run_together([reservation(model, _RESERVE_BLOCK)])
-    return _process_reserve.keep(model, rows)
+    return _reserved_ids(model)[0]
+
+
+def _reserved_ids(*models: type[Model]) -> list[Any]:
+    """``_reserved_id`` of each of ``models``, the process's reserve refilled for all of them
+    that need it in one statement each, in one round trip."""
+    taken: list[Any] = []
+    for model in models:
+        ids = _deferral.ids.get(model)
+        taken.append(ids.pop() if ids else _process_reserve.take(model))
+    missing = [model for model, pk in zip(models, taken, strict=True) if pk is None]
+    if missing:
+        fetched = iter(run_together([reservation(model, _RESERVE_BLOCK) for model in missing]))
+        taken = [
+            _process_reserve.keep(model, next(fetched)) if pk is None else pk
+            for model, pk in zip(models, taken, strict=True)
+        ]
+    return taken
 
 
 def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] = ()) -> None:
@@ -755,8 +765,7 @@ def insert_with_parent(parent: Model, child: M, link: str) -> M:
         return insert(child)
     keyed = _deferral.writes is not None
     if keyed:  # queued, with reserved ids: nobody waits for a RETURNING (one round trip less)
-        parent.pk = _reserved_id(type(parent))
-        child.pk = _reserved_id(type(child))
+        parent.pk, child.pk = _reserved_ids(type(parent), type(child))
     sql, parent_fields, child_fields = _insert_with_parent_sql(
         type(parent), type(child), link, keyed
     )

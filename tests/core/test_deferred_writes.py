@@ -19,6 +19,7 @@ from psycopg import pq
 from apps.conversations import lifecycle
 from apps.conversations.models import Conversation, Message
 from apps.core.prepared import (
+    _process_reserve,
     deferred_writes,
     insert,
     insert_and_save,
@@ -266,9 +267,12 @@ def test_a_failure_in_the_first_round_trip_rolls_back_and_leaves_the_connection_
 
 def test_a_new_conversation_with_its_greeting_and_event_is_one_round_trip(shop_a: ShopKit) -> None:
     buyers = [Buyer.objects.create(shop=shop_a.shop, external_id=f"open{n}") for n in range(3)]
-    first = lifecycle.conversation_open(buyer=buyers[0], open_id=None)  # the process reserves ids
+    _process_reserve.clear()
+    with _protocol() as reserving:  # the process reserves ids of both tables first, together
+        first = lifecycle.conversation_open(buyer=buyers[0], open_id=None)
     with _protocol() as messages:
         second = lifecycle.conversation_open(buyer=buyers[1], human=True, open_id=None)
+    assert _round_trips(reserving) == 2
     assert _round_trips(messages) == 1  # BEGIN, conversation and greeting, event, COMMIT
     third = lifecycle.conversation_open(buyer=buyers[2], open_id=None)
     assert first.pk < second.pk < third.pk  # ids from the process's reserve, in order
