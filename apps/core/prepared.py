@@ -267,35 +267,21 @@ def _together(
 
 
 @functools.cache
-def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
+def _insert_sql(model: type[Model], keyed: bool = False) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """``INSERT ... RETURNING`` the new key; ``keyed``: the object's key is taken already
+    (``deferred_writes``), it is one of the values and nothing is returned."""
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = tuple(f for f in meta.concrete_fields if f is not meta.auto_field)
     assert meta.pk is not None
+    fields = tuple(f for f in meta.concrete_fields if keyed or f is not meta.auto_field)
     # Identifiers from the model's metadata, quoted; values are parameters.
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
-        quote(meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
-    )
-    return sql, fields
-
-
-@functools.cache
-def _keyed_insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
-    """``_insert_sql`` for an object whose key is already taken (``deferred_writes``)."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    fields = tuple(meta.concrete_fields)
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (as above)
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         quote(meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    return sql, fields
+    return (sql if keyed else f"{sql} RETURNING {quote(meta.pk.column)}"), fields
 
 
 @functools.cache
@@ -686,7 +672,7 @@ def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] =
 def _insert_and_update_sql(
     new: type[Model], existing: type[Model], names: tuple[str, ...], keyed: bool
 ) -> tuple[str, str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
-    insert_sql, insert_fields = _keyed_insert_sql(new) if keyed else _insert_sql(new)
+    insert_sql, insert_fields = _insert_sql(new, keyed)
     update_sql, update_fields = _update_sql(existing, names)
     # PostgreSQL runs a data-modifying WITH once and to completion, whatever the main statement.
     return f"updated AS ({update_sql})", insert_sql, update_fields, insert_fields
@@ -730,13 +716,10 @@ def _insert_with_parent_sql(
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     parent_key = parent._meta.pk.column  # type: ignore[union-attr]
     child_key = child._meta.pk.column  # type: ignore[union-attr]
-    if keyed:
-        parent_sql, parent_fields = _keyed_insert_sql(parent)
+    parent_sql, parent_fields = _insert_sql(parent, keyed)
+    if keyed:  # the child's SELECT reads the parent's key from the WITH
         parent_sql += f" RETURNING {quote(parent_key)}"
-        _child_sql, child_fields = _keyed_insert_sql(child)
-    else:
-        parent_sql, parent_fields = _insert_sql(parent)  # ... RETURNING the parent's key
-        _child_sql, child_fields = _insert_sql(child)
+    _child_sql, child_fields = _insert_sql(child, keyed)
     link_column = cast("Field[Any, Any]", child._meta.get_field(link)).column
     values = ", ".join(
         f"parent.{quote(parent_key)}" if f.column == link_column else "%s" for f in child_fields

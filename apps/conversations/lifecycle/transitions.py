@@ -484,7 +484,7 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
             pending, snapshot, guessed = _locked_pending(shop_id, now)
             if not pending:
                 return decided
-            _welcomed_and_reserved(pending, snapshot, now, guessed)
+            _note_welcomed(pending, snapshot, now, guessed)
             queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
             automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
         decided.update((conv.pk, conv) for conv in pending)
@@ -525,7 +525,7 @@ def _locked_pending(
     return _PENDING_REQUESTS.all_of(pending), snapshot, more[1] if len(more) > 1 else None
 
 
-def _welcomed_and_reserved(
+def _note_welcomed(
     pending: list[Conversation],
     snapshot: Snapshot,
     now: datetime,
