@@ -75,7 +75,7 @@ CACHED_STATEMENT_PARAMS = 256
 def cache_long_statements() -> None:
     """Raise psycopg's limits on the statements whose conversion it caches (see above). They
     are module constants of ``psycopg._queries``, read on each call; a psycopg without them
-    is left alone (``tests/core/test_db.py`` checks they are there and used)."""
+    is left alone (``tests/core/test_db_statement_cache.py`` checks they are there and used)."""
     try:
         from psycopg import _queries
     except ImportError:  # the embedded mode without psycopg

@@ -22,6 +22,7 @@ which the first compilation checks. Parameters are ``int``, ``str`` or (aware) `
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,12 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import (  # type: ignore[attr-defined]  # not in django-stubs
     ModelIterable,
     get_related_populators,
 )
+from psycopg import pq
 
 M = TypeVar("M", bound=Model)
 
@@ -264,35 +267,21 @@ def _together(
 
 
 @functools.cache
-def _insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
+def _insert_sql(model: type[Model], keyed: bool = False) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """``INSERT ... RETURNING`` the new key; ``keyed``: the object's key is taken already
+    (``deferred_writes``), it is one of the values and nothing is returned."""
     connection = connections[DEFAULT_DB_ALIAS]
     quote = connection.ops.quote_name
     meta = model._meta
-    fields = tuple(f for f in meta.concrete_fields if f is not meta.auto_field)
     assert meta.pk is not None
+    fields = tuple(f for f in meta.concrete_fields if keyed or f is not meta.auto_field)
     # Identifiers from the model's metadata, quoted; values are parameters.
-    sql = "INSERT INTO {} ({}) VALUES ({}) RETURNING {}".format(  # noqa: S608
-        quote(meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
-        quote(meta.pk.column),
-    )
-    return sql, fields
-
-
-@functools.cache
-def _keyed_insert_sql(model: type[Model]) -> tuple[str, tuple[Field[Any, Any], ...]]:
-    """``_insert_sql`` for an object whose key is already taken (``deferred_writes``)."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    fields = tuple(meta.concrete_fields)
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (as above)
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
         quote(meta.db_table),
         ", ".join(quote(f.column) for f in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    return sql, fields
+    return (sql if keyed else f"{sql} RETURNING {quote(meta.pk.column)}"), fields
 
 
 @functools.cache
@@ -432,9 +421,6 @@ def _prefixed(writes: Sequence[Write], ctes: str) -> tuple[str, list[Any]]:
 # sequence in one statement (``_reserved_id``), since nobody waits for a RETURNING.
 
 
-_RESERVE = 8  # ids an insert reserves when the block reserved none (``reservation`` does)
-
-
 class _Deferral(threading.local):
     def __init__(self) -> None:
         self.writes: list[Write] | None = None  # None: not deferring on this thread
@@ -510,12 +496,18 @@ def _ride_along(
 
 def _send(connection: Any, writes: list[Write], then: Callable[[], Any] | None) -> Any:
     """``writes``, then ``then()`` (a statement through Django's cursor), in one pipeline: their
-    results are read when it ends. Logged as Django logs queries, so query counts see them."""
+    results are read when it ends. Logged as Django logs queries, so query counts see them.
+    The first statements of a transaction also carry its BEGIN (``_begin_with``)."""
     started = time.perf_counter()
     raw = connection.connection
     result = None
     logged = len(connection.queries_log)
-    with connection.wrap_database_errors, raw.cursor() as cursor, raw.pipeline():
+    with (
+        connection.wrap_database_errors,
+        raw.cursor() as cursor,
+        raw.pipeline(),
+        _begin_with(connection, cursor),
+    ):
         for sql, params in writes:
             cursor.execute(sql, params)
         if then is not None:
@@ -529,6 +521,45 @@ def _send(connection: Any, writes: list[Write], then: Callable[[], Any] | None) 
             else:
                 log.insert(min(logged + n, len(log)), {"sql": sql, "time": took})
     return result
+
+
+@contextmanager
+def _begin_with(connection: Any, cursor: Any) -> Iterator[None]:
+    """Inside a pipeline: when Django's transaction has sent nothing yet, its BEGIN goes in the
+    pipeline, with the statements the block sends. psycopg sends a transaction's BEGIN in a
+    round trip of its own, even in a pipeline (it syncs after it, ``_start_query``); a routing
+    pass's first round trip or a new conversation's only one would wait for it first (issue 8:
+    under a burst each round trip is also a wait for a processor). So the block sends it
+    itself, with psycopg's autocommit flag raised while the statements are queued, so that
+    psycopg does not send its own; the transaction is then open, as psycopg would have left it.
+    (psycopg's flag is private: ``tests/core/test_deferred_writes.py`` pins this behaviour.)"""
+    raw = connection.connection
+    if not (
+        connection.in_atomic_block
+        and not raw.autocommit
+        and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    ):
+        yield
+        return
+    raw._autocommit = True
+    try:
+        cursor.execute(_begin_statement(raw), prepare=False)
+        yield
+    finally:
+        raw._autocommit = False
+
+
+def _begin_statement(raw: Any) -> bytes:
+    """The BEGIN psycopg would send, with the connection's isolation level, if any."""
+    parts = [b"BEGIN"]
+    if raw.isolation_level is not None:
+        level = psycopg.IsolationLevel(raw.isolation_level).name.replace("_", " ")
+        parts += [b"ISOLATION LEVEL", level.encode()]
+    if raw.read_only is not None:
+        parts.append(b"READ ONLY" if raw.read_only else b"READ WRITE")
+    if raw.deferrable is not None:
+        parts.append(b"DEFERRABLE" if raw.deferrable else b"NOT DEFERRABLE")
+    return b" ".join(parts)
 
 
 def _deferred(sql: str, params: list[Any]) -> bool:
@@ -556,18 +587,67 @@ def keep_reserved(model: type[Model], rows: Sequence[Sequence[Any]]) -> None:
         _deferral.ids.setdefault(model, []).extend(sorted((r[0] for r in rows), reverse=True))
 
 
+class _ProcessReserve:
+    """Ids of each model's sequence reserved by this process, for the inserts of blocks that
+    reserved none themselves (a new conversation and its greeting): a block then needs no round
+    trip of its own for them, and its writes, events and COMMIT go in one (with its BEGIN,
+    ``_begin_with``). Taken ``_RESERVE_BLOCK`` at a time; ids older than ``_RESERVE_FRESH``
+    seconds are dropped, so that ids keep about the order of creation across processes (lists
+    sort by time, then id). A forked child starts with none of its parent's."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ids: dict[type[Model], list[int]] = {}
+        self.taken_at: dict[type[Model], float] = {}
+
+    def take(self, model: type[Model]) -> int | None:
+        with self.lock:
+            ids = self.ids.get(model)
+            if ids and time.monotonic() - self.taken_at[model] < _RESERVE_FRESH:
+                return ids.pop()
+            return None
+
+    def keep(self, model: type[Model], rows: Sequence[Sequence[Any]]) -> int:
+        fresh = sorted((int(r[0]) for r in rows), reverse=True)
+        with self.lock:
+            self.ids[model] = fresh
+            self.taken_at[model] = time.monotonic()
+            return fresh.pop()
+
+    def clear(self) -> None:
+        self.lock = threading.Lock()
+        self.ids, self.taken_at = {}, {}
+
+
+_RESERVE_BLOCK = 32
+_RESERVE_FRESH = 1.0
+_process_reserve = _ProcessReserve()
+os.register_at_fork(after_in_child=_process_reserve.clear)
+
+
 def _reserved_id(model: type[Model]) -> Any:
     """The next of the ids reserved for ``model``'s inserts in this ``deferred_writes`` block,
-    reserving more (one statement, which carries the queued writes along) when none is left.
-    Ids reserved and not used are gaps in the sequence, as rolled-back inserts leave."""
-    ids = _deferral.ids.get(model)
-    if not ids:
-        sql, params = reservation(model, _RESERVE)
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute(sql, params)
-            keep_reserved(model, cursor.fetchall())
-        ids = _deferral.ids[model]
-    return ids.pop()
+    else of this process's reserve (``_ProcessReserve``), which takes more (one statement, with
+    the queued writes) when it has none left. Ids reserved and not used are gaps in the
+    sequence, as rolled-back inserts leave."""
+    return _reserved_ids(model)[0]
+
+
+def _reserved_ids(*models: type[Model]) -> list[Any]:
+    """``_reserved_id`` of each of ``models``, the process's reserve refilled for all of them
+    that need it in one statement each, in one round trip."""
+    taken: list[Any] = []
+    for model in models:
+        ids = _deferral.ids.get(model)
+        taken.append(ids.pop() if ids else _process_reserve.take(model))
+    missing = [model for model, pk in zip(models, taken, strict=True) if pk is None]
+    if missing:
+        fetched = iter(run_together([reservation(model, _RESERVE_BLOCK) for model in missing]))
+        taken = [
+            _process_reserve.keep(model, next(fetched)) if pk is None else pk
+            for model, pk in zip(models, taken, strict=True)
+        ]
+    return taken
 
 
 def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] = ()) -> None:
@@ -592,7 +672,7 @@ def save_fields(obj: Model, names: Sequence[str], with_writes: Sequence[Write] =
 def _insert_and_update_sql(
     new: type[Model], existing: type[Model], names: tuple[str, ...], keyed: bool
 ) -> tuple[str, str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
-    insert_sql, insert_fields = _keyed_insert_sql(new) if keyed else _insert_sql(new)
+    insert_sql, insert_fields = _insert_sql(new, keyed)
     update_sql, update_fields = _update_sql(existing, names)
     # PostgreSQL runs a data-modifying WITH once and to completion, whatever the main statement.
     return f"updated AS ({update_sql})", insert_sql, update_fields, insert_fields
@@ -629,25 +709,29 @@ def insert_and_save(
 
 @functools.cache
 def _insert_with_parent_sql(
-    parent: type[Model], child: type[Model], link: str
+    parent: type[Model], child: type[Model], link: str, keyed: bool = False
 ) -> tuple[str, tuple[Field[Any, Any], ...], tuple[Field[Any, Any], ...]]:
-    parent_sql, parent_fields = _insert_sql(parent)  # ... RETURNING the parent's key
-    _child_sql, child_fields = _insert_sql(child)
+    """The statement of ``insert_with_parent``; ``keyed``: both keys are taken already (the
+    statement then answers nothing)."""
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     parent_key = parent._meta.pk.column  # type: ignore[union-attr]
     child_key = child._meta.pk.column  # type: ignore[union-attr]
+    parent_sql, parent_fields = _insert_sql(parent, keyed)
+    if keyed:  # the child's SELECT reads the parent's key from the WITH
+        parent_sql += f" RETURNING {quote(parent_key)}"
+    _child_sql, child_fields = _insert_sql(child, keyed)
     link_column = cast("Field[Any, Any]", child._meta.get_field(link)).column
     values = ", ".join(
         f"parent.{quote(parent_key)}" if f.column == link_column else "%s" for f in child_fields
     )
+    returning = "" if keyed else f" RETURNING {quote(child_key)}, {quote(link_column)}"
     # Identifiers from the models' metadata, quoted; values are parameters.
-    sql = "WITH parent AS ({}) INSERT INTO {} ({}) SELECT {} FROM parent RETURNING {}, {}".format(  # noqa: S608
+    sql = "WITH parent AS ({}) INSERT INTO {} ({}) SELECT {} FROM parent{}".format(  # noqa: S608
         parent_sql,
         quote(child._meta.db_table),
         ", ".join(quote(f.column) for f in child_fields),
         values,
-        quote(child_key),
-        quote(link_column),
+        returning,
     )
     rest = tuple(f for f in child_fields if f.column != link_column)
     return sql, parent_fields, rest
@@ -662,9 +746,20 @@ def insert_with_parent(parent: Model, child: M, link: str) -> M:
         insert(parent)
         setattr(child, link, parent)
         return insert(child)
-    sql, parent_fields, child_fields = _insert_with_parent_sql(type(parent), type(child), link)
+    keyed = _deferral.writes is not None
+    if keyed:  # queued, with reserved ids: nobody waits for a RETURNING (one round trip less)
+        parent.pk, child.pk = _reserved_ids(type(parent), type(child))
+    sql, parent_fields, child_fields = _insert_with_parent_sql(
+        type(parent), type(child), link, keyed
+    )
     params = _insert_params(parent, parent_fields, connection)
     params += _insert_params(child, child_fields, connection)
+    if keyed:
+        _deferred(sql, params)
+        _mark_stored(parent, parent.pk)
+        _mark_stored(child, child.pk)
+        setattr(child, link, parent)
+        return child
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

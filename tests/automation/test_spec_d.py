@@ -95,6 +95,32 @@ def test_d1_a_changed_welcome_text_goes_out_the_same_day(clock, desk):
     assert said(c)[-1] == ("agent", "text", "欢迎光临小店！")
 
 
+def test_d1_a_pass_checks_todays_welcomes_with_its_lock_once_the_shop_has_had_one(clock, desk):
+    # given an agent, and a first pass of the shop (in this process), which asks on its own
+    desk.agent("a", max_concurrent=5)
+    with CaptureQueriesContext(connection) as first:
+        served = desk.ask("b1")
+    # when later passes decide two more buyers, one of them welcomed today already
+    desk.close(served, None)
+    with CaptureQueriesContext(connection) as later:
+        desk.ask("b1")
+        desk.ask("b2")
+    # then each later pass sent the check with its lock (a statement over every pending
+    # request's buyer), not after it, and the welcome still went out once per buyer and day
+    assert len(checks_alone(first)) == 1 and not checks_alone(later)
+    assert sum(1 for q in later if WITH_THE_LOCK in q["sql"]) == 2
+    welcome = texts.welcome(settings_of(desk))
+    assert Message.objects.filter(conversation__buyer__external_id="b1", body=welcome).count() == 1
+    assert Message.objects.filter(conversation__buyer__external_id="b2", body=welcome).count() == 1
+
+
+def checks_alone(queries: CaptureQueriesContext) -> list[dict[str, str]]:
+    return [q for q in queries if "u.buyer_id = ANY(" in q["sql"]]
+
+
+WITH_THE_LOCK = "SELECT p.buyer_id FROM"
+
+
 def test_d1_no_welcome_when_off_or_for_an_offline_message(clock, desk):
     # given the welcome switched off
     desk.settings(welcome_enabled=False)

@@ -5,15 +5,21 @@ behind, what the on-commit hooks see."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from psycopg import pq
 
+from apps.conversations import lifecycle
 from apps.conversations.models import Conversation, Message
 from apps.core.prepared import (
+    _process_reserve,
     deferred_writes,
     insert,
     insert_and_save,
@@ -21,6 +27,7 @@ from apps.core.prepared import (
     run_together,
     save_fields,
 )
+from apps.events.models import Event
 from apps.routing.locking import lock_statement
 from apps.shopdata.models import Buyer
 from conftest import ShopKit
@@ -175,3 +182,105 @@ def test_reads_sent_together_answer_in_order_after_the_lock(shop_a: ShopKit) -> 
     assert len(lock) == 1
     assert first == [(a.pk,)] and second == [(b.pk, "assistant")]
     assert held == [(1,)]  # the shop's lock was taken by the first statement
+
+
+# --- Round trips, as libpq traces the protocol --------------------------------------------------
+# Each round trip ends with the server's ReadyForQuery (after a Sync in a pipeline, or a simple
+# query such as psycopg's own BEGIN): counted in libpq's trace of this connection's messages.
+
+
+@contextmanager
+def _protocol() -> Iterator[list[str]]:
+    """The messages this thread's connection exchanges inside the block (libpq's trace)."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    seen: list[str] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield seen
+        finally:
+            pgconn.untrace()
+            trace.seek(0)
+            seen.extend(trace.read().splitlines())
+
+
+def _round_trips(messages: list[str]) -> int:
+    return sum(1 for line in messages if "\tReadyForQuery\t" in line)
+
+
+def test_the_first_statements_of_a_transaction_carry_its_begin(shop_a: ShopKit) -> None:
+    conversation = _conversation(shop_a, "begin")
+    with transaction.atomic():
+        with _protocol() as messages:
+            (_lock, rows) = run_together(
+                [lock_statement(shop_a.shop.pk), ("SELECT %s::int", [conversation.pk])]
+            )
+        assert rows == [(conversation.pk,)]
+        assert connection.connection.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        # the transaction is open: a write here is not seen by another session before COMMIT
+        Conversation.objects.filter(pk=conversation.pk).update(intent="begun")
+        assert _other_connection_reads(
+            "SELECT intent FROM conversations_conversation WHERE id = %s", [conversation.pk]
+        ) == [("",)]
+        assert not connection.connection.autocommit  # psycopg's flag is Django's again
+    assert _round_trips(messages) == 1  # the BEGIN went with the statements, not before them
+    assert any('"BEGIN"' in line for line in messages)
+    assert Conversation.objects.get(pk=conversation.pk).intent == "begun"
+
+
+def test_a_block_that_only_writes_is_one_round_trip_begin_to_commit(shop_a: ShopKit) -> None:
+    conversation = _conversation(shop_a, "whole")
+    hooks: list[list[tuple[Any, ...]]] = []
+    with _protocol() as messages, transaction.atomic(), deferred_writes(commit=True):
+        conversation.intent = "whole"
+        save_fields(conversation, ["intent"])
+        last_read(
+            ("SELECT intent FROM conversations_conversation WHERE id = %s", [conversation.pk]),
+            hooks.append,
+        )
+    assert hooks == [[("whole",)]]
+    assert _round_trips(messages) == 1  # BEGIN, the write, the read, COMMIT
+    assert _other_connection_reads(
+        "SELECT intent FROM conversations_conversation WHERE id = %s", [conversation.pk]
+    ) == [("whole",)]
+
+
+def test_a_failure_in_the_first_round_trip_rolls_back_and_leaves_the_connection_usable(
+    shop_a: ShopKit,
+) -> None:
+    conversation = _conversation(shop_a, "fails")
+    duplicate = _message(conversation, 1, "twice")
+    with pytest.raises(IntegrityError), transaction.atomic(), deferred_writes(commit=True):
+        conversation.intent = "never"
+        save_fields(conversation, ["intent"])
+        insert_and_save(duplicate, conversation, ["intent"])
+        twin = _message(conversation, 1, "twice")  # the same seq: the unique constraint fails
+        insert_and_save(twin, conversation, ["intent"])
+    assert Conversation.objects.get(pk=conversation.pk).intent == ""
+    assert not Message.objects.filter(conversation=conversation).exists()
+    with transaction.atomic():
+        assert run_together([("SELECT 1", [])]) == [[(1,)]]
+        assert not connection.connection.autocommit
+
+
+def test_a_new_conversation_with_its_greeting_and_event_is_one_round_trip(shop_a: ShopKit) -> None:
+    buyers = [Buyer.objects.create(shop=shop_a.shop, external_id=f"open{n}") for n in range(3)]
+    _process_reserve.clear()
+    with _protocol() as reserving:  # the process reserves ids of both tables first, together
+        first = lifecycle.conversation_open(buyer=buyers[0], open_id=None)
+    with _protocol() as messages:
+        second = lifecycle.conversation_open(buyer=buyers[1], human=True, open_id=None)
+    assert _round_trips(reserving) == 2
+    assert _round_trips(messages) == 1  # BEGIN, conversation and greeting, event, COMMIT
+    third = lifecycle.conversation_open(buyer=buyers[2], open_id=None)
+    assert first.pk < second.pk < third.pk  # ids from the process's reserve, in order
+    greeting = Message.objects.get(conversation=second)
+    assert (greeting.seq, greeting.sender) == (1, "assistant")
+    assert Conversation.objects.get(pk=second.pk).human_requested_at is not None
+    assert Event.objects.filter(type="message.created", payload__id=greeting.pk).exists()
+    # a buyer who has one open already gets that one (the insert fails, nothing is half-written)
+    again = lifecycle.conversation_open(buyer=buyers[1], open_id=None)
+    assert again.pk == second.pk
+    assert Message.objects.filter(conversation__buyer=buyers[1]).count() == 1

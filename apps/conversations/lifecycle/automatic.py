@@ -25,6 +25,7 @@ from apps.conversations.models import (
     Message,
     MessageKind,
     Sender,
+    State,
 )
 from apps.conversations.selectors import QUEUE_FIGURES, queue_figures, queue_figures_all
 from apps.core.prepared import Prepared, Statement, Write
@@ -121,30 +122,63 @@ WELCOMED_TODAY = "_welcomed_today"
 
 # ``_sent`` for a pass's buyers as fixed SQL, with the ORM's plan (the buyers' conversations by
 # their index, then those conversations' messages): the ORM's ``IN`` list changes the statement
-# with the number of buyers, so it was compiled on every pass (issue 8, cProfile). Parameters:
-# the buyers, the shop, the sender, the text, the day's bounds.
-_WELCOMED = """
+# with the number of buyers, so it was compiled on every pass (issue 8, cProfile). ``{buyers}``
+# names the buyers, with their parameters first; then the shop, the sender, the text, the day's
+# bounds.
+_WELCOMED_OF = """
 SELECT c.buyer_id FROM {message} m JOIN {conversation} c ON m.conversation_id = c.id
 WHERE m.conversation_id IN (
-    SELECT u.id FROM {conversation} u WHERE u.buyer_id = ANY(%s::bigint[]) AND u.shop_id = %s
+    SELECT u.id FROM {conversation} u WHERE u.buyer_id {buyers} AND u.shop_id = %s
 )
 AND m.sender = %s AND m.body = %s AND m.created_at >= %s AND m.created_at < %s
-""".format(message=Message._meta.db_table, conversation=Conversation._meta.db_table)  # noqa: S608, UP032
+"""
+_TABLES = {"message": Message._meta.db_table, "conversation": Conversation._meta.db_table}
+# The pass's own buyers (parameter: their ids).
+_WELCOMED = _WELCOMED_OF.format(buyers="= ANY(%s::bigint[])", **_TABLES)
+# The buyers of every request pending in the shop (parameter: the shop), a superset of any
+# pass's (read after the pass's own read of them, under the same lock), so that the check can
+# go in the pass's first round trip, before the pass knows its buyers or the shop's settings:
+# with the text and day the shop's last pass in this process used (``welcomed_guess``), kept
+# only if the settings read with it agree (``welcomed_guess_rows``). The state is written out,
+# not a parameter, so that a generic plan can use the partial index of pending requests.
+_PENDING_BUYERS = """IN (
+    SELECT p.buyer_id FROM {conversation} p
+    WHERE p.shop_id = %s AND p.state = '{pending}' AND p.human_requested_at IS NOT NULL
+)""".format(pending=State.ASSISTANT.value, **_TABLES)  # noqa: S608
+_WELCOMED_PENDING = _WELCOMED_OF.format(buyers=_PENDING_BUYERS, **_TABLES)
+
+# By shop: the welcome's text and day of the shop's last pass in this process (a guess only:
+# ``welcomed_guess_rows`` checks it against the settings each pass reads).
+_last_welcome: dict[int, tuple[str, datetime, datetime]] = {}
 
 
-def welcomed_read(
-    conversations: Sequence[Conversation], *, settings: ShopSettings, now: datetime
-) -> Statement | None:
-    """D1's once-a-day check for a whole routing pass, as one statement to send with others
-    (``run_together``; PostgreSQL), or None when there is nothing to check or the database
-    is SQLite (``note_welcomed`` then reads). ``note_welcomed`` takes its rows."""
-    if not (settings.welcome_enabled and conversations) or connection.vendor != "postgresql":
+def welcomed_guess(shop_id: int) -> Statement | None:
+    """D1's check for the buyers of every pending request of the shop (PostgreSQL), with the
+    welcome text and day of the shop's last pass here; None when there was none (or no welcome
+    then)."""
+    last = _last_welcome.get(shop_id)
+    if last is None:
         return None
-    start, end = shop_day_bounds(settings, now)
-    buyers = sorted({c.buyer_id for c in conversations})
-    text = _welcome_text(settings)
-    shop_id = conversations[0].shop_id
-    return _WELCOMED, [buyers, shop_id, str(Sender.AGENT), text, start, end]
+    text, start, end = last
+    return _WELCOMED_PENDING, [shop_id, shop_id, str(Sender.AGENT), text, start, end]
+
+
+def welcomed_guess_rows(
+    shop_id: int,
+    rows: Sequence[Sequence[Any]] | None,
+    *,
+    settings: ShopSettings,
+    now: datetime,
+) -> Sequence[Sequence[Any]] | None:
+    """``rows`` of ``welcomed_guess`` if it asked what ``settings`` ask today (else None: the
+    pass asks again), remembering what the next pass should guess."""
+    if not settings.welcome_enabled:
+        _last_welcome.pop(shop_id, None)
+        return None
+    asked = _last_welcome.get(shop_id)
+    today = (_welcome_text(settings), *shop_day_bounds(settings, now))
+    _last_welcome[shop_id] = today
+    return rows if rows is not None and asked == today else None
 
 
 def note_welcomed(
@@ -156,26 +190,28 @@ def note_welcomed(
 ) -> None:
     """D1's once-a-day check for a whole routing pass in one query: marks each conversation
     (``WELCOMED_TODAY``) with whether its buyer got today's welcome already, so that ``welcome``
-    reads nothing per assignment. ``rows``: what ``welcomed_read`` answered, if sent already."""
+    reads nothing per assignment. ``rows``: what ``welcomed_guess`` answered for the pass, if
+    it asked what the settings ask today (``welcomed_guess_rows``)."""
     if not (settings.welcome_enabled and conversations):
         return
     welcomed: set[int]
+    start, end = shop_day_bounds(settings, now)
+    shop_id = conversations[0].shop_id
+    buyers = sorted({c.buyer_id for c in conversations})
+    text = _welcome_text(settings)
     if rows is None and connection.vendor == "postgresql":
-        statement = welcomed_read(conversations, settings=settings, now=now)
-        assert statement is not None
         with connection.cursor() as cursor:
-            cursor.execute(*statement)
+            cursor.execute(_WELCOMED, [buyers, shop_id, str(Sender.AGENT), text, start, end])
             rows = cursor.fetchall()
     if rows is not None:
         welcomed = {row[0] for row in rows}
     else:  # the embedded mode (SQLite): the ORM's statement
-        start, end = shop_day_bounds(settings, now)
         welcomed = set(
             _sent(
-                conversations[0].shop_id,
-                Q(buyer_id__in=sorted({c.buyer_id for c in conversations})),
+                shop_id,
+                Q(buyer_id__in=buyers),
                 sender=Sender.AGENT,
-                body=_welcome_text(settings),
+                body=text,
                 since=start,
                 until=end,
             ).values_list("conversation__buyer_id", flat=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -53,8 +53,6 @@ from apps.core.prepared import (
     Prepared,
     deferred_writes,
     keep_reserved,
-    reservation,
-    run_together,
 )
 from apps.events.services import batched_events
 from apps.routing import engine
@@ -290,7 +288,8 @@ def conversation_open(
             existing.buyer = buyer
             return existing
     try:
-        # The greeting's event goes with the COMMIT (deferred_writes): three round trips.
+        # One round trip: BEGIN, the conversation with its greeting (ids from the process's
+        # reserve), the greeting's event and the COMMIT (deferred_writes).
         with transaction.atomic(), deferred_writes(commit=True):
             conversation = Conversation(
                 shop_id=buyer.shop_id,
@@ -475,15 +474,17 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
     decided: dict[int, Conversation] = {}
     while True:
         # Under a burst each round trip of a pass is also a wait for a processor, and the
-        # passes are the burst's critical path (issue 8): a pass is four round trips whatever
-        # its number of buyers. BEGIN; the lock with every read that needs no answer first;
-        # the once-a-day welcome check with the ids its messages take; every write with the
-        # events' statement and the COMMIT (deferred_writes).
+        # passes are the burst's critical path (issue 8): a pass is two round trips whatever
+        # its number of buyers. BEGIN, the lock, then every read that needs no answer first
+        # (the pending requests, the snapshot, the ids of the pass's messages, the once-a-day
+        # welcome check as the shop's last pass made it); every write with the events'
+        # statement and the COMMIT (deferred_writes). A third when the welcome check has to be
+        # asked again (the first pass of a shop in a process, a new day, a new text).
         with transaction.atomic(), deferred_writes(commit=True), batched_events():
-            pending, snapshot = _locked_pending(shop_id, now)
+            pending, snapshot, guessed = _locked_pending(shop_id, now)
             if not pending:
                 return decided
-            _welcomed_and_reserved(pending, snapshot, now)
+            _note_welcomed(pending, snapshot, now, guessed)
             queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
             automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
         decided.update((conv.pk, conv) for conv in pending)
@@ -491,35 +492,53 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
             return decided
 
 
-def _locked_pending(shop_id: int, now: datetime) -> tuple[list[Conversation], Snapshot]:
-    """The shop's lock, its pending requests and its snapshot, in one round trip."""
-    snapshot, (pending,) = locked_reads(
-        shop_id, now, [_PENDING_REQUESTS.statement(shop_id=shop_id)]
-    )
-    return _PENDING_REQUESTS.all_of(pending), snapshot
+# The ids of the messages a pass writes (about one per buyer: a welcome or a queueing reply),
+# reserved in its first round trip for as many requests as it will read (``deferred_writes``).
+# The state is written out, not a parameter: a prepared statement's generic plan can then use
+# the partial index of pending requests (with a parameter it scanned the table, issue 8).
+_PASS_IDS = """
+SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM {conversation}
+        WHERE shop_id = %s AND state = '{pending}' AND human_requested_at IS NOT NULL LIMIT %s
+    ) AS pending
+))
+""".format(conversation=Conversation._meta.db_table, pending=State.ASSISTANT.value)  # noqa: S608, UP032
 
 
-def _welcomed_and_reserved(pending: list[Conversation], snapshot: Snapshot, now: datetime) -> None:
+def _locked_pending(
+    shop_id: int, now: datetime
+) -> tuple[list[Conversation], Snapshot, list[tuple[Any, ...]] | None]:
+    """The shop's lock, its pending requests and its snapshot, in one round trip, with the
+    ids of the pass's messages and D1's check as the shop's last pass here made it
+    (``automatic.welcomed_guess``; its rows, or None)."""
+    reads = [_PENDING_REQUESTS.statement(shop_id=shop_id)]
+    if connection.vendor == "postgresql":
+        ids = (_PASS_IDS, [Message._meta.db_table, shop_id, PENDING_BATCH])
+        reads.append(ids)
+        guess = automatic.welcomed_guess(shop_id)
+        if guess is not None:
+            reads.append(guess)
+    snapshot, (pending, *more) = locked_reads(shop_id, now, reads)
+    if more:
+        keep_reserved(Message, more[0])
+    return _PENDING_REQUESTS.all_of(pending), snapshot, more[1] if len(more) > 1 else None
+
+
+def _note_welcomed(
+    pending: list[Conversation],
+    snapshot: Snapshot,
+    now: datetime,
+    guessed: list[tuple[Any, ...]] | None,
+) -> None:
     """D1's once-a-day check for the pass (``automatic.note_welcomed``; only when someone is
-    free, else nobody is assigned now, nor welcomed) and the ids of the messages it will write
-    (``deferred_writes``: about one per buyer, a welcome or a queueing reply), in one round
-    trip."""
-    if connection.vendor != "postgresql":
-        if snapshot.anyone_free:
-            automatic.note_welcomed(pending, settings=snapshot.settings, now=now)
-        return
-    reads = [reservation(Message, len(pending))]
-    welcomed = (
-        automatic.welcomed_read(pending, settings=snapshot.settings, now=now)
-        if snapshot.anyone_free
-        else None
+    free, else nobody is assigned now, nor welcomed): the rows of the guess sent with the lock
+    when it asked what the settings ask today, else one round trip more."""
+    rows = automatic.welcomed_guess_rows(
+        snapshot.settings.shop_id, guessed, settings=snapshot.settings, now=now
     )
-    if welcomed is not None:
-        reads.append(welcomed)
-    reserved, *checked = run_together(reads)
-    keep_reserved(Message, reserved)
-    if checked:
-        automatic.note_welcomed(pending, settings=snapshot.settings, now=now, rows=checked[0])
+    if snapshot.anyone_free:
+        automatic.note_welcomed(pending, settings=snapshot.settings, now=now, rows=rows)
 
 
 def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> bool:
