@@ -305,12 +305,17 @@ def subprocess_in_session(
 
 @contextmanager
 def uvicorn_server(
-    database: str, redis: str, log: Path, extra_env: dict[str, str] | None = None
+    database: str,
+    redis: str,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Process]:
-    """``uvicorn config.asgi:application`` (one process, the product's defaults plus
+    """``uvicorn config.asgi:application`` (``workers`` processes, the product's defaults plus
     ``LOAD_TEST_ENV``), up once ``/readyz`` answers 200 (60 s at most). ``BENCH_SERVER_PG_OPTIONS``
     in the environment goes to the server's connections as libpq ``options``;
-    ``BENCH_SERVER_WORKERS=n`` runs n uvicorn worker processes (the pid is then the parent's)."""
+    ``BENCH_SERVER_WORKERS=n`` overrides ``workers`` (with more than one, the pid is uvicorn's
+    parent process and its workers are its children)."""
     port = free_port()
     options = os.environ.get("BENCH_SERVER_PG_OPTIONS")
     if options:  # e.g. "-c log_statement=all": count the server's statements in PostgreSQL's log
@@ -325,8 +330,9 @@ def uvicorn_server(
     }
     args = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    if os.environ.get("BENCH_SERVER_WORKERS"):
-        args += ["--workers", os.environ["BENCH_SERVER_WORKERS"]]
+    workers = int(os.environ.get("BENCH_SERVER_WORKERS") or workers)
+    if workers > 1:
+        args += ["--workers", str(workers)]
     with subprocess_in_session(args, env, log, port) as server:
 
         def ready() -> bool:

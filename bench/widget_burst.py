@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -76,6 +77,13 @@ def _args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=60 if quick else 300,
         help="buyers of another shop asking first, so that the server has run (0: none)",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="web processes (uvicorn --workers): one per core by default, as a deployment on "
+        "this machine runs them (README, Deploying and scaling)",
     )
     parser.add_argument("--redis-db", type=int, default=7, help="the server's Redis database")
     parser.add_argument("--profile", type=Path, help="py-spy record the server during the burst")
@@ -223,7 +231,9 @@ def main(argv: list[str]) -> int:
         work_dir(args.keep) as tmp,
         scratch_database("srv_burst", keep=args.keep) as database,
         scratch_redis(args.redis_db) as redis,
-        uvicorn_server(database, redis, tmp / "server.log") as server,
+        uvicorn_server(
+            database, redis, tmp / "server.log", workers=args.server_workers
+        ) as server,
     ):
         for n in range(args.repeat):
             if args.repeat > 1:
@@ -268,7 +278,8 @@ def _report(product: dict[str, Any], checks: dict[str, Any], args: argparse.Name
     assigned = product["answered"].get("active", 0)
     print(
         f"\nProduct: {args.buyers} widget requests for a human ({args.agents} agents x max "
-        f"{args.max}, {args.concurrency} in flight) in {seconds:.2f} s: "
+        f"{args.max}, {args.concurrency} in flight, {args.server_workers} web process"
+        f"{'es' if args.server_workers > 1 else ''}) in {seconds:.2f} s: "
         f"{assigned / seconds:.1f} assignments/s ({args.buyers / seconds:.1f} decisions/s); "
         f"answer time median {ms(statistics.median(latencies))}, "
         f"p99 {ms(percentile(latencies, 99))}, max {ms(max(latencies))}"

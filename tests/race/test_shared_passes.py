@@ -49,8 +49,8 @@ def test_threads_asking_at_once_share_passes_and_lose_nobody(
     passes = []
     real = transitions._route_pending
 
-    def counted(shop_id, now):  # type: ignore[no-untyped-def]
-        decided = real(shop_id, now)
+    def counted(shop_id, now, **kwargs):  # type: ignore[no-untyped-def]
+        decided = real(shop_id, now, **kwargs)
         passes.append(len(decided))
         return decided
 

@@ -386,22 +386,28 @@ class _ShopPasses:
         self._leading = False
         self._pass = 0
         self._results: dict[int, tuple[int, Conversation]] = {}
+        self._waiting: set[int] = set()  # the conversations of the threads in ``decide``
 
     def decide(self, conversation_id: int, now: datetime) -> Conversation | None:
         """Wait for or run the pass that decides ``conversation_id``; its conversation as the
         pass left it, or None when another process decided it (the caller reads it)."""
         with self._changed:
-            while True:
-                done = self._results.pop(conversation_id, None)
-                if done is not None:  # decided by a pass another thread led
-                    return done[1]
-                if not self._leading:
-                    break
-                self._changed.wait()
-            self._leading = True
+            self._waiting.add(conversation_id)
+            try:
+                while True:
+                    done = self._results.pop(conversation_id, None)
+                    if done is not None:  # decided by a pass another thread led
+                        return done[1]
+                    if not self._leading:
+                        break
+                    self._changed.wait()
+                self._leading = True
+                waiting = frozenset(self._waiting)
+            finally:
+                self._waiting.discard(conversation_id)
         decided: dict[int, Conversation] = {}
         try:
-            decided = _route_pending(self._shop_id, now)
+            decided = _route_pending(self._shop_id, now, waiting=waiting)
         finally:
             with self._changed:
                 self._leading = False
@@ -468,10 +474,15 @@ _PENDING_REQUESTS: Prepared[Conversation] = Prepared(
 )
 
 
-def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
+def _route_pending(
+    shop_id: int, now: datetime, *, waiting: frozenset[int] = frozenset()
+) -> dict[int, Conversation]:
     """``route_pending``, answering the decided conversations by id (with buyer, product, order
-    and shop), so that the request that decided its own needs not read it again."""
+    and shop), so that the request that decided its own needs not read it again. ``waiting``:
+    the conversations this process's request threads wait for; those another process decided
+    already are answered too (``_decided_elsewhere``)."""
     decided: dict[int, Conversation] = {}
+    elsewhere: list[int] = []
     while True:
         # Under a burst each round trip of a pass is also a wait for a processor, and the
         # passes are the burst's critical path (issue 8): a pass is two round trips whatever
@@ -481,15 +492,20 @@ def _route_pending(shop_id: int, now: datetime) -> dict[int, Conversation]:
         # statement and the COMMIT (deferred_writes). A third when the welcome check has to be
         # asked again (the first pass of a shop in a process, a new day, a new text).
         with transaction.atomic(), deferred_writes(commit=True), batched_events():
-            pending, snapshot, guessed = _locked_pending(shop_id, now)
-            if not pending:
-                return decided
-            _note_welcomed(pending, snapshot, now, guessed)
-            queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
-            automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
+            asked = waiting if not decided and len(waiting) > 1 else frozenset()
+            pending, snapshot, guessed, elsewhere_now = _locked_pending(shop_id, now, asked)
+            elsewhere += elsewhere_now
+            if pending:
+                _note_welcomed(pending, snapshot, now, guessed)
+                queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
+                automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
         decided.update((conv.pk, conv) for conv in pending)
         if len(pending) < PENDING_BATCH:
-            return decided
+            break
+    if elsewhere:  # as a request answers them (``_fresh``), read together after the pass
+        rows = Conversation.objects.select_related("buyer", "product", "order", "shop")
+        decided.update((conv.pk, conv) for conv in rows.filter(pk__in=elsewhere))
+    return decided
 
 
 # The ids of the messages a pass writes (about one per buyer: a welcome or a queueing reply),
@@ -506,23 +522,40 @@ SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, (
 """.format(conversation=Conversation._meta.db_table, pending=State.ASSISTANT.value)  # noqa: S608, UP032
 
 
+# Of the conversations a process's request threads wait for, those no longer pending: another
+# process's pass decided them (its commit came before this pass took the lock).
+_DECIDED_ELSEWHERE = """
+SELECT id FROM {conversation} WHERE id = ANY(%s::bigint[])
+AND NOT (state = '{pending}' AND human_requested_at IS NOT NULL)
+""".format(conversation=Conversation._meta.db_table, pending=State.ASSISTANT.value)  # noqa: UP032
+
+
 def _locked_pending(
-    shop_id: int, now: datetime
-) -> tuple[list[Conversation], Snapshot, list[tuple[Any, ...]] | None]:
+    shop_id: int, now: datetime, waiting: frozenset[int] = frozenset()
+) -> tuple[list[Conversation], Snapshot, list[tuple[Any, ...]] | None, list[int]]:
     """The shop's lock, its pending requests and its snapshot, in one round trip, with the
-    ids of the pass's messages and D1's check as the shop's last pass here made it
-    (``automatic.welcomed_guess``; its rows, or None)."""
+    ids of the pass's messages, D1's check as the shop's last pass here made it
+    (``automatic.welcomed_guess``; its rows, or None) and which of ``waiting`` another process
+    decided already (under several web processes, their passes take turns on the lock: a
+    thread whose request the other process's pass decided would otherwise lead a pass of its
+    own to find out, and then read its conversation)."""
     reads = [_PENDING_REQUESTS.statement(shop_id=shop_id)]
+    guess = None
     if connection.vendor == "postgresql":
-        ids = (_PASS_IDS, [Message._meta.db_table, shop_id, PENDING_BATCH])
-        reads.append(ids)
+        reads.append((_PASS_IDS, [Message._meta.db_table, shop_id, PENDING_BATCH]))
+        if waiting:
+            reads.append((_DECIDED_ELSEWHERE, [sorted(waiting)]))
         guess = automatic.welcomed_guess(shop_id)
         if guess is not None:
             reads.append(guess)
     snapshot, (pending, *more) = locked_reads(shop_id, now, reads)
+    elsewhere: list[int] = []
     if more:
-        keep_reserved(Message, more[0])
-    return _PENDING_REQUESTS.all_of(pending), snapshot, more[1] if len(more) > 1 else None
+        keep_reserved(Message, more.pop(0))
+        if waiting:
+            elsewhere = [row[0] for row in more.pop(0)]
+    guessed = more[0] if guess is not None else None
+    return _PENDING_REQUESTS.all_of(pending), snapshot, guessed, elsewhere
 
 
 def _note_welcomed(
