@@ -231,9 +231,7 @@ def main(argv: list[str]) -> int:
         work_dir(args.keep) as tmp,
         scratch_database("srv_burst", keep=args.keep) as database,
         scratch_redis(args.redis_db) as redis,
-        uvicorn_server(
-            database, redis, tmp / "server.log", workers=args.server_workers
-        ) as server,
+        uvicorn_server(database, redis, tmp / "server.log", workers=args.server_workers) as server,
     ):
         for n in range(args.repeat):
             if args.repeat > 1:
