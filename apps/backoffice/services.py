@@ -119,6 +119,21 @@ def _check_grantable(actor: Account, perms: set[Perm]) -> None:
         )
 
 
+def can_act_on(actor: Account, account: Account) -> bool:
+    """Amended A4: the main account acts on every account of its shop; a sub-account manager
+    only on accounts whose permissions are a subset of its own (itself included)."""
+    return actor.is_main or set(perms_of(account)) <= set(perms_of(actor))
+
+
+def _check_acts_on(actor: Account, account: Account) -> None:
+    """Before anything is changed: a manager who could change, disable, delete or take over a
+    more privileged colleague would reach permissions it was never granted (amended A4)."""
+    if not can_act_on(actor, account):
+        raise Forbidden(
+            _("This account holds permissions you do not hold, so you cannot change it.")
+        )
+
+
 def _check_group(shop: Shop, group: Group | None) -> None:
     if group is not None and group.shop_id != shop.pk:
         raise InvalidInput(_("No such group."), field="group")
@@ -196,6 +211,7 @@ def account_update(
     # SPEC N, C1: the shop's routing lock before the agent's row, in the order every routing
     # transition takes them. Row first, then the lock (in capacity_changed) deadlocked against
     # a routing decision that holds the lock and moves this agent's load.
+    _check_acts_on(actor, account)
     lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
     if display_name is not None:
@@ -246,6 +262,7 @@ def account_set_active(*, actor: Account, account: Account, active: bool) -> Acc
         raise InvalidInput(_("The main account cannot be disabled."), field="is_active")
     if account.pk == actor.pk:
         raise Forbidden(_("You cannot disable your own account."))
+    _check_acts_on(actor, account)
     account.is_active = active
     account.save(update_fields=["is_active"])
     if not active:
@@ -270,14 +287,7 @@ def account_reset_password(*, actor: Account, account: Account, password: str) -
     """
     if account.is_main and not actor.is_main:
         raise Forbidden(_("Only the main account can change its own password."))
-    if not actor.is_main:
-        # A manager who could set the password of a more powerful colleague could log in as it
-        # and hold permissions it was never granted (SPEC A4).
-        above = set(perms_of(account)) - set(perms_of(actor))
-        if above:
-            raise Forbidden(
-                _("You cannot reset the password of an account with permissions you do not hold.")
-            )
+    _check_acts_on(actor, account)  # else it could sign in as a more powerful colleague
     _check_password(password, account)
     account.set_password(password)
     account.save(update_fields=["password"])
@@ -290,6 +300,7 @@ def account_delete(*, actor: Account, account: Account) -> None:
         raise InvalidInput(_("The main account cannot be deleted."))
     if account.pk == actor.pk:
         raise Forbidden(_("You cannot delete your own account."))
+    _check_acts_on(actor, account)
     _end_access(account)
     # A3, B9a: its buyers are re-routed first, never left active with no agent.
     agent_remove(account=account)

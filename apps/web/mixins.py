@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
 from apps.accounts.selectors import account_get
+from apps.backoffice.services import can_act_on
 from apps.core.errors import NotFound
 
 
@@ -51,7 +52,8 @@ class ShopPermRequiredMixin(StaffPageMixin):
 
 
 class ShopAccountMixin(ShopPermRequiredMixin):
-    """Loads ``self.target``, an account of the caller's shop; missing and foreign answer 404."""
+    """Loads ``self.target``, an account of the caller's shop; missing and foreign answer 404,
+    and one the caller may not act on (more permissions than its own, amended A4) 403."""
 
     required_perm = Perm.MANAGE_ACCOUNTS
     target: Account
@@ -62,3 +64,7 @@ class ShopAccountMixin(ShopPermRequiredMixin):
             self.target = account_get(shop_id=self.account.shop_id, account_id=kwargs["pk"])
         except NotFound:
             raise Http404(_("No such account.")) from None
+        if not can_act_on(self.account, self.target):  # amended A4
+            raise PermissionDenied(
+                _("This account holds permissions you do not hold, so you cannot change it.")
+            )

@@ -296,10 +296,14 @@ def test_main_account_cannot_be_disabled(shop_a):
     manager = shop_a.sub("lead", {Perm.CHAT, Perm.MANAGE_ACCOUNTS})
     shop_a.client()  # the main account's token exists before the snapshot
     before = snapshot(shop_a.main)
-    for client in (shop_a.client(), shop_a.client(manager)):
-        response = client.patch(detail(shop_a.main), {"is_active": False}, format="json")
-        assert response.status_code == 400
-        assert list(response.json()["errors"]) == ["is_active"]
+    response = shop_a.client().patch(detail(shop_a.main), {"is_active": False}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["is_active"]
+    # a manager holds fewer permissions than the main account: it may not act on it at all
+    response = shop_a.client(manager).patch(
+        detail(shop_a.main), {"is_active": False}, format="json"
+    )
+    assert response.status_code == 403
     assert snapshot(shop_a.main) == before
 
 
@@ -413,6 +417,43 @@ def test_manager_cannot_take_over_an_account_with_more_permissions(shop_a):
     assert login("shop-a:auditor", PASSWORD) == 200
     assert allowed.status_code == 204
     assert login("shop-a:peer", NEW_PASSWORD) == 200
+
+
+def test_manager_cannot_change_disable_or_delete_a_more_privileged_colleague(shop_a):
+    # amended A4: a manager acts only on accounts whose permissions are a subset of its own
+    manager = shop_a.sub("lead", {Perm.CHAT, Perm.MANAGE_ACCOUNTS})
+    senior = shop_a.sub("senior", {Perm.CHAT, Perm.VIEW_ALL_HISTORY})
+    shop_a.client(senior)  # its token exists before the snapshot
+    client = shop_a.client(manager)
+    before = snapshot(senior)
+    answers = [
+        client.patch(detail(senior), {"display_name": "改名"}, format="json"),
+        client.patch(detail(senior), {"weight": 90, "routing_enabled": False}, format="json"),
+        client.patch(detail(senior), {"permissions": ["chat"]}, format="json"),
+        client.patch(detail(senior), {"is_active": False}, format="json"),
+        client.delete(detail(senior)),
+    ]
+    assert [a.status_code for a in answers] == [403] * len(answers)
+    assert all(set(a.json()) == {"detail"} for a in answers)
+    assert "permissions you do not hold" in answers[0].json()["detail"]
+    # and nothing changed: the account, its routing, its permissions, its token, its login
+    assert snapshot(senior) == before
+    assert login("shop-a:senior", PASSWORD) == 200
+    assert subs_of(shop_a) == ["lead", "senior"]
+
+
+def test_manager_acts_on_colleagues_with_no_more_permissions_than_its_own(shop_a):
+    # amended A4: a subset, equal sets included, is within reach
+    manager = shop_a.sub("lead", {Perm.CHAT, Perm.MANAGE_ACCOUNTS})
+    peer = shop_a.sub("peer", {Perm.CHAT})
+    twin = shop_a.sub("twin", {Perm.CHAT, Perm.MANAGE_ACCOUNTS})
+    client = shop_a.client(manager)
+    renamed = client.patch(detail(peer), {"display_name": "小王", "weight": 30}, format="json")
+    disabled = client.patch(detail(twin), {"is_active": False}, format="json")
+    deleted = client.delete(detail(peer))
+    assert (renamed.status_code, disabled.status_code, deleted.status_code) == (200, 200, 204)
+    assert not Account.objects.get(pk=twin.pk).is_active
+    assert subs_of(shop_a) == ["lead", "twin"]
 
 
 def test_disabled_sub_account_is_logged_out_everywhere(shop_a):

@@ -403,11 +403,16 @@ def test_enabling_again_lets_the_account_sign_in(shop_a: ShopKit):
 
 
 def test_main_account_cannot_be_disabled_and_is_told_why(shop_a: ShopKit):
-    manager = shop_a.sub("boss", {Perm.MANAGE_ACCOUNTS, Perm.CHAT})
-    response = signed_in(manager).post(
+    response = signed_in(shop_a.main).post(
         reverse("web:admin-account-active", args=[shop_a.main.pk]), {"active": "0"}, follow=True
     )
     assert "The main account cannot be disabled." in text_of(response)
+    # a manager (fewer permissions than the main account) may not even try (amended A4)
+    manager = shop_a.sub("boss", {Perm.MANAGE_ACCOUNTS, Perm.CHAT})
+    refused = signed_in(manager).post(
+        reverse("web:admin-account-active", args=[shop_a.main.pk]), {"active": "0"}
+    )
+    assert refused.status_code == 403
     shop_a.main.refresh_from_db()
     assert shop_a.main.is_active is True
 
@@ -462,18 +467,31 @@ def test_manager_sub_account_sees_admin_nav_and_grants_only_what_it_holds(shop_a
     assert not Account.objects.filter(username="shop-a:小李").exists()
 
 
-def test_manager_cannot_change_permissions_it_does_not_hold(shop_a: ShopKit):
+def test_manager_cannot_open_or_change_a_more_privileged_colleague(shop_a: ShopKit):
+    # amended A4: every page that acts on the colleague answers a readable 403; nothing changes
     manager = shop_a.sub("boss", {Perm.MANAGE_ACCOUNTS, Perm.CHAT})
     senior = shop_a.sub("senior", {Perm.CHAT, Perm.VIEW_ALL_HISTORY})
+    peer = shop_a.sub("peer", {Perm.CHAT})
     client = signed_in(manager)
-    url = reverse("web:admin-account-edit", args=[senior.pk])
-    assert "This account holds permissions you do not hold" in text_of(client.get(url))
+    listing = text_of(client.get(reverse("web:admin-accounts")))
+    edit = reverse("web:admin-account-edit", args=[senior.pk])
 
-    response = client.post(url, {"permissions": ["chat"], "weight": "12"})
+    answers = [
+        client.get(edit),
+        client.post(edit, {"permissions": ["chat"], "weight": "12"}),
+        client.post(reverse("web:admin-account-active", args=[senior.pk]), {"active": "0"}),
+        client.post(reverse("web:admin-account-password", args=[senior.pk]), {}),
+        client.post(reverse("web:admin-account-delete", args=[senior.pk])),
+    ]
 
-    assert response.status_code == 302
+    assert [a.status_code for a in answers] == [403] * len(answers)
+    assert "This account holds permissions you do not hold" in text_of(answers[0])
     assert set(perms_of(senior)) == {"chat", "view_all_history"}
-    assert AgentState.objects.get(account=senior).weight == 12
+    state = AgentState.objects.get(account=senior)
+    assert state.weight != 12 and Account.objects.get(pk=senior.pk).is_active
+    # the list offers no way to change the senior colleague, and still one for a peer
+    assert edit not in listing
+    assert reverse("web:admin-account-edit", args=[peer.pk]) in listing
 
 
 def test_another_shops_account_answers_404_and_changes_nothing(shop_a: ShopKit, shop_b: ShopKit):
