@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.conversations",
     "apps.automation",
+    "apps.quickreplies",
     "apps.backoffice",
     "apps.web",
 ]

@@ -17,6 +17,7 @@ from apps.backoffice import services as account_services
 from apps.conversations import lifecycle as conversation_services
 from apps.conversations.lifecycle import agent_set_status
 from apps.conversations.models import Conversation, IntentRule, PrivateContact, Sender
+from apps.quickreplies.models import QuickReply
 from apps.routing.models import AgentStatus, Group
 from apps.shopdata import services as shopdata_services
 from apps.shopdata.models import Buyer, Order, Product
@@ -149,3 +150,17 @@ def make_intent_rule(shop: Shop) -> IntentRule:
         name=f"private intent {next(_serial)}",
         keywords=["private keyword", "secret refund"],
     )
+
+
+@register_tenant_factory(QuickReply)
+def make_quick_reply(shop: Shop) -> list[QuickReply]:
+    """A shop-wide reply and an agent's personal one."""
+    agent = make_accounts(shop)[0]
+    return [
+        QuickReply.objects.create(
+            shop=shop, text=f"private shop reply {next(_serial)}", keywords=["secret word"]
+        ),
+        QuickReply.objects.create(
+            shop=shop, owner=agent, text=f"private personal reply {next(_serial)}"
+        ),
+    ]

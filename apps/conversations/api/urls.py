@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.conversations.api import views, widget
+from apps.conversations.api import quick_replies, views, widget
 
 router = SimpleRouter()
 router.register("conversations", views.ConversationViewSet, basename="conversation")
 router.register("private-contacts", views.PrivateContactViewSet, basename="private-contact")
 router.register("intent-rules", views.IntentRuleViewSet, basename="intent-rule")
+router.register("quick-replies", quick_replies.QuickReplyViewSet, basename="quick-reply")
 
 urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class QuickrepliesConfig(AppConfig):
+    name = "apps.quickreplies"
+    label = "quickreplies"

@@ -1,0 +1,145 @@
+"""Quick replies through the API (SPEC D7, API.md "Quick replies"): shop-wide and personal,
+search, suggestions from the buyer's latest message, CSV export and import."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from apps.accounts.permissions import Perm
+from apps.conversations import lifecycle as conv
+from apps.conversations.models import Sender
+from apps.quickreplies.models import QuickReply
+
+URL = "/api/v1/quick-replies/"
+
+pytestmark = pytest.mark.django_db
+
+
+def texts(response) -> list[str]:
+    return [r["text"] for r in response.json()["results"]]
+
+
+def test_shop_wide_replies_are_everyones_personal_ones_their_owners_only(desk):
+    # given the main account's shop-wide reply and two agents
+    kit = desk.kit
+    a = kit.sub("a", {Perm.CHAT})
+    b = kit.sub("b", {Perm.CHAT})
+    made = kit.client().post(
+        URL, {"text": "您好，请稍等", "keywords": ["在吗"], "category": "问候"}, format="json"
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["personal"] is False and made.json()["owner"] is None
+    # when agent a writes a personal reply
+    mine = kit.client(a).post(URL, {"text": "我是小A", "personal": True}, format="json")
+    assert mine.status_code == 201 and mine.json()["owner"] == a.pk
+    # then a lists both, b only the shop-wide one, and a's reply is 404 to b (read or change)
+    assert texts(kit.client(a).get(URL)) == ["您好，请稍等", "我是小A"]
+    assert texts(kit.client(b).get(URL)) == ["您好，请稍等"]
+    other = f"{URL}{mine.json()['id']}/"
+    assert kit.client(b).get(other).status_code == 404
+    assert kit.client(b).patch(other, {"text": "x"}, format="json").status_code == 404
+    assert kit.client(b).delete(other).status_code == 404
+    assert QuickReply.objects.get(pk=mine.json()["id"]).text == "我是小A"
+
+
+def test_shop_wide_replies_need_manage_settings_personal_ones_do_not(desk):
+    kit = desk.kit
+    agent = kit.sub("a", {Perm.CHAT})
+    manager = kit.sub("m", {Perm.CHAT, Perm.MANAGE_SETTINGS})
+    shared = QuickReply.objects.create(shop=kit.shop, text="共享回复")
+    client = kit.client(agent)
+    answers = [
+        client.post(URL, {"text": "新的共享"}, format="json"),
+        client.patch(f"{URL}{shared.pk}/", {"text": "改掉"}, format="json"),
+        client.delete(f"{URL}{shared.pk}/"),
+    ]
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert list(QuickReply.objects.values_list("text", flat=True)) == ["共享回复"]
+    # a manager with manage_settings changes it; the agent keeps its own personal replies
+    changed = kit.client(manager).patch(
+        f"{URL}{shared.pk}/", {"text": "已改", "keywords": ["发货", "快递"]}, format="json"
+    )
+    assert changed.status_code == 200 and changed.json()["keywords"] == ["发货", "快递"]
+    own = client.post(URL, {"text": "私人", "personal": True}, format="json").json()
+    assert client.patch(f"{URL}{own['id']}/", {"text": "私人2"}, format="json").status_code == 200
+    assert client.delete(f"{URL}{own['id']}/").status_code == 204
+
+
+def test_bad_replies_are_refused_with_every_error_and_nothing_stored(desk):
+    response = desk.kit.client().post(
+        URL,
+        {"text": "", "keywords": ["x" * 21] + [f"k{i}" for i in range(25)], "position": -1},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert {"text", "keywords", "position"} <= set(response.json()["errors"])
+    assert not QuickReply.objects.exists()
+
+
+def test_search_finds_text_and_keywords_and_category_filters(desk):
+    kit = desk.kit
+    QuickReply.objects.create(shop=kit.shop, text="七天无理由退货", category="售后")
+    QuickReply.objects.create(shop=kit.shop, text="今天发货", keywords=["物流"], category="物流")
+    QuickReply.objects.create(shop=kit.shop, text="欢迎光临", category="问候")
+    client = kit.client()
+    assert texts(client.get(URL, {"q": "退货"})) == ["七天无理由退货"]
+    assert texts(client.get(URL, {"q": "物流"})) == ["今天发货"]
+    assert texts(client.get(URL, {"category": "问候"})) == ["欢迎光临"]
+
+
+def test_suggestions_put_the_replies_matching_the_buyers_latest_message_first(desk):
+    # given replies with keywords, and an agent serving a buyer who asks about delivery
+    kit = desk.kit
+    agent = desk.agent("a", max_concurrent=5)
+    kit.client(agent)
+    plain = QuickReply.objects.create(shop=kit.shop, text="欢迎光临", position=0)
+    one = QuickReply.objects.create(shop=kit.shop, text="已发货", keywords=["发货"], position=1)
+    two = QuickReply.objects.create(
+        shop=kit.shop, text="物流单号见订单", keywords=["快递", "发货", "单号"], position=2
+    )
+    c = desk.ask("b1")
+    assert c.agent_id == agent.pk
+    conv.message_create(conversation=c, sender=Sender.BUYER, body="我的快递什么时候发货？")
+    # when the agent asks for suggestions
+    response = kit.client(agent).get(f"{URL}suggest/", {"conversation": c.pk})
+    # then the reply with more matched keywords comes first, then the other match, then the rest
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [r["id"] for r in body["results"]] == [two.pk, one.pk, plain.pk]
+    assert body["results"][0]["matched_keywords"] == ["快递", "发货"]
+    assert body["results"][2]["matched_keywords"] == []
+    assert body["message"] is not None
+    # and another shop's conversation, or a colleague's, is 404
+    other = kit.sub("other", {Perm.CHAT})
+    assert kit.client(other).get(f"{URL}suggest/", {"conversation": c.pk}).status_code == 404
+
+
+def test_csv_export_then_import_round_trips_and_a_bad_file_adds_nothing(desk):
+    kit = desk.kit
+    client = kit.client()
+    QuickReply.objects.create(
+        shop=kit.shop, text="您好, 在的", keywords=["在吗", "在"], category="问候"
+    )
+    exported = client.get(f"{URL}export/")
+    assert exported.status_code == 200 and exported["Content-Type"].startswith("text/csv")
+    data = exported.content.decode("utf-8-sig")
+    assert data.splitlines()[0] == "category,text,keywords,position"
+    QuickReply.objects.all().delete()
+    imported = client.post(f"{URL}import/", {"file": io.BytesIO(data.encode())}, format="multipart")
+    assert imported.status_code == 201, imported.content
+    reply = QuickReply.objects.get()
+    assert (reply.text, reply.keywords, reply.category) == ("您好, 在的", ["在吗", "在"], "问候")
+    # a file with one bad row is refused whole, naming the line
+    bad = "category,text,keywords,position\n售后,退货请联系客服,退货,0\n售后,,退款,x\n"
+    refused = client.post(f"{URL}import/", {"file": io.BytesIO(bad.encode())}, format="multipart")
+    assert refused.status_code == 400
+    assert "3" in " ".join(refused.json()["errors"]["file"])
+    assert QuickReply.objects.count() == 1
+    # and an agent without manage_settings may not import
+    agent = kit.sub("a", {Perm.CHAT})
+    denied = kit.client(agent).post(
+        f"{URL}import/", {"file": io.BytesIO(data.encode())}, format="multipart"
+    )
+    assert denied.status_code == 403 and QuickReply.objects.count() == 1
