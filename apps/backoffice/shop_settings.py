@@ -41,7 +41,7 @@ ROUTING_FIELDS = frozenset(
     }
 )
 # Never written through an update: rotated by ``widget_secret_rotate`` alone.
-READ_ONLY_FIELDS = frozenset({"id", "shop", "shop_id", "widget_secret"})
+READ_ONLY_FIELDS = frozenset({"id", "shop", "shop_id", "widget_secret", "quick_replies_version"})
 
 DURATION_FIELDS = (
     "avg_handling_seconds",

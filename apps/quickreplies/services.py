@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
@@ -23,6 +24,7 @@ from apps.quickreplies.models import (
     TEXT_MAX,
     QuickReply,
 )
+from apps.shops.models import ShopSettings
 
 CSV_COLUMNS = ("category", "text", "keywords", "position")
 # Keywords in one CSV cell: separated by ";" (or the full-width "；", or "|").
@@ -35,6 +37,14 @@ class Fields:
     keywords: list[str]
     category: str
     position: int
+
+
+def _changed(shop_id: int) -> None:
+    """Every change of a shop's replies bumps its version, in the same transaction, so that
+    every process reads the keywords again (``suggestions``)."""
+    ShopSettings.objects.filter(shop_id=shop_id).update(
+        quick_replies_version=F("quick_replies_version") + 1
+    )
 
 
 def can_manage_shop_wide(account: Account) -> bool:
@@ -89,6 +99,7 @@ def quick_reply_create(
 ) -> QuickReply:
     _check_may_change(actor, personal)
     f = cleaned(text=text, keywords=keywords, category=category, position=position)
+    _changed(actor.shop_id)
     return QuickReply.objects.create(
         shop_id=actor.shop_id,
         owner=actor if personal else None,
@@ -124,6 +135,7 @@ def quick_reply_update(
         f.position,
     )
     reply.save(update_fields=["text", "keywords", "category", "position", "updated_at"])
+    _changed(reply.shop_id)
     return reply
 
 
@@ -131,6 +143,7 @@ def quick_reply_update(
 def quick_reply_delete(*, actor: Account, reply: QuickReply) -> None:
     _check_may_change(actor, reply.personal)
     reply.delete()
+    _changed(reply.shop_id)
 
 
 def export_csv(*, shop_id: int) -> str:
@@ -179,6 +192,7 @@ def import_csv(*, actor: Account, data: str) -> list[QuickReply]:
         raise InvalidFields({"file": problems})
     if not made:
         raise InvalidFields({"file": [_("The file has no replies.")]})
+    _changed(actor.shop_id)
     return QuickReply.objects.bulk_create(
         QuickReply(
             shop_id=actor.shop_id,

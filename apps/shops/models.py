@@ -137,6 +137,11 @@ class ShopSettings(models.Model):
     recent_orders_days = models.PositiveIntegerField(default=30)
     widget_origins = models.JSONField(default=list, blank=True)
     widget_secret = models.CharField(max_length=64)
+    # Bumped with every change of the shop's quick replies (SPEC D7), in the same transaction:
+    # a process keeps the shop's keywords while this is unchanged, and a buyer's message, which
+    # reads the settings anyway, needs no query to know whether any reply could match (0: the
+    # shop never had one). Not a setting: the settings API neither shows nor takes it.
+    quick_replies_version = models.PositiveIntegerField(default=0)
     # The language of automatic messages buyers read (the texts above, when left empty).
     language = models.CharField(
         max_length=8, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"

@@ -6,10 +6,13 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.accounts.permissions import Perm
 from apps.conversations import lifecycle as conv
 from apps.conversations.models import Sender
+from apps.events.models import Event
 from apps.quickreplies.models import QuickReply
 
 URL = "/api/v1/quick-replies/"
@@ -143,3 +146,62 @@ def test_csv_export_then_import_round_trips_and_a_bad_file_adds_nothing(desk):
         f"{URL}import/", {"file": io.BytesIO(data.encode())}, format="multipart"
     )
     assert denied.status_code == 403 and QuickReply.objects.count() == 1
+
+
+def test_a_buyer_message_with_a_keyword_suggests_replies_to_its_agent(desk):
+    # given an agent serving a buyer, a shop-wide reply with keywords and two personal ones
+    kit = desk.kit
+    agent = desk.agent("a", max_concurrent=5)
+    other = desk.agent("o", max_concurrent=5)
+    c = desk.ask("b1")
+    assert c.agent_id == agent.pk
+    admin = kit.client()
+    shared = admin.post(URL, {"text": "已发货", "keywords": ["发货"]}, format="json").json()
+    mine = (
+        kit.client(agent)
+        .post(
+            URL,
+            {"text": "单号稍后发您", "keywords": ["单号", "发货"], "personal": True},
+            format="json",
+        )
+        .json()
+    )
+    kit.client(other).post(
+        URL, {"text": "别人的", "keywords": ["发货"], "personal": True}, format="json"
+    )
+    # when the buyer writes a message with those keywords
+    message, _created = conv.message_create(
+        conversation=c, sender=Sender.BUYER, body="请问单号多少，什么时候发货"
+    )
+    # then its agent, and only its agent, gets quick_reply.suggested: its own reply (two
+    # keywords) first, then the shop-wide one; never the colleague's personal reply
+    events = Event.objects.filter(type="quick_reply.suggested")
+    assert [(e.recipient_id, e.payload) for e in events] == [
+        (
+            agent.pk,
+            {"conversation": c.pk, "message": message.pk, "replies": [mine["id"], shared["id"]]},
+        )
+    ]
+    # and a message without a keyword suggests nothing
+    conv.message_create(conversation=c, sender=Sender.BUYER, body="好的谢谢")
+    assert events.count() == 1
+
+
+def test_suggestions_read_the_replies_again_only_after_a_change(desk):
+    # given a shop with a keyword reply, whose keywords this process has read once
+    kit = desk.kit
+    desk.agent("a", max_concurrent=5)
+    c = desk.ask("b1")
+    admin = kit.client()
+    admin.post(URL, {"text": "在的", "keywords": ["在吗"]}, format="json")
+    conv.message_create(conversation=c, sender=Sender.BUYER, body="在吗")
+    # when the buyer writes again, then the replies are not read
+    with CaptureQueriesContext(connection) as queries:
+        conv.message_create(conversation=c, sender=Sender.BUYER, body="在吗？")
+    assert not [q for q in queries if "quickreplies_quickreply" in q["sql"]]
+    # and once a reply changed, the next message sees the change
+    admin.post(URL, {"text": "马上来", "keywords": ["人呢"]}, format="json")
+    conv.message_create(conversation=c, sender=Sender.BUYER, body="人呢")
+    last = Event.objects.filter(type="quick_reply.suggested").order_by("id").last()
+    assert last is not None and len(last.payload["replies"]) == 1
+    assert QuickReply.objects.get(pk=last.payload["replies"][0]).text == "马上来"

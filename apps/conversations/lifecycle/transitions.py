@@ -55,6 +55,7 @@ from apps.core.prepared import (
     keep_reserved,
 )
 from apps.events.services import batched_events
+from apps.quickreplies import suggestions
 from apps.routing import engine
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, Group
@@ -175,7 +176,23 @@ def _message_create_locked(
     )
     if sender == Sender.BUYER:
         automatic.offhours(conv, now=now)
+        _suggest_quick_replies(conv, message)
     return message, True
+
+
+def _suggest_quick_replies(conv: Conversation, message: Message) -> None:
+    """D7: the holding agent gets ``quick_reply.suggested`` when the buyer's message contains
+    keywords of replies it may use (no query unless the shop's replies changed meanwhile)."""
+    if conv.agent_id is None or conv.state != State.ACTIVE:
+        return
+    ids = suggestions.matching_reply_ids(
+        shop_id=conv.shop_id,
+        version=shop_settings(conv).quick_replies_version,
+        agent_id=conv.agent_id,
+        text=message.body,
+    )
+    if ids:
+        events.quick_reply_suggested(conv, message, ids)
 
 
 RESENT_ANNOTATION = "resent_message_id"
