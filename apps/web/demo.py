@@ -11,6 +11,8 @@ from django.utils import timezone
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
 from apps.backoffice import services as account_services
+from apps.quickreplies import services as quick_replies
+from apps.quickreplies.models import QuickReply
 from apps.routing.models import Group
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import Shop
@@ -26,6 +28,13 @@ DEMO_AGENTS: list[tuple[str, str, str, int, set[Perm]]] = [
 ]
 DEMO_LOGINS: list[tuple[str, str]] = [(DEMO_SLUG, DEMO_PASSWORD)] + [
     (f"{DEMO_SLUG}:{name}", DEMO_PASSWORD) for name, *_ in DEMO_AGENTS
+]
+# Shop-wide quick replies (SPEC D7): (category, text, keywords).
+DEMO_QUICK_REPLIES: list[tuple[str, str, list[str]]] = [
+    ("问候", "您好，欢迎光临演示小店，请问有什么可以帮您？", ["在吗", "你好", "hello"]),
+    ("物流", "您的订单已发货，物流单号可在订单详情中查看。", ["发货", "物流", "快递", "单号"]),
+    ("售后", "收到商品 7 天内可无理由退换，请在订单页申请售后。", ["退货", "退款", "换货"]),
+    ("商品", "这款有现货，今天下单明天发出。", ["有货", "现货", "库存"]),
 ]
 DEMO_GROUPS = {
     "售前": {"scope_order_statuses": ["none", "unpaid"]},
@@ -56,6 +65,11 @@ def load_demo() -> Shop:
                 permissions={Perm.CHAT, *extra},
                 group=groups[group],
                 weight=weight,
+            )
+    if not QuickReply.objects.filter(shop=shop).exists():
+        for position, (category, text, keywords) in enumerate(DEMO_QUICK_REPLIES):
+            quick_replies.quick_reply_create(
+                actor=main, text=text, keywords=keywords, category=category, position=position
             )
     products = {
         ext: Product.objects.update_or_create(

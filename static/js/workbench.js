@@ -214,6 +214,14 @@
   var transferToggle = root.querySelector("[data-transfer-toggle]");
   var transferForm = root.querySelector("[data-transfer-form]");
   var endButton = root.querySelector("[data-chat-end]");
+  var quickUrl = root.dataset.quickRepliesUrl;
+  var quickPanel = root.querySelector("[data-quick-panel]");
+  var quickSearch = root.querySelector("[data-quick-search]");
+  var quickList = root.querySelector("[data-quick-list]");
+  var quickEmpty = root.querySelector("[data-quick-empty]");
+  var quickToggle = root.querySelector("[data-quick-toggle]");
+  var quickSuggested = root.querySelector("[data-quick-suggested]");
+  var quickSuggestedList = root.querySelector("[data-quick-suggested-list]");
 
   var convs = {}; // id -> {id, name, waitingSince, unread, preview, activity, lastBuyerSeq}
   var openId = null;
@@ -459,6 +467,11 @@
     composer.querySelector("button").disabled = !enabled;
     transferToggle.disabled = !enabled;
     endButton.disabled = !enabled;
+    quickToggle.disabled = !enabled;
+    if (!enabled) {
+      closeQuick();
+      quickSuggested.hidden = true;
+    }
   }
 
   function showClosed(text) {
@@ -488,6 +501,8 @@
     recompute(conv);
     renderList();
     loadHistory(conv.id, convUrl + conv.id + "/messages/?after_seq=0");
+    closeQuick();
+    loadQuick(conv.id);
     input.focus();
   }
 
@@ -546,6 +561,11 @@
   });
   var lastTyping = 0;
   input.addEventListener("keydown", function (event) {
+    if (event.key === "/" && input.value === "" && !event.isComposing) {
+      event.preventDefault(); // "/" in an empty reply opens the quick replies (SPEC D7)
+      openQuick();
+      return;
+    }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       composer.requestSubmit();
@@ -555,6 +575,153 @@
     if (openId && Date.now() - lastTyping > 2000 && socket && socket.readyState === 1) {
       lastTyping = Date.now();
       socket.send(JSON.stringify({ type: "typing", conversation: openId }));
+    }
+  });
+
+  // --- Quick replies (SPEC D7): suggestions from the buyer's latest message, the panel ------
+
+  var quickItems = []; // the replies, as GET quick-replies/suggest/ answers: matched ones first
+  var quickFor = null; // the conversation they were read for
+
+  /** The replies for a conversation, those matching the buyer's latest message first. */
+  function loadQuick(id) {
+    api("GET", quickUrl + "suggest/?conversation=" + id).then(
+      function (r) {
+        if (openId !== id) return;
+        if (!r.ok) {
+          quickItems = [];
+          quickEmpty.textContent = msg("quick-failed");
+          return;
+        }
+        quickFor = id;
+        quickItems = r.data.results || [];
+        renderSuggested();
+        if (!quickPanel.hidden) renderQuick();
+      },
+      function () {}
+    );
+  }
+
+  function suggested(item) {
+    return item.matched_keywords && item.matched_keywords.length > 0;
+  }
+
+  function renderSuggested() {
+    quickSuggestedList.textContent = "";
+    var top = quickItems.filter(suggested).slice(0, 3);
+    top.forEach(function (item) {
+      var li = el("li", "");
+      var button = el("button", "", item.text);
+      button.type = "button";
+      button.title = item.text;
+      button.addEventListener("click", function () {
+        insertQuick(item.text);
+      });
+      li.appendChild(button);
+      quickSuggestedList.appendChild(li);
+    });
+    quickSuggested.hidden = top.length === 0;
+  }
+
+  function clearSuggested() {
+    quickItems.forEach(function (item) {
+      item.matched_keywords = [];
+    });
+    renderSuggested();
+  }
+
+  function matchesSearch(item, needle) {
+    if (!needle) return true;
+    var hay = [item.text, item.category].concat(item.keywords || []).join("\n").toLowerCase();
+    return hay.indexOf(needle) !== -1;
+  }
+
+  function renderQuick() {
+    var needle = quickSearch.value.trim().toLowerCase();
+    var shown = quickItems.filter(function (item) {
+      return matchesSearch(item, needle);
+    });
+    quickList.textContent = "";
+    shown.forEach(function (item) {
+      var li = el("li", "");
+      var button = el("button", "");
+      button.type = "button";
+      button.dataset.quickReply = item.id;
+      var meta = el("span", "quick-replies__meta");
+      if (suggested(item)) {
+        var tag = el("span", "quick-replies__tag quick-replies__tag--suggested");
+        tag.textContent = msg("quick-suggested");
+        meta.appendChild(tag);
+      }
+      if (item.personal) meta.appendChild(el("span", "quick-replies__tag", msg("quick-personal")));
+      if (item.category) meta.appendChild(el("span", "quick-replies__tag", item.category));
+      if (meta.childNodes.length) button.appendChild(meta);
+      button.appendChild(el("span", "quick-replies__text", item.text));
+      button.addEventListener("click", function () {
+        insertQuick(item.text);
+      });
+      li.appendChild(button);
+      quickList.appendChild(li);
+    });
+    quickEmpty.textContent = msg("quick-none");
+    quickEmpty.hidden = shown.length > 0;
+  }
+
+  function openQuick() {
+    if (!openId || input.disabled) return;
+    quickPanel.hidden = false;
+    quickToggle.setAttribute("aria-expanded", "true");
+    quickSearch.value = "";
+    renderQuick();
+    if (quickFor !== openId) loadQuick(openId);
+    quickSearch.focus();
+  }
+
+  function closeQuick() {
+    quickPanel.hidden = true;
+    quickToggle.setAttribute("aria-expanded", "false");
+  }
+
+  /** Puts the reply's text in the reply box, at the caret; the agent still sends it. */
+  function insertQuick(text) {
+    var start = input.selectionStart || 0;
+    var end = input.selectionEnd || 0;
+    input.value = input.value.slice(0, start) + text + input.value.slice(end);
+    var caret = start + text.length;
+    closeQuick();
+    input.focus();
+    input.setSelectionRange(caret, caret);
+  }
+
+  quickToggle.addEventListener("click", function () {
+    if (quickPanel.hidden) openQuick();
+    else closeQuick();
+  });
+  root.querySelector("[data-quick-close]").addEventListener("click", function () {
+    closeQuick();
+    input.focus();
+  });
+  quickSearch.addEventListener("input", renderQuick);
+  quickSearch.addEventListener("keydown", function (event) {
+    if (event.key === "Enter") {
+      event.preventDefault();
+      var first = quickList.querySelector("button");
+      if (first) first.click();
+    } else if (event.key === "ArrowDown") {
+      event.preventDefault();
+      var next = quickList.querySelector("button");
+      if (next) next.focus();
+    }
+  });
+  quickList.addEventListener("keydown", function (event) {
+    var items = Array.prototype.slice.call(quickList.querySelectorAll("button"));
+    var at = items.indexOf(document.activeElement);
+    if (event.key === "ArrowDown" && at >= 0 && at < items.length - 1) {
+      event.preventDefault();
+      items[at + 1].focus();
+    } else if (event.key === "ArrowUp" && at >= 0) {
+      event.preventDefault();
+      (at === 0 ? quickSearch : items[at - 1]).focus();
     }
   });
 
@@ -573,8 +740,12 @@
   }
   endButton.addEventListener("click", endChat);
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && openId && !chat.hidden && transferForm.hidden) endChat();
-    else if (event.key === "Escape" && !transferForm.hidden) transferForm.hidden = true;
+    if (event.key !== "Escape") return;
+    if (!quickPanel.hidden) {
+      closeQuick();
+      input.focus();
+    } else if (openId && !chat.hidden && transferForm.hidden) endChat();
+    else if (!transferForm.hidden) transferForm.hidden = true;
   });
 
   transferToggle.addEventListener("click", function () {
@@ -644,7 +815,13 @@
           renderList();
         }
         showMessage(data);
-        if (data.sender === "buyer" && data.conversation === openId) chatTyping.hidden = true;
+        if (data.sender === "buyer" && data.conversation === openId) {
+          chatTyping.hidden = true;
+          clearSuggested(); // a new buyer message: its own suggestions follow, if any
+        }
+        break;
+      case "quick_reply.suggested":
+        if (data.conversation === openId) loadQuick(openId);
         break;
       case "agent.status":
         if (data.status) showStatus(data.status);
