@@ -3,6 +3,7 @@ domain errors are put back on the form by :func:`add_domain_error`."""
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable
 from functools import cache
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.permissions import ALL_PERMS, Perm
 from apps.core.errors import DomainError
+from apps.quickreplies.models import KEYWORD_MAX, KEYWORDS_MAX
 from apps.routing.models import Group
 from apps.shops.models import Shop
 
@@ -245,3 +247,61 @@ class AccountEditForm(RoutingFieldsMixin):
 class PasswordResetForm(RepeatedPasswordForm):
     password = _new_password_field(_("New password"))
     password2 = _new_password_field(_("New password again"), help_text="")
+
+
+_KEYWORD_SPLIT = re.compile(r"[,，、\n]+")
+
+
+class QuickReplyForm(forms.Form):
+    """SPEC D7; the names are the API's fields (API.md, "Quick replies")."""
+
+    category = forms.CharField(
+        label=_("Category"),
+        max_length=50,
+        required=False,
+        help_text=_("Replies of a category are listed together, e.g. 物流 or 售后."),
+    )
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Up to 500 characters. The agent can still change it before sending."),
+    )
+    keywords = forms.CharField(
+        label=_("Keywords"),
+        required=False,
+        help_text=_(
+            "Separated by commas. When a buyer's message contains one, the reply is offered "
+            "first. At most 20, each up to 20 characters."
+        ),
+    )
+    position = forms.IntegerField(
+        label=_("Position"),
+        min_value=0,
+        initial=0,
+        help_text=_("Lower comes first within its category."),
+    )
+
+    def clean_keywords(self) -> list[str]:
+        """Checked here too, so that its errors show with the others at once."""
+        raw = self.cleaned_data.get("keywords") or ""
+        words = [k.strip() for k in _KEYWORD_SPLIT.split(raw) if k.strip()]
+        if any(len(w) > KEYWORD_MAX for w in words):
+            raise forms.ValidationError(
+                _("A keyword has at most %(n)d characters.") % {"n": KEYWORD_MAX}
+            )
+        if len(set(words)) > KEYWORDS_MAX:
+            raise forms.ValidationError(
+                _("A reply has at most %(n)d keywords.") % {"n": KEYWORDS_MAX}
+            )
+        return words
+
+
+class QuickReplyImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, a header line with the columns category, text, keywords (separated by ;) "
+            "and position, as the export writes it. The replies are added to the shop's."
+        ),
+    )

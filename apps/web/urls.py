@@ -30,5 +30,21 @@ urlpatterns = [
         views.AccountDeletePage.as_view(),
         name="admin-account-delete",
     ),
+    path("admin/quick-replies/", views.QuickReplyListPage.as_view(), name="admin-quick-replies"),
+    path(
+        "admin/quick-replies/new/",
+        views.QuickReplyEditPage.as_view(),
+        name="admin-quick-reply-create",
+    ),
+    path(
+        "admin/quick-replies/<int:pk>/",
+        views.QuickReplyEditPage.as_view(),
+        name="admin-quick-reply-edit",
+    ),
+    path(
+        "admin/quick-replies/<int:pk>/delete/",
+        views.QuickReplyDeletePage.as_view(),
+        name="admin-quick-reply-delete",
+    ),
     path("widget/demo/", views.WidgetDemoPage.as_view(), name="widget-demo"),
 ]

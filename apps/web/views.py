@@ -8,22 +8,28 @@ import hmac
 import secrets
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, RedirectView, TemplateView, View
 
 from apps.accounts.models import Account
-from apps.accounts.permissions import Perm, perms_of
+from apps.accounts.permissions import Perm, has_perm, perms_of
 from apps.accounts.selectors import account_get, accounts_of_shop
 from apps.backoffice import services
 from apps.conversations.lifecycle import agent_set_status
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, Forbidden, InvalidFields, NotFound
+from apps.quickreplies import services as quick_services
+from apps.quickreplies.models import QuickReply
+from apps.quickreplies.selectors import replies_visible_to, reply_get
 from apps.routing.models import AgentStatus, Group
 from apps.routing.snapshot import effective_max
 from apps.shops.models import Shop
@@ -33,6 +39,8 @@ from apps.web.forms import (
     AccountEditForm,
     LoginForm,
     PasswordResetForm,
+    QuickReplyForm,
+    QuickReplyImportForm,
     SignupForm,
     add_domain_error,
     perm_labels,
@@ -162,9 +170,15 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
 
 
 class AdminHome(StaffPageMixin, RedirectView):
-    """More admin sections come with later issues; accounts is the first."""
+    """The first admin section the account may open: accounts, else quick replies (an agent's
+    own); an account with neither sees the accounts page's readable 403."""
 
-    pattern_name = "web:admin-accounts"
+    def get_redirect_url(self, *args: Any, **kwargs: Any) -> str | None:
+        if not has_perm(self.account, Perm.MANAGE_ACCOUNTS) and (
+            has_perm(self.account, Perm.CHAT) or quick_services.can_manage_shop_wide(self.account)
+        ):
+            return reverse("web:admin-quick-replies")
+        return reverse("web:admin-accounts")
 
 
 def _groups_of(account: Account) -> QuerySet[Group]:
@@ -401,3 +415,141 @@ class WidgetDemoPage(TemplateView):
                 "entrance": "member",
             }
         return context
+
+
+# --- Quick replies (SPEC D7) ---------------------------------------------------------------
+
+
+def _add_errors(form: forms.Form, error: DomainError) -> None:
+    """A service's errors next to their fields, every one of them (InvalidFields)."""
+    if isinstance(error, InvalidFields):
+        for field, problems in error.errors.items():
+            for problem in problems:
+                form.add_error(field if field in form.fields else None, problem)
+    else:
+        add_domain_error(form, error)
+
+
+class QuickReplyAccessMixin(StaffPageMixin):
+    """Open to the accounts that chat (their personal replies) and to those who manage the
+    shop's settings (the shop-wide ones); others get the readable 403."""
+
+    def check_access(self, **kwargs: Any) -> None:
+        super().check_access(**kwargs)
+        if not (
+            has_perm(self.account, Perm.CHAT) or quick_services.can_manage_shop_wide(self.account)
+        ):
+            raise PermissionDenied(
+                _("Your account does not have the permission to open this page.")
+            )
+
+
+class QuickReplyListPage(QuickReplyAccessMixin, FormView):
+    template_name = "web/admin/quick_replies.html"
+    form_class = QuickReplyImportForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        replies = list(replies_visible_to(self.account))
+        context.update(
+            shop_wide=[r for r in replies if not r.personal],
+            personal=[r for r in replies if r.personal],
+            can_manage=quick_services.can_manage_shop_wide(self.account),
+            can_personal=has_perm(self.account, Perm.CHAT),
+        )
+        return context
+
+    def form_valid(self, form: QuickReplyImportForm) -> HttpResponse:
+        raw = form.cleaned_data["file"].read()
+        try:
+            made = quick_services.import_csv(actor=self.account, data=raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            form.add_error("file", _("The file is not UTF-8 text."))
+            return self.form_invalid(form)
+        except DomainError as error:
+            if isinstance(error, Forbidden):
+                raise PermissionDenied(error.message) from None
+            _add_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("%(n)d quick replies were added.") % {"n": len(made)})
+        return redirect("web:admin-quick-replies")
+
+
+class QuickReplyEditPage(QuickReplyAccessMixin, FormView):
+    """``pk`` absent: a new reply, shop-wide unless ``?personal=1``."""
+
+    template_name = "web/admin/quick_reply_edit.html"
+    form_class = QuickReplyForm
+    reply: QuickReply | None = None
+
+    def check_access(self, **kwargs: Any) -> None:
+        super().check_access(**kwargs)
+        if "pk" in kwargs:
+            try:
+                self.reply = reply_get(account=self.account, reply_id=kwargs["pk"])
+            except NotFound:
+                raise Http404(_("No such quick reply.")) from None
+        personal = self.reply.personal if self.reply else self.request.GET.get("personal") == "1"
+        self.personal = personal
+        allowed = (
+            has_perm(self.account, Perm.CHAT)
+            if personal
+            else quick_services.can_manage_shop_wide(self.account)
+        )
+        if not allowed:
+            raise PermissionDenied(
+                _("Shop-wide quick replies need the manage settings permission.")
+            )
+
+    def get_initial(self) -> dict[str, Any]:
+        r = self.reply
+        if r is None:
+            return {"position": 0}
+        return {
+            "category": r.category,
+            "text": r.text,
+            "keywords": ", ".join(r.keywords),
+            "position": r.position,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(reply=self.reply, personal=self.personal)
+        return context
+
+    def form_valid(self, form: QuickReplyForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            if self.reply is None:
+                quick_services.quick_reply_create(
+                    actor=self.account,
+                    text=data["text"],
+                    keywords=data["keywords"],
+                    category=data["category"],
+                    position=data["position"],
+                    personal=self.personal,
+                )
+            else:
+                quick_services.quick_reply_update(
+                    actor=self.account,
+                    reply=self.reply,
+                    text=data["text"],
+                    keywords=data["keywords"],
+                    category=data["category"],
+                    position=data["position"],
+                )
+        except DomainError as error:
+            _add_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("The quick reply was saved."))
+        return redirect("web:admin-quick-replies")
+
+
+class QuickReplyDeletePage(QuickReplyEditPage):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        assert self.reply is not None
+        quick_services.quick_reply_delete(actor=self.account, reply=self.reply)
+        messages.success(request, _("The quick reply was deleted."))
+        return redirect("web:admin-quick-replies")
