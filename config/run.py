@@ -117,7 +117,7 @@ def banner(host: str, port: int) -> str:
         "shop helpdesk is running.",
         f"  Agent workbench:   {base}/workbench/",
         f"  Shop admin:        {base}/admin/",
-        f"  Buyer widget demo: {base}/widget/demo/",
+        f"  Buyer widget demo: {base}/demo/widget/",
         f"  API docs:          {base}/api/docs/",
         f"  Sign up a shop:    {base}/signup/",
         "  Demo logins (login name / password):",

@@ -132,6 +132,8 @@ MIDDLEWARE = [
     # 503 + Retry-After when a view fails for want of a database connection or Redis.
     "apps.core.middleware.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (django-csp): no framing but the buyer widget's (apps.core.csp).
+    "apps.core.csp.FrameAncestorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -143,6 +145,11 @@ MIDDLEWARE = [
     # Last: keeps the whole chain sync, one thread per request under ASGI (see its docstring).
     "apps.core.middleware.SyncViewsMiddleware",
 ]
+
+# Only frame-ancestors for now: a page is framed by nobody, the widget by its shop's
+# widget_origins (apps.core.csp). django-csp's own default-src 'self' is left out (None) until
+# the pages' inline styles and the API docs' inline script are given nonces.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": None, "frame-ancestors": ["'none'"]}}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"

@@ -46,5 +46,6 @@ urlpatterns = [
         views.QuickReplyDeletePage.as_view(),
         name="admin-quick-reply-delete",
     ),
-    path("widget/demo/", views.WidgetDemoPage.as_view(), name="widget-demo"),
+    path("demo/widget/", views.WidgetDemoPage.as_view(), name="widget-demo"),
+    path("widget/<slug:slug>/", views.ShopWidgetPage.as_view(), name="widget"),
 ]

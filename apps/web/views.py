@@ -17,8 +17,10 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.generic import FormView, RedirectView, TemplateView, View
 
 from apps.accounts.models import Account
@@ -26,6 +28,7 @@ from apps.accounts.permissions import Perm, has_perm, perms_of
 from apps.accounts.selectors import account_get, accounts_of_shop
 from apps.backoffice import services
 from apps.conversations.lifecycle import agent_set_status
+from apps.core.csp import allow_framing
 from apps.core.errors import DomainError, Forbidden, InvalidFields, NotFound
 from apps.quickreplies import services as quick_services
 from apps.quickreplies.models import QuickReply
@@ -399,7 +402,7 @@ class WidgetDemoPage(TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         shop = Shop.objects.filter(slug=DEMO_SLUG).select_related("settings").first()
-        context["demo_shop"] = shop
+        context["widget_shop"] = shop
         if shop is not None:
             buyer_id = self.request.session.get("demo_buyer_id")
             if not buyer_id:
@@ -413,7 +416,47 @@ class WidgetDemoPage(TemplateView):
                     shop.settings.widget_secret.encode(), buyer_id.encode(), hashlib.sha256
                 ).hexdigest(),
                 "entrance": "member",
+                "product": "",
+                "order": "",
             }
+        return context
+
+
+@method_decorator(xframe_options_exempt, name="dispatch")
+class ShopWidgetPage(TemplateView):
+    """A shop's buyer widget (SPEC F1-F4, H3), mobile first, as ``static/js/embed.js`` frames it
+    from the shop's pages: ``?entrance=&product=&order=`` say where the buyer came from, and the
+    signed identity comes in the URL's fragment (``#buyer_id=&signature=&name=``), which never
+    reaches a server log nor a Referer. Only the shop's ``widget_origins`` (and this site) may
+    frame it (``apps.core.csp``); every other page may be framed by nobody."""
+
+    template_name = "web/widget_demo.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        shop = Shop.objects.filter(slug=kwargs["slug"]).select_related("settings").first()
+        if shop is None:
+            raise Http404(_("No such shop."))
+        self.shop = shop
+        response = super().get(request, *args, **kwargs)
+        allow_framing(response, list(shop.settings.widget_origins))
+        return response
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        settings = self.shop.settings
+        entrance = self.request.GET.get("entrance", "")
+        if entrance not in settings.entrances and settings.entrances:
+            entrance = settings.entrances[0]  # the session start refuses what is not offered
+        context["widget_shop"] = self.shop
+        context["widget"] = {
+            "shop": self.shop.slug,
+            "buyer_id": "",
+            "signature": "",
+            "entrance": entrance,
+            "product": self.request.GET.get("product", "")[:64],
+            "order": self.request.GET.get("order", "")[:64],
+            "from_hash": True,
+        }
         return context
 
 

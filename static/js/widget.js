@@ -317,12 +317,27 @@
 
   // --- Start: a signed session (H3), then the socket ----------------------------------------
 
-  api("POST", "session/", {
+  // The identity: in the page (the demo), or, framed by a shop's page (embed.js), in the URL's
+  // fragment, which no server log nor Referer sees (H3: the shop's server signed it).
+  var identity = { buyer_id: root.dataset.buyerId, signature: root.dataset.signature };
+  if (root.dataset.identityFromHash) {
+    var hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    identity = {
+      buyer_id: hash.get("buyer_id") || "",
+      signature: hash.get("signature") || "",
+      name: hash.get("name") || "",
+    };
+  }
+  var session = {
     shop: root.dataset.shop,
-    buyer_id: root.dataset.buyerId,
-    signature: root.dataset.signature,
+    buyer_id: identity.buyer_id,
+    signature: identity.signature,
     entrance: root.dataset.entrance,
-  }).then(
+  };
+  if (identity.name) session.name = identity.name;
+  if (root.dataset.product) session.product = root.dataset.product;
+  if (root.dataset.order) session.order = root.dataset.order;
+  api("POST", "session/", session).then(
     function (r) {
       if (!r.ok) {
         stateText.textContent = firstError(r.data) || msg("error");

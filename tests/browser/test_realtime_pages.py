@@ -74,7 +74,7 @@ def context(browser: Browser, server: Server, **options: object) -> BrowserConte
 
 def buyer_page(browser: Browser, server: Server) -> Page:
     page = context(browser, server, viewport=PHONE, is_mobile=True, has_touch=True).new_page()
-    page.goto("/widget/demo/")
+    page.goto("/demo/widget/")
     expect(page.locator("[data-state-text]")).to_have_text(
         "You are chatting with the service assistant."
     )

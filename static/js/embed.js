@@ -1,0 +1,80 @@
+/* The shop helpdesk widget on a shop's own page (SPEC F1, H3), one line:
+ *
+ *   <script src="https://HELPDESK/static/js/embed.js" data-shop="SHOP" data-entrance="product"
+ *           data-product="P" data-order="O" data-buyer-id="ID" data-signature="HMAC" async></script>
+ *
+ * A launcher button opens the widget (/widget/SHOP/) in an iframe; the page's origin must be one
+ * of the shop's widget origins, else the browser refuses to frame it. The signed buyer id (the
+ * shop's server computes the signature with its widget secret) travels in the URL's fragment.
+ * Optional: data-name, data-label and data-close-label (the button's texts), data-title (the
+ * frame's title).
+ * No dependencies. */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.dataset.shop) return;
+  var data = script.dataset;
+  var base = new URL(script.src, window.location.href).origin;
+
+  var query = new URLSearchParams();
+  ["entrance", "product", "order"].forEach(function (key) {
+    if (data[key]) query.set(key, data[key]);
+  });
+  var fragment = new URLSearchParams();
+  if (data.buyerId) fragment.set("buyer_id", data.buyerId);
+  if (data.signature) fragment.set("signature", data.signature);
+  if (data.name) fragment.set("name", data.name);
+  var src = base + "/widget/" + encodeURIComponent(data.shop) + "/?" + query.toString();
+  if (fragment.toString()) src += "#" + fragment.toString();
+
+  var chinese = document.documentElement.lang.indexOf("zh") === 0;
+  var label = data.label || (chinese ? "联系客服" : "Chat with us");
+  var closeLabel = data.closeLabel || (chinese ? "关闭" : "Close");
+  var button = document.createElement("button");
+  button.type = "button";
+  button.textContent = label;
+  button.setAttribute("aria-expanded", "false");
+  button.setAttribute("data-helpdesk-launcher", "");
+  button.style.cssText =
+    "position:fixed;right:16px;bottom:16px;z-index:2147483647;padding:12px 18px;border:0;" +
+    "border-radius:999px;background:#1f5fbf;color:#fff;font:600 15px system-ui,sans-serif;" +
+    "box-shadow:0 2px 8px rgba(0,0,0,.25);cursor:pointer";
+
+  var frame = null;
+  function open() {
+    if (!frame) {
+      frame = document.createElement("iframe");
+      frame.src = src;
+      frame.title = data.title || label;
+      frame.setAttribute("data-helpdesk-widget", "");
+      frame.allow = "clipboard-write";
+      var small = window.matchMedia("(max-width: 480px)").matches;
+      frame.style.cssText =
+        "position:fixed;z-index:2147483646;border:0;background:#fff;" +
+        (small
+          ? "inset:0;width:100%;height:calc(100% - 72px)"
+          : "right:16px;bottom:76px;width:380px;height:600px;max-height:calc(100vh - 96px);" +
+            "border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.25)");
+      document.body.appendChild(frame);
+    }
+    frame.hidden = false;
+    button.textContent = closeLabel;
+    button.setAttribute("aria-expanded", "true");
+  }
+  function close() {
+    if (frame) frame.hidden = true;
+    button.textContent = label;
+    button.setAttribute("aria-expanded", "false");
+  }
+  button.addEventListener("click", function () {
+    if (frame && !frame.hidden) close();
+    else open();
+  });
+
+  function mount() {
+    document.body.appendChild(button);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

@@ -1,0 +1,47 @@
+"""A widget for every shop (SPEC F1, H3; issue 9): ``/widget/<slug>/`` may be framed by the shop's
+widget origins alone, every other page by nobody."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.shops.models import ShopSettings
+from conftest import ShopKit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_shops_widget_may_be_framed_by_its_origins_only(shop_a: ShopKit):
+    ShopSettings.objects.filter(shop=shop_a.shop).update(
+        widget_origins=["https://shop-a.example", "https://m.shop-a.example"]
+    )
+    response = Client().get("/widget/shop-a/?entrance=product&product=p-1")
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == (
+        "frame-ancestors 'self' https://shop-a.example https://m.shop-a.example"
+    )
+    assert "X-Frame-Options" not in response
+    widget = response.context["widget"]
+    assert (widget["shop"], widget["entrance"], widget["product"]) == ("shop-a", "product", "p-1")
+    assert widget["from_hash"] and widget["signature"] == ""  # the identity is the fragment's
+
+
+def test_a_widget_with_no_origins_may_be_framed_by_the_helpdesk_alone(shop_a: ShopKit):
+    response = Client().get("/widget/shop-a/")
+    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"
+
+
+def test_every_other_page_may_be_framed_by_nobody(shop_a: ShopKit):
+    for path in ("/login/", "/signup/", "/demo/widget/"):
+        response = Client().get(path)
+        assert response["Content-Security-Policy"] == "frame-ancestors 'none'", path
+        assert response["X-Frame-Options"] == "DENY", path
+
+
+def test_an_unknown_shop_or_entrance(shop_a: ShopKit):
+    assert Client().get("/widget/no-such-shop/").status_code == 404
+    # an entrance the shop does not offer falls back to its first one
+    offered = ShopSettings.objects.get(shop=shop_a.shop).entrances
+    response = Client().get("/widget/shop-a/?entrance=nonsense")
+    assert response.context["widget"]["entrance"] == offered[0]
