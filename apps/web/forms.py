@@ -8,6 +8,7 @@ import zoneinfo
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -305,3 +306,54 @@ class QuickReplyImportForm(forms.Form):
             "and position, as the export writes it. The replies are added to the shop's."
         ),
     )
+
+
+class WidgetSettingsForm(forms.Form):
+    """The widget's settings (SPEC F1, H3); the names are the settings API's fields."""
+
+    widget_origins = forms.CharField(
+        label=_("Sites that may show the widget"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=_(
+            "One origin per line, e.g. https://www.example.com (scheme, host and port, no path). "
+            "Only pages of these sites can frame the widget."
+        ),
+    )
+    entrances = forms.MultipleChoiceField(
+        label=_("Entrances"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Where buyers may start a conversation from."),
+    )
+    allow_anonymous_buyers = forms.BooleanField(
+        label=_("Anonymous visitors may chat"),
+        required=False,
+        help_text=_("Without a signed buyer id. Off: the shop's pages must sign every buyer."),
+    )
+
+    def __init__(
+        self, *args: Any, entrance_choices: Iterable[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["entrances"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = list(entrance_choices)
+
+    def clean_widget_origins(self) -> list[str]:
+        origins: list[str] = []
+        bad: list[str] = []
+        for line in (self.cleaned_data.get("widget_origins") or "").splitlines():
+            value = line.strip().rstrip("/")
+            if not value:
+                continue
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                bad.append(value)
+            elif value not in origins:
+                origins.append(value)
+        if bad:
+            raise forms.ValidationError(
+                _("Not an origin (scheme://host[:port]): %(values)s") % {"values": ", ".join(bad)}
+            )
+        return origins

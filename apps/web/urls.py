@@ -46,6 +46,12 @@ urlpatterns = [
         views.QuickReplyDeletePage.as_view(),
         name="admin-quick-reply-delete",
     ),
+    path("admin/widget/", views.WidgetSettingsPage.as_view(), name="admin-widget"),
+    path(
+        "admin/widget/rotate-secret/",
+        views.WidgetSecretRotatePage.as_view(),
+        name="admin-widget-rotate",
+    ),
     path("demo/widget/", views.WidgetDemoPage.as_view(), name="widget-demo"),
     path("widget/<slug:slug>/", views.ShopWidgetPage.as_view(), name="widget"),
 ]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -27,7 +28,9 @@ from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm, perms_of
 from apps.accounts.selectors import account_get, accounts_of_shop
 from apps.backoffice import services
+from apps.backoffice.shop_settings import settings_update, widget_secret_rotate
 from apps.conversations.lifecycle import agent_set_status
+from apps.conversations.models import Entrance
 from apps.core.csp import allow_framing
 from apps.core.errors import DomainError, Forbidden, InvalidFields, NotFound
 from apps.quickreplies import services as quick_services
@@ -45,6 +48,7 @@ from apps.web.forms import (
     QuickReplyForm,
     QuickReplyImportForm,
     SignupForm,
+    WidgetSettingsForm,
     add_domain_error,
     perm_labels,
 )
@@ -596,3 +600,77 @@ class QuickReplyDeletePage(QuickReplyEditPage):
         quick_services.quick_reply_delete(actor=self.account, reply=self.reply)
         messages.success(request, _("The quick reply was deleted."))
         return redirect("web:admin-quick-replies")
+
+
+# --- The widget (SPEC F1, H3) ----------------------------------------------------------------
+
+
+class WidgetSettingsPage(ShopPermRequiredMixin, FormView):
+    """Allowed sites, entrances, anonymous visitors; the embed snippet, a live preview and, for
+    the main account, the widget secret and its rotation."""
+
+    required_perm = Perm.MANAGE_SETTINGS
+    template_name = "web/admin/widget.html"
+    form_class = WidgetSettingsForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["entrance_choices"] = Entrance.choices
+        return kwargs
+
+    def get_initial(self) -> dict[str, Any]:
+        s = self.account.shop.settings
+        return {
+            "widget_origins": "\n".join(s.widget_origins),
+            "entrances": list(s.entrances),
+            "allow_anonymous_buyers": s.allow_anonymous_buyers,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        shop = self.account.shop
+        settings = shop.settings
+        base = self.request.build_absolute_uri("/").rstrip("/")
+        preview_buyer = f"preview-{self.account.pk}"
+        signature = hmac.new(
+            settings.widget_secret.encode(), preview_buyer.encode(), hashlib.sha256
+        ).hexdigest()
+        fragment = urlencode({"buyer_id": preview_buyer, "signature": signature})
+        query = urlencode({"entrance": settings.entrances[0]} if settings.entrances else {})
+        context.update(
+            shop=shop,
+            snippet=(
+                f'<script src="{base}/static/js/embed.js" data-shop="{shop.slug}" '
+                'data-entrance="product" data-product="PRODUCT-ID" data-buyer-id="BUYER-ID" '
+                'data-signature="HMAC-SHA256-OF-BUYER-ID" async></script>'
+            ),
+            preview_url=f"/widget/{shop.slug}/?{query}#{fragment}",
+            widget_secret=settings.widget_secret if self.account.is_main else None,
+        )
+        return context
+
+    def form_valid(self, form: WidgetSettingsForm) -> HttpResponse:
+        try:
+            settings_update(actor=self.account, changes=dict(form.cleaned_data))
+        except DomainError as error:
+            _add_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("The widget settings were saved."))
+        return redirect("web:admin-widget")
+
+
+class WidgetSecretRotatePage(ShopPermRequiredMixin, View):
+    """H3: a new secret; the main account alone (the settings API's rule)."""
+
+    required_perm = Perm.MANAGE_SETTINGS
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not self.account.is_main:
+            raise PermissionDenied(_("Only the main account can rotate the widget secret."))
+        widget_secret_rotate(actor=self.account)
+        messages.success(
+            request,
+            _("A new widget secret is in place: signatures made with the old one no longer work."),
+        )
+        return redirect("web:admin-widget")

@@ -1,0 +1,102 @@
+"""The widget's admin page (SPEC F1, H3, G1; issue 9): allowed sites, entrances and anonymous
+visitors through the settings service, the embed snippet, a live preview, the secret for the main
+account alone."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm
+from apps.shops.models import ShopSettings
+from conftest import ShopKit
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "web:admin-widget"
+
+
+def signed_in(account: Account) -> Client:
+    client = Client()
+    client.force_login(account)
+    return client
+
+
+def settings_of(kit: ShopKit) -> ShopSettings:
+    return ShopSettings.objects.get(shop=kit.shop)
+
+
+def test_main_account_sets_the_allowed_sites_and_sees_snippet_secret_and_preview(
+    shop_a: ShopKit,
+):
+    client = signed_in(shop_a.main)
+    response = client.get(reverse(PAGE))
+    page = response.content.decode()
+    secret = settings_of(shop_a).widget_secret
+    assert "data-shop=&quot;shop-a&quot;" in page and "/static/js/embed.js" in page
+    assert secret in page
+    # the preview is the real widget, signed in as a test buyer of the shop
+    preview = urlsplit(response.context["preview_url"])
+    assert preview.path == "/widget/shop-a/"
+    identity = parse_qs(preview.fragment)
+    buyer = identity["buyer_id"][0]
+    expected = hmac.new(secret.encode(), buyer.encode(), hashlib.sha256).hexdigest()
+    assert identity["signature"] == [expected]
+
+    saved = client.post(
+        reverse(PAGE),
+        {
+            "widget_origins": "https://www.shop-a.example/\n\nhttp://127.0.0.1:8080",
+            "entrances": ["product", "order"],
+            "allow_anonymous_buyers": "on",
+        },
+    )
+    assert saved.status_code == 302
+    s = settings_of(shop_a)
+    assert s.widget_origins == ["https://www.shop-a.example", "http://127.0.0.1:8080"]
+    assert s.entrances == ["product", "order"] and s.allow_anonymous_buyers is True
+    # and the widget is framed from those sites alone
+    csp = Client().get("/widget/shop-a/")["Content-Security-Policy"]
+    assert csp == "frame-ancestors 'self' https://www.shop-a.example http://127.0.0.1:8080"
+
+
+def test_a_bad_site_is_shown_next_to_its_field_and_nothing_changes(shop_a: ShopKit):
+    before = settings_of(shop_a)
+    response = signed_in(shop_a.main).post(
+        reverse(PAGE),
+        {"widget_origins": "ftp://files.example\nhttps://shop.example/checkout", "entrances": []},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "ftp://files.example" in errors["widget_origins"][0]
+    assert "https://shop.example/checkout" in errors["widget_origins"][0]
+    after = settings_of(shop_a)
+    assert (after.widget_origins, after.entrances) == (before.widget_origins, before.entrances)
+
+
+def test_the_secret_is_the_main_accounts_alone(shop_a: ShopKit):
+    manager = shop_a.sub("m", {Perm.CHAT, Perm.MANAGE_SETTINGS})
+    secret = settings_of(shop_a).widget_secret
+    client = signed_in(manager)
+    page = client.get(reverse(PAGE)).content.decode()
+    assert secret not in page and "data-widget-preview" in page
+    assert client.post(reverse("web:admin-widget-rotate")).status_code == 403
+    assert settings_of(shop_a).widget_secret == secret
+    # the main account rotates it
+    assert signed_in(shop_a.main).post(reverse("web:admin-widget-rotate")).status_code == 302
+    assert settings_of(shop_a).widget_secret != secret
+
+
+def test_without_manage_settings_the_page_is_403_and_not_in_the_menu(shop_a: ShopKit):
+    agent = shop_a.sub("a", {Perm.CHAT})
+    client = signed_in(agent)
+    assert client.get(reverse(PAGE)).status_code == 403
+    assert client.post(reverse(PAGE), {"widget_origins": "https://x.example"}).status_code == 403
+    assert reverse(PAGE) not in client.get(reverse("web:workbench")).content.decode()
+    assert settings_of(shop_a).widget_origins == []
