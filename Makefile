@@ -22,14 +22,16 @@ run: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
-# Debian's Chromium for the browser tests (Playwright never downloads a browser here). As root
-# (CI) apt-get runs directly, otherwise through sudo.
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here) and a CJK
+# font, so that Chinese renders in the screenshots. As root (CI) apt-get runs directly, otherwise
+# through sudo.
 chromium:
-	@test -x /usr/bin/chromium || { \
+	@{ test -x /usr/bin/chromium && dpkg -s fonts-noto-cjk >/dev/null 2>&1; } || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  echo "Installing Debian's chromium (for the browser tests)…"; \
+	  echo "Installing Debian's chromium and fonts-noto-cjk (for the browser tests)…"; \
 	  $$SUDO apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+	    </dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
