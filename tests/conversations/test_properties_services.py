@@ -333,10 +333,16 @@ class RoutingMachine(RuleBasedStateMachine):
         )
 
     def step(
-        self, label: str, action: Callable[[], Any], *, exempt: frozenset[int] = frozenset()
+        self,
+        label: str,
+        action: Callable[[], Any],
+        *,
+        exempt: frozenset[int] = frozenset(),
+        claimed: frozenset[int] = frozenset(),
     ) -> None:
         """Run one operation and check every invariant against the state before and after.
-        A domain error (a refused operation) must change nothing."""
+        A domain error (a refused operation) must change nothing. ``claimed``: conversations an
+        agent took from the pool by hand, which C4's order of hand-outs does not bind."""
         note(f"{self.now:%H:%M:%S} {label}")
         before = read_world(self.shop_id)
         try:
@@ -352,11 +358,13 @@ class RoutingMachine(RuleBasedStateMachine):
             old = before.rows.get(r.id)
             if old is None or (old.state, old.agent_id) != (r.state, r.agent_id):
                 event(f"-> {r.state} {r.reason if r.state == State.ACTIVE else ''}")
-        self.check(before, after, set(exempt))
+        self.check(before, after, set(exempt), claimed)
 
     # -- invariants -----------------------------------------------------------------------
 
-    def check(self, before: World, after: World, exempt: set[int]) -> None:
+    def check(
+        self, before: World, after: World, exempt: set[int], claimed: frozenset[int] = frozenset()
+    ) -> None:
         rules = ShopSettings.objects.get(shop_id=self.shop_id)
         # Counter vs truth (DESIGN: load counters).
         for agent in after.agents.values():
@@ -378,7 +386,7 @@ class RoutingMachine(RuleBasedStateMachine):
                 assert r.agent_id == self.main.pk, ("B8", r)
         self.check_cap(before, after, exempt, rules)
         self.check_waiting(after, rules)
-        self.check_queue_order(before, after, rules)
+        self.check_queue_order(before, after, rules, claimed)
 
     def check_cap(self, before: World, after: World, exempt: set[int], rules: ShopSettings) -> None:
         """C1: counted per agent over the conversations this operation handed to it."""
@@ -429,8 +437,12 @@ class RoutingMachine(RuleBasedStateMachine):
             if r.state == State.QUEUED:
                 assert any(a.present for a in who), ("C3: queued with every candidate offline", r)
 
-    def check_queue_order(self, before: World, after: World, rules: ShopSettings) -> None:
-        """C4: wait_first or newest_first, re-queued ones in front; pooled after queued."""
+    def check_queue_order(
+        self, before: World, after: World, rules: ShopSettings, claimed: frozenset[int]
+    ) -> None:
+        """C4: wait_first or newest_first, re-queued ones in front; pooled after queued. A claim
+        from the pool is the agent's own choice, not a hand-out: a paused agent (who takes
+        nobody from the queue) may claim while buyers wait (docs/routing.md)."""
         newest = rules.queue_order == "newest_first"
 
         def key(r: Row) -> tuple[Any, ...]:
@@ -449,7 +461,7 @@ class RoutingMachine(RuleBasedStateMachine):
             old = before.rows.get(r.id)
             if old is None or r.state != State.ACTIVE or r.reason not in ("queue", "pool"):
                 continue
-            if old.state not in (State.QUEUED, State.POOLED):
+            if old.state not in (State.QUEUED, State.POOLED) or r.id in claimed:
                 continue
             taker = after.agents[r.agent_id or 0]
             for waiting in still:
@@ -604,6 +616,7 @@ class RoutingMachine(RuleBasedStateMachine):
             f"{actor.pk} claims {c.pk}",
             lambda: conv.conversation_claim(conversation=c, actor=actor),
             exempt=exempt,
+            claimed=frozenset({c.pk}),
         )
 
     @precondition(lambda self: self.ready and len(self.accounts) > 1)

@@ -244,6 +244,25 @@ def test_b11_pool_claimed_by_hand_when_auto_assign_is_off(desk):
     assert c.agent_id == a.pk and c.from_offline_message and desk.load(a) == 1
 
 
+def test_b11_a_paused_agent_may_claim_from_the_pool_while_buyers_wait_in_the_queue(desk):
+    # given a pooled conversation (nobody was there), then a full agent and a queued buyer
+    desk.settings(offline_handling="pool", pool_auto_assign=False, default_max_concurrent=1)
+    a = desk.agent("a", status="offline")
+    p = desk.agent("p", status="offline")
+    pooled = desk.ask("b0")
+    desk.status(a, "online")
+    desk.ask("b1")  # a is full now
+    waiting = desk.ask("b2")
+    assert (desk.fresh(pooled).state, desk.fresh(waiting).state) == (State.POOLED, State.QUEUED)
+    # when p, paused (it takes nobody from the queue), claims the pooled conversation by hand
+    desk.status(p, "paused")
+    claimed = conv.conversation_claim(conversation=pooled, actor=p)
+    # then the claim is its own choice and stands; the queued buyer keeps waiting for a hand-out
+    # (C4 orders hand-outs, not claims: docs/routing.md, found by the property test)
+    assert claimed.state == State.ACTIVE and claimed.agent_id == p.pk
+    assert desk.fresh(waiting).state == State.QUEUED and desk.load(p) == 1
+
+
 def test_b12_transfer_to_named_account_past_its_max_with_notice_and_note(desk):
     desk.settings(default_max_concurrent=1)
     a = desk.agent("a", weight=50)
