@@ -15,7 +15,14 @@ from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 from apps.accounts.models import Account, AccountKind, login_name
-from apps.accounts.permissions import ALL_PERMS, DEFAULT_SUB_PERMS, Perm, perms_of, set_perms
+from apps.accounts.permissions import (
+    ALL_PERMS,
+    DEFAULT_SUB_PERMS,
+    Perm,
+    has_perm,
+    perms_of,
+    set_perms,
+)
 from apps.conversations.lifecycle import (
     agent_left_routing,
     agent_remove,
@@ -23,7 +30,7 @@ from apps.conversations.lifecycle import (
     agent_state_create,
     capacity_changed,
 )
-from apps.core.errors import Forbidden, InvalidInput
+from apps.core.errors import Forbidden, InvalidFields, InvalidInput
 from apps.core.realtime import account_group, send_to_group_on_commit
 from apps.core.types import UNSET, Unset
 from apps.routing.locking import lock_shop
@@ -324,3 +331,41 @@ def me_update(
         account.display_name = display_name.strip()
         account.save(update_fields=["display_name"])
     return account
+
+
+@transaction.atomic
+def shop_profile_update(
+    *, actor: Account, name: str | None = None, time_zone: str | None = None
+) -> Shop:
+    """The shop's name and time zone (G1; the main account or ``manage_settings``). The time zone
+    sets the shop's days (business hours, D1's once a day, metrics); nothing is re-routed."""
+    if not has_perm(actor, Perm.MANAGE_SETTINGS):
+        raise Forbidden(_("You need the manage settings permission."))
+    errors: dict[str, list[str]] = {}
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors["name"] = [_("This field may not be blank.")]
+        elif len(name) > 100:
+            errors["name"] = [_("A shop name has at most %(n)d characters.") % {"n": 100}]
+    if time_zone is not None and time_zone not in _time_zones():
+        errors["time_zone"] = [_("Unknown time zone.")]
+    if errors:
+        raise InvalidFields(errors)
+    shop = Shop.objects.select_for_update().get(pk=actor.shop_id)
+    changed = []
+    if name is not None and name != shop.name:
+        shop.name = name
+        changed.append("name")
+    if time_zone is not None and time_zone != shop.time_zone:
+        shop.time_zone = time_zone
+        changed.append("time_zone")
+    if changed:
+        shop.save(update_fields=changed)
+    return shop
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Every time zone a shop may take, sorted."""
+    return tuple(sorted(_time_zones()))

@@ -357,3 +357,40 @@ class WidgetSettingsForm(forms.Form):
                 _("Not an origin (scheme://host[:port]): %(values)s") % {"values": ", ".join(bad)}
             )
         return origins
+
+
+class ShopProfileForm(forms.Form):
+    """G1: the shop's profile and the switch of the whole service; the API's field names."""
+
+    name = forms.CharField(label=_("Shop name"), max_length=100, help_text=_("What buyers see."))
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        help_text=_("Sets the shop's days: business hours, the once-a-day welcome, metrics."),
+    )
+    language = forms.ChoiceField(
+        label=_("Language of automatic messages"),
+        help_text=_("The language buyers read the default automatic texts in."),
+    )
+    system_enabled = forms.BooleanField(
+        label=_("Customer service is on"),
+        required=False,
+        help_text=_(
+            "Off: buyers cannot start a conversation (the widget says the service is not "
+            "available); conversations already open go on."
+        ),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        time_zones: Iterable[str],
+        languages: Iterable[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        zone = self.fields["time_zone"]
+        assert isinstance(zone, forms.ChoiceField)
+        zone.choices = [(z, z) for z in time_zones]
+        language = self.fields["language"]
+        assert isinstance(language, forms.ChoiceField)
+        language.choices = list(languages)

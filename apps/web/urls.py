@@ -46,6 +46,7 @@ urlpatterns = [
         views.QuickReplyDeletePage.as_view(),
         name="admin-quick-reply-delete",
     ),
+    path("admin/shop/", views.ShopProfilePage.as_view(), name="admin-shop"),
     path("admin/widget/", views.WidgetSettingsPage.as_view(), name="admin-widget"),
     path(
         "admin/widget/rotate-secret/",

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
@@ -38,7 +39,7 @@ from apps.quickreplies.models import QuickReply
 from apps.quickreplies.selectors import replies_visible_to, reply_get
 from apps.routing.models import AgentStatus, Group
 from apps.routing.snapshot import effective_max
-from apps.shops.models import Shop
+from apps.shops.models import Shop, ShopSettings
 from apps.web.demo import DEMO_SLUG
 from apps.web.forms import (
     AccountCreateForm,
@@ -47,6 +48,7 @@ from apps.web.forms import (
     PasswordResetForm,
     QuickReplyForm,
     QuickReplyImportForm,
+    ShopProfileForm,
     SignupForm,
     WidgetSettingsForm,
     add_domain_error,
@@ -674,3 +676,51 @@ class WidgetSecretRotatePage(ShopPermRequiredMixin, View):
             _("A new widget secret is in place: signatures made with the old one no longer work."),
         )
         return redirect("web:admin-widget")
+
+
+# --- The shop's profile (G1) -------------------------------------------------------------------
+
+
+class ShopProfilePage(ShopPermRequiredMixin, FormView):
+    """Name, time zone, language of automatic messages and the service's switch, saved together
+    (one transaction) through the same services as ``PATCH /api/v1/shop/`` and
+    ``PATCH /api/v1/settings/``."""
+
+    required_perm = Perm.MANAGE_SETTINGS
+    template_name = "web/admin/shop.html"
+    form_class = ShopProfileForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["time_zones"] = services.time_zones()
+        kwargs["languages"] = ShopSettings._meta.get_field("language").choices or []
+        return kwargs
+
+    def get_initial(self) -> dict[str, Any]:
+        shop = self.account.shop
+        return {
+            "name": shop.name,
+            "time_zone": shop.time_zone,
+            "language": shop.settings.language,
+            "system_enabled": shop.settings.system_enabled,
+        }
+
+    def form_valid(self, form: ShopProfileForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                services.shop_profile_update(
+                    actor=self.account, name=data["name"], time_zone=data["time_zone"]
+                )
+                settings_update(
+                    actor=self.account,
+                    changes={
+                        "language": data["language"],
+                        "system_enabled": data["system_enabled"],
+                    },
+                )
+        except DomainError as error:
+            _add_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("The shop's profile was saved."))
+        return redirect("web:admin-shop")

@@ -29,6 +29,7 @@ PAGES = [
     ("quick-replies", "/admin/quick-replies/", "Quick replies", "快捷回复"),
     ("quick-reply-new", "/admin/quick-replies/new/", "New shop-wide reply", "新建店铺共享回复"),
     ("widget", "/admin/widget/", "Widget", "咨询窗口"),
+    ("shop", "/admin/shop/", "Shop profile", "店铺资料"),
 ]
 
 

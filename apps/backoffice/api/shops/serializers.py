@@ -9,6 +9,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from apps.automation import hours
+from apps.backoffice.services import time_zones
 from apps.conversations.models import Entrance
 from apps.shops.models import ShopSettings
 
@@ -121,3 +122,19 @@ class SettingsSchema(OpenApiSerializerExtension):
         )
         schema["required"] = [f for f in schema.get("required", []) if f != "widget_secret"]
         return schema
+
+
+class ShopProfileSerializer(serializers.Serializer[Any]):
+    """The shop itself (G1): ``slug`` (its login name) and the quota are read-only."""
+
+    slug = serializers.CharField(read_only=True)
+    name = serializers.CharField(max_length=100, required=False)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    sub_account_quota = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+    def validate_time_zone(self, value: str) -> str:
+        # Here too, so that a bad zone is named with the other fields' errors at once.
+        if value not in time_zones():
+            raise serializers.ValidationError(_("Unknown time zone."))
+        return value

@@ -8,7 +8,12 @@ from rest_framework.views import APIView
 from apps.accounts.api_permissions import IsStaff
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
-from apps.backoffice.api.shops.serializers import SettingsSerializer, WidgetSecretSerializer
+from apps.backoffice.api.shops.serializers import (
+    SettingsSerializer,
+    ShopProfileSerializer,
+    WidgetSecretSerializer,
+)
+from apps.backoffice.services import shop_profile_update
 from apps.backoffice.shop_settings import ROUTING_FIELDS, settings_update, widget_secret_rotate
 from apps.core.errors import Forbidden
 from apps.shops.models import ShopSettings
@@ -61,3 +66,21 @@ class WidgetSecretView(APIView):
         if not _staff(request).is_main:
             raise Forbidden("Only the main account can rotate the widget secret.")
         return Response({"widget_secret": widget_secret_rotate(actor=_staff(request))})
+
+
+class ShopProfileView(APIView):
+    """The caller's shop: all staff read it; changing its name or time zone needs
+    ``manage_settings`` (the main account has it)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses=ShopProfileSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(ShopProfileSerializer(_staff(request).shop).data)
+
+    @extend_schema(request=ShopProfileSerializer, responses=ShopProfileSerializer)
+    def patch(self, request: Request) -> Response:
+        data = ShopProfileSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        shop = shop_profile_update(actor=_staff(request), **data.validated_data)
+        return Response(ShopProfileSerializer(shop).data)
