@@ -114,10 +114,14 @@ def principal_context(
     return product, order
 
 
+def buyer_signature(secret: str, buyer_id: str) -> str:
+    """H3: hex HMAC-SHA256 of the UTF-8 buyer id, keyed with the UTF-8 widget secret (what a
+    shop's server computes; the demo page and the widget preview play that server)."""
+    return hmac.new(secret.encode(), buyer_id.encode(), hashlib.sha256).hexdigest()
+
+
 def signature_valid(secret: str, buyer_id: str, signature: str) -> bool:
-    """H3: hex HMAC-SHA256 of the UTF-8 buyer id, keyed with the UTF-8 widget secret."""
-    expected = hmac.new(secret.encode(), buyer_id.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return hmac.compare_digest(buyer_signature(secret, buyer_id), signature.strip().lower())
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 
 class HasKeywords(Protocol):
-    keywords: list[str]
+    @property
+    def keywords(self) -> Sequence[str]: ...
+
+
+R = TypeVar("R", bound=HasKeywords)
 
 
 @dataclass(frozen=True)
-class Ranked:
-    reply: HasKeywords
+class Ranked(Generic[R]):
+    reply: R
     matched: tuple[str, ...]  # the reply's keywords found in the message, in the reply's order
 
 
@@ -23,7 +27,7 @@ def matched_keywords(keywords: Iterable[str], message: str) -> tuple[str, ...]:
     return tuple(k for k in keywords if k and k.casefold() in text)
 
 
-def ranked(replies: Sequence[HasKeywords], message: str) -> list[Ranked]:
+def ranked(replies: Sequence[R], message: str) -> list[Ranked[R]]:
     """Every reply, those whose keywords occur in ``message`` first (more matched keywords
     first), each group in the given order."""
     scored = [Ranked(r, matched_keywords(r.keywords, message)) for r in replies]

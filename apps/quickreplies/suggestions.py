@@ -9,13 +9,20 @@ message path is pinned by query counts and by the latency benchmark (issue 8).""
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
-from apps.quickreplies.matching import matched_keywords
+from apps.quickreplies.matching import ranked
 from apps.quickreplies.models import QuickReply
 
-# By shop: (version, [(reply id, owner id or None, keywords)]) of the replies with keywords, in
-# the list's order (category, position, id).
-_Entries = list[tuple[int, int | None, tuple[str, ...]]]
+
+class _Entry(NamedTuple):
+    pk: int
+    owner: int | None
+    keywords: list[str]
+
+
+# By shop: (version, the replies with keywords, in the list's order: category, position, id).
+_Entries = list[_Entry]
 _cache: dict[int, tuple[int, _Entries]] = {}
 _lock = threading.Lock()
 
@@ -26,8 +33,8 @@ def _entries(shop_id: int, version: int) -> _Entries:
     if cached is not None and cached[0] == version:
         return cached[1]
     rows = QuickReply.objects.filter(shop_id=shop_id).order_by("category", "position", "id")
-    entries: _Entries = [
-        (pk, owner, tuple(keywords))
+    entries = [
+        _Entry(pk, owner, keywords)
         for pk, owner, keywords in rows.values_list("id", "owner_id", "keywords")
         if keywords
     ]
@@ -41,12 +48,5 @@ def matching_reply_ids(*, shop_id: int, version: int, agent_id: int, text: str) 
     more matched keywords first; ``version``: the shop's ``quick_replies_version``."""
     if version == 0:
         return []
-    scored = []
-    for pk, owner, keywords in _entries(shop_id, version):
-        if owner is not None and owner != agent_id:
-            continue
-        matched = matched_keywords(keywords, text)
-        if matched:
-            scored.append((len(matched), pk))
-    scored.sort(key=lambda pair: -pair[0])  # stable: the list's order among equals
-    return [pk for _n, pk in scored]
+    usable = [e for e in _entries(shop_id, version) if e.owner in (None, agent_id)]
+    return [s.reply.pk for s in ranked(usable, text) if s.matched]

@@ -16,8 +16,8 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.permissions import ALL_PERMS, Perm
-from apps.core.errors import DomainError
-from apps.quickreplies.models import KEYWORD_MAX, KEYWORDS_MAX
+from apps.core.errors import DomainError, InvalidFields
+from apps.quickreplies.services import cleaned as quick_replies_cleaned
 from apps.routing.models import Group
 from apps.shops.models import Shop
 
@@ -44,7 +44,13 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 def add_domain_error(form: forms.Form, error: DomainError) -> None:
-    """Show a service's error on the field it names, or above the form."""
+    """Show a service's error on the field it names, or above the form; every field's messages
+    of an ``InvalidFields``."""
+    if isinstance(error, InvalidFields):
+        for name, problems in error.errors.items():
+            for problem in problems:
+                form.add_error(name if name in form.fields else None, problem)
+        return
     field = error.field if error.field in form.fields else None
     form.add_error(field, error.message)
 
@@ -284,18 +290,26 @@ class QuickReplyForm(forms.Form):
     )
 
     def clean_keywords(self) -> list[str]:
-        """Checked here too, so that its errors show with the others at once."""
         raw = self.cleaned_data.get("keywords") or ""
-        words = [k.strip() for k in _KEYWORD_SPLIT.split(raw) if k.strip()]
-        if any(len(w) > KEYWORD_MAX for w in words):
-            raise forms.ValidationError(
-                _("A keyword has at most %(n)d characters.") % {"n": KEYWORD_MAX}
+        return [k.strip() for k in _KEYWORD_SPLIT.split(raw) if k.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        """The service's own rules (``quickreplies.services.cleaned``) on what the fields let
+        through, so that their errors show with the fields' at once."""
+        data = super().clean() or {}
+        try:
+            quick_replies_cleaned(
+                text=data.get("text") or "",
+                keywords=data.get("keywords") or [],
+                category=data.get("category") or "",
+                position=data.get("position") or 0,
             )
-        if len(set(words)) > KEYWORDS_MAX:
-            raise forms.ValidationError(
-                _("A reply has at most %(n)d keywords.") % {"n": KEYWORDS_MAX}
-            )
-        return words
+        except InvalidFields as error:
+            for name, problems in error.errors.items():
+                if name not in self.errors:
+                    for problem in problems:
+                        self.add_error(name, problem)
+        return data
 
 
 class QuickReplyImportForm(forms.Form):

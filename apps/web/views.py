@@ -3,13 +3,10 @@ redirect (POST-redirect-GET); domain errors go back onto the form or into a mess
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -30,10 +27,11 @@ from apps.accounts.permissions import Perm, has_perm, perms_of
 from apps.accounts.selectors import account_get, accounts_of_shop
 from apps.backoffice import services
 from apps.backoffice.shop_settings import settings_update, widget_secret_rotate
+from apps.conversations.buyers import buyer_signature
 from apps.conversations.lifecycle import agent_set_status
 from apps.conversations.models import Entrance
 from apps.core.csp import allow_framing
-from apps.core.errors import DomainError, Forbidden, InvalidFields, NotFound
+from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.quickreplies import services as quick_services
 from apps.quickreplies.models import QuickReply
 from apps.quickreplies.selectors import replies_visible_to, reply_get
@@ -418,9 +416,7 @@ class WidgetDemoPage(TemplateView):
                 "shop": shop.slug,
                 "buyer_id": buyer_id,
                 # H3, as the shop's server computes it (API.md, buyer widget).
-                "signature": hmac.new(
-                    shop.settings.widget_secret.encode(), buyer_id.encode(), hashlib.sha256
-                ).hexdigest(),
+                "signature": buyer_signature(shop.settings.widget_secret, buyer_id),
                 "entrance": "member",
                 "product": "",
                 "order": "",
@@ -469,16 +465,6 @@ class ShopWidgetPage(TemplateView):
 # --- Quick replies (SPEC D7) ---------------------------------------------------------------
 
 
-def _add_errors(form: forms.Form, error: DomainError) -> None:
-    """A service's errors next to their fields, every one of them (InvalidFields)."""
-    if isinstance(error, InvalidFields):
-        for field, problems in error.errors.items():
-            for problem in problems:
-                form.add_error(field if field in form.fields else None, problem)
-    else:
-        add_domain_error(form, error)
-
-
 class QuickReplyAccessMixin(StaffPageMixin):
     """Open to the accounts that chat (their personal replies) and to those who manage the
     shop's settings (the shop-wide ones); others get the readable 403."""
@@ -518,7 +504,7 @@ class QuickReplyListPage(QuickReplyAccessMixin, FormView):
         except DomainError as error:
             if isinstance(error, Forbidden):
                 raise PermissionDenied(error.message) from None
-            _add_errors(form, error)
+            add_domain_error(form, error)
             return self.form_invalid(form)
         messages.success(self.request, _("%(n)d quick replies were added.") % {"n": len(made)})
         return redirect("web:admin-quick-replies")
@@ -588,7 +574,7 @@ class QuickReplyEditPage(QuickReplyAccessMixin, FormView):
                     position=data["position"],
                 )
         except DomainError as error:
-            _add_errors(form, error)
+            add_domain_error(form, error)
             return self.form_invalid(form)
         messages.success(self.request, _("The quick reply was saved."))
         return redirect("web:admin-quick-replies")
@@ -634,9 +620,7 @@ class WidgetSettingsPage(ShopPermRequiredMixin, FormView):
         settings = shop.settings
         base = self.request.build_absolute_uri("/").rstrip("/")
         preview_buyer = f"preview-{self.account.pk}"
-        signature = hmac.new(
-            settings.widget_secret.encode(), preview_buyer.encode(), hashlib.sha256
-        ).hexdigest()
+        signature = buyer_signature(settings.widget_secret, preview_buyer)
         fragment = urlencode({"buyer_id": preview_buyer, "signature": signature})
         query = urlencode({"entrance": settings.entrances[0]} if settings.entrances else {})
         context.update(
@@ -655,7 +639,7 @@ class WidgetSettingsPage(ShopPermRequiredMixin, FormView):
         try:
             settings_update(actor=self.account, changes=dict(form.cleaned_data))
         except DomainError as error:
-            _add_errors(form, error)
+            add_domain_error(form, error)
             return self.form_invalid(form)
         messages.success(self.request, _("The widget settings were saved."))
         return redirect("web:admin-widget")
@@ -720,7 +704,7 @@ class ShopProfilePage(ShopPermRequiredMixin, FormView):
                     },
                 )
         except DomainError as error:
-            _add_errors(form, error)
+            add_domain_error(form, error)
             return self.form_invalid(form)
         messages.success(self.request, _("The shop's profile was saved."))
         return redirect("web:admin-shop")

@@ -21,7 +21,7 @@ from apps.conversations.models import Message, Sender
 from apps.conversations.selectors import conversation_get
 from apps.core.errors import InvalidFields
 from apps.quickreplies import services
-from apps.quickreplies.matching import matched_keywords
+from apps.quickreplies.matching import ranked
 from apps.quickreplies.models import KEYWORD_MAX, KEYWORDS_MAX, TEXT_MAX, QuickReply
 from apps.quickreplies.selectors import replies_for, replies_visible_to, reply_get
 
@@ -151,10 +151,10 @@ class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
             .first()
         )
         text = latest.body if latest is not None else ""
-        rows = replies_for(account)
-        scored = [(r, matched_keywords(r.keywords, text)) for r in rows]
-        scored.sort(key=lambda pair: -len(pair[1]))  # stable: the list's order within each
-        results = [{**reply_payload(r), "matched_keywords": list(m)} for r, m in scored]
+        results = [
+            {**reply_payload(s.reply), "matched_keywords": list(s.matched)}
+            for s in ranked(replies_for(account), text)
+        ]
         return Response({"message": latest.pk if latest else None, "results": results})
 
     @extend_schema(
