@@ -9,12 +9,12 @@ import re
 import pytest
 from playwright.sync_api import Browser, expect
 
-from apps.web.demo import DEMO_PASSWORD
 from tests.browser.test_realtime_pages import (  # fixtures: one demo server for this module
     browser,
     buyer_page,
     context,
     demo_server,
+    online_on_the_workbench,
 )
 from tests.realtime.servers import Server
 
@@ -30,14 +30,7 @@ def test_a_keyword_in_the_buyers_message_brings_its_quick_reply_first(
 ):
     # Given 小王 online on the workbench and a buyer he serves, the conversation open
     agent = context(browser, demo_server).new_page()
-    agent.goto("/login/")
-    agent.get_by_label("Login name").fill("demo:xiaowang")
-    agent.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-    agent.get_by_role("button", name="Sign in").click()
-    expect(agent).to_have_url(re.compile(r"/workbench/$"))
-    expect(agent.locator("[data-connection-text]")).to_have_text("Connected")
-    agent.locator("label[for=status-online]").click()
-    expect(agent.locator("#status-online")).to_be_checked()
+    online_on_the_workbench(agent, "demo:xiaowang")
     buyer = buyer_page(browser, demo_server)
     buyer.get_by_role("button", name="Talk to a human agent").click()
     expect(buyer.locator("[data-state-text]")).to_have_text("An agent is with you.")

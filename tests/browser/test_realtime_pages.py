@@ -72,6 +72,18 @@ def context(browser: Browser, server: Server, **options: object) -> BrowserConte
     return ctx
 
 
+def online_on_the_workbench(page: Page, login: str) -> None:
+    """Sign ``login`` in (the demo password), wait for the workbench's socket, go online."""
+    page.goto("/login/")
+    page.get_by_label("Login name").fill(login)
+    page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/workbench/$"))
+    expect(page.locator("[data-connection-text]")).to_have_text("Connected")
+    page.locator("label[for=status-online]").click()
+    expect(page.locator("#status-online")).to_be_checked()
+
+
 def buyer_page(browser: Browser, server: Server) -> Page:
     page = context(browser, server, viewport=PHONE, is_mobile=True, has_touch=True).new_page()
     page.goto("/demo/widget/")
@@ -87,14 +99,7 @@ def test_agent_and_buyers_chat_live_with_queue_waiting_times_and_rating(
     # Given 小王 of the demo shop, signed in on the workbench with a fake clock, online, max 1
     agent = context(browser, demo_server).new_page()
     agent.clock.install()
-    agent.goto("/login/")
-    agent.get_by_label("Login name").fill("demo:xiaowang")
-    agent.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
-    agent.get_by_role("button", name="Sign in").click()
-    expect(agent).to_have_url(re.compile(r"/workbench/$"))
-    expect(agent.locator("[data-connection-text]")).to_have_text("Connected")
-    agent.locator("label[for=status-online]").click()
-    expect(agent.locator("#status-online")).to_be_checked()
+    online_on_the_workbench(agent, "demo:xiaowang")
     agent.get_by_label("My max concurrent conversations").fill("1")
     agent.get_by_role("button", name="Save").click()
     expect(agent.get_by_text("Saved.")).to_be_visible()
