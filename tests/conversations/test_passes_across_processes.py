@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.conversations import lifecycle as conv
+from apps.conversations.api.views import conversation_data
 from apps.conversations.lifecycle import transitions
 from apps.conversations.models import State
 
@@ -58,3 +59,22 @@ def test_a_lone_request_asks_nothing_more(desk):
 
 
 ELSEWHERE = "AND NOT (state = "
+
+
+def test_queued_requests_decided_elsewhere_are_answered_with_their_figures(desk):
+    # given one agent taking one buyer, and two buyers another process's pass queued (C5)
+    desk.agent("a", max_concurrent=1)
+    first = conv.conversation_open(buyer=desk.buyer("b0"), human=True)
+    queued = [conv.conversation_open(buyer=desk.buyer(f"b{n}"), human=True) for n in (1, 2)]
+    transitions.route_pending(shop_id=desk.shop_id)
+    assert [desk.fresh(c).state for c in [first, *queued]] == [State.ACTIVE, *[State.QUEUED] * 2]
+    # and a third buyer's request, stored after that pass
+    mine = conv.conversation_open(buyer=desk.buyer("b3"), human=True)
+    # when this process's pass runs while the three queued buyers' threads wait for it
+    waiting = frozenset({mine.pk, *(c.pk for c in queued)})
+    decided = transitions._route_pending(desk.shop_id, timezone.now(), waiting=waiting)
+    # then each answer carries its own place in the queue, with no query more
+    with CaptureQueriesContext(connection) as after:
+        places = [conversation_data(decided[c.pk])["queue"] for c in [*queued, mine]]
+    assert len(after) == 0
+    assert [p["position"] for p in places] == [1, 2, 3]

@@ -44,6 +44,7 @@ from apps.conversations.models import (
     State,
 )
 from apps.conversations.selectors import (
+    QUEUE_FIGURES,
     queue_figures_all,
     routing_request,
     with_routing_facts,
@@ -521,7 +522,14 @@ def _route_pending(
             break
     if elsewhere:  # as a request answers them (``_fresh``), read together after the pass
         rows = Conversation.objects.select_related("buyer", "product", "order", "shop")
-        decided.update((conv.pk, conv) for conv in rows.filter(pk__in=elsewhere))
+        told = list(rows.filter(pk__in=elsewhere))
+        if any(conv.state == State.QUEUED for conv in told):
+            # Their answers' queue figures (C5) from one read of the queue, not one each.
+            figures = queue_figures_all(shop_id=shop_id)
+            for conv in told:
+                if conv.state == State.QUEUED:
+                    setattr(conv, QUEUE_FIGURES, figures.get(conv.pk))
+        decided.update((conv.pk, conv) for conv in told)
     return decided
 
 
