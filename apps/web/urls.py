@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import views
+from apps.web import automation_pages, groups_pages, routing_pages, views
 
 app_name = "web"
 
@@ -56,3 +56,5 @@ urlpatterns = [
     path("demo/widget/", views.WidgetDemoPage.as_view(), name="widget-demo"),
     path("widget/<slug:slug>/", views.ShopWidgetPage.as_view(), name="widget"),
 ]
+# The settings pages of G1, one module per area.
+urlpatterns += groups_pages.urlpatterns + routing_pages.urlpatterns + automation_pages.urlpatterns
