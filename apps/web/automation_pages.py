@@ -1,4 +1,5 @@
-"""The automatic replies, silence timeouts, private contacts and intent rules pages (SPEC D, B8, B5, G1; issue 9)."""
+"""The automatic replies, silence timeouts, private contacts and intent rules pages
+(SPEC D, B8, B5, G1; issue 9)."""
 
 from __future__ import annotations
 
