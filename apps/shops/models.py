@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +20,16 @@ def default_business_hours() -> dict[str, Any]:
 
 def default_entrances() -> list[str]:
     return ["product", "order", "member"]
+
+
+DEFAULT_WIDGET_COLOR = "#1f5fbf"
+
+
+class WidgetPosition(models.TextChoices):
+    """The corner of the shop's page where the embed script puts the widget's launcher."""
+
+    RIGHT = "right", _("Bottom right")
+    LEFT = "left", _("Bottom left")
 
 
 def default_quota() -> int:
@@ -137,6 +147,20 @@ class ShopSettings(models.Model):
     recent_orders_days = models.PositiveIntegerField(default=30)
     widget_origins = models.JSONField(default=list, blank=True)
     widget_secret = models.CharField(max_length=64)
+    # How the widget looks on the buyer's phone (seed 003, 手机端的展示设置): its title (empty: the
+    # shop's name), accent colour, the launcher's corner on the shop's page, and the greeting the
+    # buyer reads before writing anything (empty: none; the assistant's greeting comes with the
+    # conversation).
+    widget_title = models.CharField(max_length=40, blank=True)
+    widget_color = models.CharField(
+        max_length=7,
+        default=DEFAULT_WIDGET_COLOR,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour as #RRGGBB, e.g. #1f5fbf."))],
+    )
+    widget_position = models.CharField(
+        max_length=8, choices=WidgetPosition.choices, default=WidgetPosition.RIGHT
+    )
+    widget_greeting = models.CharField(max_length=200, blank=True)
     # Bumped with every change of the shop's quick replies (SPEC D7), in the same transaction:
     # a process keeps the shop's keywords while this is unchanged, and a buyer's message, which
     # reads the settings anyway, needs no query to know whether any reply could match (0: the
@@ -149,3 +173,13 @@ class ShopSettings(models.Model):
 
     def __str__(self) -> str:
         return f"settings of {self.shop_id}"
+
+    def widget_appearance(self) -> dict[str, Any]:
+        """What the widget page and the embed script show (seed 003's display settings)."""
+        return {
+            "title": self.widget_title or self.shop.name,
+            "color": self.widget_color,
+            "position": self.widget_position,
+            "greeting": self.widget_greeting,
+            "system_enabled": self.system_enabled,
+        }

@@ -19,7 +19,7 @@ from apps.accounts.permissions import ALL_PERMS, Perm
 from apps.core.errors import DomainError, InvalidFields
 from apps.quickreplies.services import cleaned as quick_replies_cleaned
 from apps.routing.models import Group
-from apps.shops.models import Shop
+from apps.shops.models import Shop, WidgetPosition
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 # What AUTH_PASSWORD_VALIDATORS ask for, said before the services check it.
@@ -344,6 +344,33 @@ class WidgetSettingsForm(forms.Form):
         label=_("Anonymous visitors may chat"),
         required=False,
         help_text=_("Without a signed buyer id. Off: the shop's pages must sign every buyer."),
+    )
+    # How it looks (seed 003): the settings API's fields and the model's rules.
+    widget_title = forms.CharField(
+        label=_("Title"),
+        required=False,
+        max_length=40,
+        help_text=_("At the top of the widget. Empty: the shop's name."),
+    )
+    widget_color = forms.RegexField(
+        label=_("Colour"),
+        regex=r"^#[0-9a-fA-F]{6}$",
+        error_messages={"invalid": _("A colour as #RRGGBB, e.g. #1f5fbf.")},
+        widget=forms.TextInput(attrs={"type": "color"}),
+        help_text=_("The header, the buttons and the launcher on your pages."),
+    )
+    widget_position = forms.ChoiceField(
+        label=_("Launcher position"),
+        choices=WidgetPosition.choices,
+        widget=forms.RadioSelect,
+        help_text=_("The corner of your pages where the chat button sits."),
+    )
+    widget_greeting = forms.CharField(
+        label=_("Greeting"),
+        required=False,
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("What buyers read before they write anything. Empty: none."),
     )
 
     def __init__(

@@ -408,6 +408,7 @@ class WidgetDemoPage(TemplateView):
         shop = Shop.objects.filter(slug=DEMO_SLUG).select_related("settings").first()
         context["widget_shop"] = shop
         if shop is not None:
+            context["appearance"] = shop.settings.widget_appearance()
             buyer_id = self.request.session.get("demo_buyer_id")
             if not buyer_id:
                 buyer_id = f"visitor-{secrets.token_hex(4)}"
@@ -450,6 +451,7 @@ class ShopWidgetPage(TemplateView):
         if entrance not in settings.entrances and settings.entrances:
             entrance = settings.entrances[0]  # the session start refuses what is not offered
         context["widget_shop"] = self.shop
+        context["appearance"] = settings.widget_appearance()
         context["widget"] = {
             "shop": self.shop.slug,
             "buyer_id": "",
@@ -612,6 +614,10 @@ class WidgetSettingsPage(ShopPermRequiredMixin, FormView):
             "widget_origins": "\n".join(s.widget_origins),
             "entrances": list(s.entrances),
             "allow_anonymous_buyers": s.allow_anonymous_buyers,
+            "widget_title": s.widget_title,
+            "widget_color": s.widget_color,
+            "widget_position": s.widget_position,
+            "widget_greeting": s.widget_greeting,
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@
  * of the shop's widget origins, else the browser refuses to frame it. The signed buyer id (the
  * shop's server computes the signature with its widget secret) travels in the URL's fragment.
  * Optional: data-name, data-label and data-close-label (the button's texts), data-title (the
- * frame's title).
+ * frame's title). The launcher takes the shop's colour, corner and title from its widget display
+ * settings (GET /api/v1/widget/appearance/SHOP/), which the shop changes in its admin pages.
  * No dependencies. */
 (function () {
   "use strict";
@@ -41,12 +42,40 @@
     "border-radius:999px;background:#1f5fbf;color:#fff;font:600 15px system-ui,sans-serif;" +
     "box-shadow:0 2px 8px rgba(0,0,0,.25);cursor:pointer";
 
+  var side = "right";
+  function place() {
+    button.style.left = side === "left" ? "16px" : "auto";
+    button.style.right = side === "left" ? "auto" : "16px";
+    if (frame && !window.matchMedia("(max-width: 480px)").matches) {
+      frame.style.left = side === "left" ? "16px" : "auto";
+      frame.style.right = side === "left" ? "auto" : "16px";
+    }
+  }
+  if (window.fetch) {
+    fetch(base + "/api/v1/widget/appearance/" + encodeURIComponent(data.shop) + "/", {
+      credentials: "omit",
+    })
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (look) {
+        if (!look) return;
+        if (/^#[0-9a-fA-F]{6}$/.test(look.color || "")) button.style.background = look.color;
+        side = look.position === "left" ? "left" : "right";
+        if (!data.title && look.title) title = look.title;
+        if (frame) frame.title = title;
+        place();
+      })
+      .catch(function () {}); // the defaults stay
+  }
+
+  var title = data.title || label;
   var frame = null;
   function open() {
     if (!frame) {
       frame = document.createElement("iframe");
       frame.src = src;
-      frame.title = data.title || label;
+      frame.title = title;
       frame.setAttribute("data-helpdesk-widget", "");
       frame.allow = "clipboard-write";
       var small = window.matchMedia("(max-width: 480px)").matches;
@@ -57,6 +86,7 @@
           : "right:16px;bottom:76px;width:380px;height:600px;max-height:calc(100vh - 96px);" +
             "border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.25)");
       document.body.appendChild(frame);
+      place();
     }
     frame.hidden = false;
     button.textContent = closeLabel;

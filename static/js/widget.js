@@ -6,6 +6,10 @@
 
   var root = document.querySelector("[data-widget]");
   if (!root) return;
+  // The shop's accent colour (its widget display settings), through the CSSOM: no inline style.
+  if (/^#[0-9a-fA-F]{6}$/.test(root.dataset.color || "")) {
+    document.documentElement.style.setProperty("--c-primary", root.dataset.color);
+  }
 
   var API = "/api/v1/widget/";
   var MAX_BACKOFF_MS = 30000;

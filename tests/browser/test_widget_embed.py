@@ -71,19 +71,31 @@ def test_the_embed_snippet_works_from_an_allowed_origin_and_is_refused_elsewhere
         shop_site(tmp_path / "allowed", html) as allowed,
         shop_site(tmp_path / "other", html) as other,
     ):
-        # Given the shop allows its own site's origin only
-        demo_server.api("PATCH", "/api/v1/settings/", {"widget_origins": [allowed]}, auth)
+        # Given the shop allows its own site's origin only, and set how its widget looks
+        look = {
+            "widget_origins": [allowed],
+            "widget_color": "#c2185b",
+            "widget_position": "left",
+            "widget_greeting": "欢迎光临！下单后 24 小时内发货。",
+        }
+        demo_server.api("PATCH", "/api/v1/settings/", look, auth)
 
         # When a buyer on the allowed site opens the widget from the launcher
         page = context(browser, demo_server).new_page()
         page.goto(allowed + "/")
-        page.get_by_role("button", name="Chat with us").click()
+        launcher = page.get_by_role("button", name="Chat with us")
+        # the launcher sits in the shop's corner, in the shop's colour (seed 003)
+        expect(launcher).to_have_css("background-color", "rgb(194, 24, 91)")
+        box = launcher.bounding_box()
+        assert box is not None and box["x"] < 100
+        launcher.click()
         widget = page.frame_locator("iframe[data-helpdesk-widget]")
         # Then it is the shop's widget, signed in as its buyer, and the buyer can chat
         expect(widget.locator("[data-state-text]")).to_have_text(
             "You are chatting with the service assistant."
         )
         expect(widget.locator("#widget-title")).to_have_text("演示小店 Demo Shop")
+        expect(widget.locator("[data-greeting]")).to_have_text("欢迎光临！下单后 24 小时内发货。")
         widget.get_by_label("Your message").fill("这个保温杯有货吗？")
         widget.get_by_role("button", name="Send").click()
         expect(widget.locator(".bubble--mine p").last).to_have_text("这个保温杯有货吗？")

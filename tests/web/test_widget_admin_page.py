@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
@@ -20,6 +21,7 @@ from conftest import ShopKit
 pytestmark = pytest.mark.django_db
 
 PAGE = "web:admin-widget"
+LOOK = {"widget_color": "#1f5fbf", "widget_position": "right"}  # the defaults, as the page posts
 
 
 def signed_in(account: Account) -> Client:
@@ -55,6 +57,7 @@ def test_main_account_sets_the_allowed_sites_and_sees_snippet_secret_and_preview
             "widget_origins": "https://www.shop-a.example/\n\nhttp://127.0.0.1:8080",
             "entrances": ["product", "order"],
             "allow_anonymous_buyers": "on",
+            **LOOK,
         },
     )
     assert saved.status_code == 302
@@ -100,3 +103,56 @@ def test_without_manage_settings_the_page_is_403_and_not_in_the_menu(shop_a: Sho
     assert client.post(reverse(PAGE), {"widget_origins": "https://x.example"}).status_code == 403
     assert reverse(PAGE) not in client.get(reverse("web:workbench")).content.decode()
     assert settings_of(shop_a).widget_origins == []
+
+
+def test_the_widget_looks_as_the_shop_sets_it(shop_a: ShopKit):
+    # seed 003 (display settings): title, colour, launcher corner and a greeting
+    client = signed_in(shop_a.main)
+    saved = client.post(
+        reverse(PAGE),
+        {
+            "entrances": ["product"],
+            "widget_title": "Shop A 客服",
+            "widget_color": "#C2185B",
+            "widget_position": "left",
+            "widget_greeting": "Hi! Orders ship within 24 h.",
+        },
+    )
+    assert saved.status_code == 302
+    s = settings_of(shop_a)
+    assert (s.widget_title, s.widget_color, s.widget_position) == ("Shop A 客服", "#C2185B", "left")
+    # the buyer's widget shows them
+    page = Client().get("/widget/shop-a/").content.decode()
+    assert "Shop A 客服</h1>" in page
+    assert 'data-color="#C2185B"' in page
+    assert "Hi! Orders ship within 24 h.</p>" in page
+    # and the embed script reads them from any shop page's origin
+    look = Client().get("/api/v1/widget/appearance/shop-a/", HTTP_ORIGIN="https://x.example")
+    assert look.json() == {
+        "title": "Shop A 客服",
+        "color": "#C2185B",
+        "position": "left",
+        "greeting": "Hi! Orders ship within 24 h.",
+        "system_enabled": True,
+    }
+    assert look["Access-Control-Allow-Origin"] == "*"
+    assert Client().get("/api/v1/widget/appearance/no-such-shop/").status_code == 404
+
+
+def test_a_bad_colour_or_corner_is_refused_with_the_others_and_nothing_changes(shop_a: ShopKit):
+    response = signed_in(shop_a.main).post(
+        reverse(PAGE),
+        {"widget_color": "red", "widget_position": "top", "widget_title": "x" * 41},
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert set(errors) == {"widget_color", "widget_position", "widget_title"}
+    s = settings_of(shop_a)
+    assert (s.widget_color, s.widget_position, s.widget_title) == ("#1f5fbf", "right", "")
+    # the API says the same
+    api = APIClient()
+    api.force_authenticate(shop_a.main)
+    bad = api.patch("/api/v1/settings/", {"widget_color": "#12345"}, format="json")
+    assert bad.status_code == 400 and list(bad.json()["errors"]) == ["widget_color"]
+    good = api.patch("/api/v1/settings/", {"widget_position": "left"}, format="json")
+    assert good.status_code == 200 and good.json()["widget_position"] == "left"

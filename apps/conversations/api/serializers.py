@@ -195,6 +195,20 @@ class WidgetSessionResultSerializer(serializers.Serializer[dict[str, Any]]):
     shop = ShopRefSerializer(read_only=True)
 
 
+class WidgetAppearanceSerializer(serializers.Serializer[dict[str, Any]]):
+    """How a shop's widget looks (seed 003): public, read by the embed script on shops' pages."""
+
+    title = serializers.CharField(read_only=True, help_text="The widget's title.")
+    color = serializers.CharField(read_only=True, help_text="Accent colour, `#RRGGBB`.")
+    position = serializers.ChoiceField(
+        ["right", "left"], read_only=True, help_text="The launcher's corner of the page."
+    )
+    greeting = serializers.CharField(
+        read_only=True, help_text="Shown to the buyer before the first message; may be empty."
+    )
+    system_enabled = serializers.BooleanField(read_only=True)
+
+
 class WidgetAgentSerializer(serializers.Serializer[dict[str, Any]]):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)

@@ -12,6 +12,11 @@ router.register("quick-replies", quick_replies.QuickReplyViewSet, basename="quic
 urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),
     path("widget/session/", widget.WidgetSessionView.as_view(), name="widget-session"),
+    path(
+        "widget/appearance/<slug:slug>/",
+        widget.WidgetAppearanceView.as_view(),
+        name="widget-appearance",
+    ),
     path("widget/agents/", widget.WidgetAgentsView.as_view(), name="widget-agents"),
     path(
         "widget/conversation/", widget.WidgetConversationView.as_view(), name="widget-conversation"

@@ -26,6 +26,7 @@ from apps.conversations.api.serializers import (
     RatingResultSerializer,
     RatingSerializer,
     WidgetAgentPageSerializer,
+    WidgetAppearanceSerializer,
     WidgetConversationSerializer,
     WidgetMessagePageSerializer,
     WidgetSessionResultSerializer,
@@ -117,6 +118,26 @@ class WidgetSessionView(APIView):
                 "shop": {"slug": settings.shop.slug, "name": settings.shop.name},
             }
         )
+
+
+class WidgetAppearanceView(APIView):
+    """The launcher's look for ``static/js/embed.js`` on the shop's own pages: public (nothing
+    in it is secret), readable from any origin, cached for a minute."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "widget"
+
+    @extend_schema(responses=WidgetAppearanceSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        settings = ShopSettings.objects.select_related("shop").filter(shop__slug=slug).first()
+        if settings is None:
+            raise NotFound(_("No such shop."))
+        response = Response(settings.widget_appearance())
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Cache-Control"] = "public, max-age=60"
+        return response
 
 
 class WidgetAgentsView(_WidgetView):
