@@ -47,6 +47,15 @@ def offhours(settings: ShopSettings) -> str:
         )
 
 
+def paused(settings: ShopSettings) -> str:
+    """Seed 001 (挂起): the buyer's agent paused; sent to each buyer it holds."""
+    with translation.override(settings.language):
+        return _own(settings.paused_text) or _(
+            "Your agent has stepped away for a moment and will answer you as soon as they are "
+            "back. Your messages are kept."
+        )
+
+
 def queueing(settings: ShopSettings, figures: QueueFigures | None) -> str:
     """D3: the shop's text (or the default) and a line with the position and the estimate (C5),
     or "many buyers are waiting" when the figures are hidden."""

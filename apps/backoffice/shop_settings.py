@@ -59,6 +59,7 @@ TEXT_FIELDS = (
     "welcome_text",
     "offhours_text",
     "queueing_text",
+    "paused_text",
     "buyer_warning_text",
     "buyer_close_text",
     "agent_warning_text",

@@ -128,6 +128,9 @@ class ShopSettings(models.Model):
     offhours_text = models.TextField(blank=True)
     queueing_enabled = models.BooleanField(default=True)
     queueing_text = models.TextField(blank=True)
+    # Seed 001 (挂起): an agent who pauses has its buyers told it stepped away for a moment.
+    paused_enabled = models.BooleanField(default=True)
+    paused_text = models.TextField(blank=True)
     rating_enabled = models.BooleanField(default=True)
     buyer_silence_seconds = _seconds(300)
     buyer_warning_seconds = _seconds(120)

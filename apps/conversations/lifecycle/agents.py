@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Account
 from apps.conversations import events
+from apps.conversations.lifecycle import automatic
 from apps.conversations.lifecycle.outcomes import dispatch, reroute, route_stranded
 from apps.conversations.models import Conversation, State
 from apps.events.services import batched_events
@@ -41,15 +42,14 @@ def _reroute_held(account: Account, snapshot: Snapshot, now: datetime) -> None:
         reroute(conversation=conversation, snapshot=snapshot, now=now)
 
 
-def _lock_held(account: Account) -> None:
+def _lock_held(account: Account) -> list[Conversation]:
     """Lock the conversations ``account`` holds before the first event to it: a buyer writing
     in one locks the row, then the agent's event counter; taking the counter first and the row
-    later (B9a re-routing) deadlocked against it (SPEC N, B9a)."""
-    list(
+    later (B9a re-routing) deadlocked against it (SPEC N, B9a). Returns them."""
+    return list(
         Conversation.objects.select_for_update()
         .filter(shop_id=account.shop_id, agent_id=account.pk, state=State.ACTIVE)
         .order_by("id")
-        .values_list("id", flat=True)
     )
 
 
@@ -79,8 +79,10 @@ def _set_status(
     lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
     going_offline = status == AgentStatus.OFFLINE and state.status != AgentStatus.OFFLINE
-    if going_offline or (reroute_always and status == AgentStatus.OFFLINE):
-        _lock_held(account)
+    pausing = status == AgentStatus.PAUSED and state.status == AgentStatus.ONLINE
+    held: list[Conversation] = []
+    if going_offline or pausing or (reroute_always and status == AgentStatus.OFFLINE):
+        held = _lock_held(account)
     if status != AgentStatus.OFFLINE:
         state.last_seen_at = now
     fields = ["last_seen_at"]
@@ -101,6 +103,8 @@ def _set_status(
     if previous != status:
         events.agent_status(account, status)
     snapshot = load_snapshot(account.shop_id, now)
+    if pausing:  # seed 001: its buyers learn why the answers stop for a while
+        automatic.paused(held, settings=snapshot.settings, now=now)
     if status == AgentStatus.OFFLINE:
         if snapshot.settings.offline_routing or reroute_always:
             _reroute_held(account, snapshot, now)

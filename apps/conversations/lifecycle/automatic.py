@@ -333,6 +333,18 @@ def offhours(
     )
 
 
+def paused(conversations: Sequence[Conversation], *, settings: ShopSettings, now: datetime) -> None:
+    """Seed 001 (挂起): the agent holding ``conversations`` (locked by the caller) paused; each
+    buyer is told, so that nobody waits without knowing why."""
+    if not settings.paused_enabled or not conversations:
+        return
+    text = texts.paused(settings)
+    for conversation in conversations:
+        append_message(
+            conversation, sender=Sender.SYSTEM, kind=MessageKind.NOTICE, body=text, now=now
+        )
+
+
 def closing(conversation: Conversation, *, reason: CloseReason, notice: str, now: datetime) -> None:
     """Before a conversation closes: the notice of an automatic end (D5, D6) and the rating
     request (D4: on every close except ``buyer_left``, of a conversation an agent handled)."""
