@@ -34,7 +34,7 @@ from apps.core.csp import allow_framing
 from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.quickreplies import services as quick_services
 from apps.quickreplies.models import QuickReply
-from apps.quickreplies.selectors import replies_visible_to, reply_get
+from apps.quickreplies.selectors import replies_for, replies_visible_to, reply_get
 from apps.routing.models import AgentStatus, Group
 from apps.routing.snapshot import effective_max
 from apps.shops.models import Shop, ShopSettings
@@ -487,8 +487,20 @@ class QuickReplyListPage(QuickReplyAccessMixin, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        replies = list(replies_visible_to(self.account))
+        # Seed 003: the list by category (all by default) and a search, the API's q and category.
+        categories = sorted(
+            set(replies_visible_to(self.account).values_list("category", flat=True)) - {""}
+        )
+        q = self.request.GET.get("q", "").strip()[:100]
+        category = self.request.GET.get("category")
+        if category not in categories:
+            category = None
+        replies = replies_for(self.account, q=q, category=category)
         context.update(
+            categories=categories,
+            q=q,
+            category=category,
+            filtered=bool(q or category),
             shop_wide=[r for r in replies if not r.personal],
             personal=[r for r in replies if r.personal],
             can_manage=quick_services.can_manage_shop_wide(self.account),

@@ -119,3 +119,28 @@ def test_another_shops_reply_is_404(shop_a: ShopKit, shop_b: ShopKit):
         client.post(reverse("web:admin-quick-reply-delete", args=[foreign.pk])).status_code == 404
     )
     assert QuickReply.objects.filter(pk=foreign.pk).exists()
+
+
+def test_the_list_filters_by_category_and_searches(shop_a: ShopKit, shop_b: ShopKit):
+    # seed 003: the list by category (all by default), and a search of texts and keywords
+    def reply(kit: ShopKit, category: str, text: str, keywords: list[str]) -> None:
+        QuickReply.objects.create(shop=kit.shop, category=category, text=text, keywords=keywords)
+
+    reply(shop_a, "物流", "今天下午发货", ["发货"])
+    reply(shop_a, "物流", "顺丰包邮", ["快递"])
+    reply(shop_a, "售后", "七天无理由退货", ["退货"])
+    reply(shop_b, "别家", "别家的回复", [])
+    client = signed_in(shop_a.main)
+
+    everything = client.get(reverse(LIST))
+    assert everything.context["categories"] == ["售后", "物流"]  # its own shop's only
+    assert len(everything.context["shop_wide"]) == 3
+
+    logistics = client.get(reverse(LIST), {"category": "物流"}).context["shop_wide"]
+    assert [r.text for r in logistics] == ["今天下午发货", "顺丰包邮"]
+    found = client.get(reverse(LIST), {"q": "退货"}).context["shop_wide"]
+    assert [r.text for r in found] == ["七天无理由退货"]
+    both = client.get(reverse(LIST), {"category": "物流", "q": "快递"}).context["shop_wide"]
+    assert [r.text for r in both] == ["顺丰包邮"]
+    # another shop's category filters nothing away: it is not one of this shop's
+    assert len(client.get(reverse(LIST), {"category": "别家"}).context["shop_wide"]) == 3
