@@ -52,6 +52,7 @@ from apps.web.forms import (
     add_domain_error,
     perm_labels,
 )
+from apps.web.menu import first_admin_page
 from apps.web.mixins import ShopAccountMixin, ShopPermRequiredMixin, StaffPageMixin
 from apps.web.throttle import throttle_wait
 
@@ -177,15 +178,11 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
 
 
 class AdminHome(StaffPageMixin, RedirectView):
-    """The first admin section the account may open: accounts, else quick replies (an agent's
-    own); an account with neither sees the accounts page's readable 403."""
+    """The first admin page the account may open (``menu``); an account that may open none
+    sees the accounts page's readable 403."""
 
     def get_redirect_url(self, *args: Any, **kwargs: Any) -> str | None:
-        if not has_perm(self.account, Perm.MANAGE_ACCOUNTS) and (
-            has_perm(self.account, Perm.CHAT) or quick_services.can_manage_shop_wide(self.account)
-        ):
-            return reverse("web:admin-quick-replies")
-        return reverse("web:admin-accounts")
+        return first_admin_page(set(perms_of(self.account))) or reverse("web:admin-accounts")
 
 
 def _groups_of(account: Account) -> QuerySet[Group]:
