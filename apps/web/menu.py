@@ -52,10 +52,10 @@ MENU = (
             Entry(
                 "admin-private-contacts",
                 _("Private contacts"),
-                _any(Perm.MANAGE_SETTINGS),
+                _any(Perm.MANAGE_ROUTING),  # they route (B8), as the API rules
                 "admin-private-contact",
             ),
-            Entry("admin-intents", _("Intents"), _any(Perm.MANAGE_SETTINGS), "admin-intent"),
+            Entry("admin-intents", _("Intents"), _any(Perm.MANAGE_ROUTING), "admin-intent"),
         ),
     ),
     Section(

@@ -17,8 +17,13 @@ from rest_framework.test import APIClient
 from tests.support.widget import widget_client
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-# Open to anyone: signing up, logging in, opening a widget session.
-PUBLIC = {"/api/v1/shops/", "/api/v1/auth/token/", "/api/v1/widget/session/"}
+# Open to anyone: signing up, logging in, opening a widget session, the widget's look.
+PUBLIC = {
+    "/api/v1/shops/",
+    "/api/v1/auth/token/",
+    "/api/v1/widget/session/",
+    "/api/v1/widget/appearance/1/",
+}
 
 
 def _walk(

@@ -72,13 +72,25 @@ def context(browser: Browser, server: Server, **options: object) -> BrowserConte
     return ctx
 
 
-def online_on_the_workbench(page: Page, login: str) -> None:
-    """Sign ``login`` in (the demo password), wait for the workbench's socket, go online."""
+def sign_in(page: Page, login: str) -> None:
+    """Sign ``login`` in with the demo password; it lands on the workbench."""
     page.goto("/login/")
     page.get_by_label("Login name").fill(login)
     page.get_by_label("Password", exact=True).fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/workbench/$"))
+
+
+def signed_in_owner(browser: Browser, server: Server, **options: object) -> Page:
+    """A new page of the demo shop's main account, signed in."""
+    page = context(browser, server, **options).new_page()
+    sign_in(page, "demo")
+    return page
+
+
+def online_on_the_workbench(page: Page, login: str) -> None:
+    """Sign ``login`` in (the demo password), wait for the workbench's socket, go online."""
+    sign_in(page, login)
     expect(page.locator("[data-connection-text]")).to_have_text("Connected")
     page.locator("label[for=status-online]").click()
     expect(page.locator("#status-online")).to_be_checked()

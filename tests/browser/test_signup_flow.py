@@ -78,8 +78,9 @@ def test_shop_signs_up_creates_an_agent_who_signs_in_with_shop_colon_name(page: 
     expect(page.get_by_role("heading", name="Flow Shop 流程小店")).to_be_visible()
 
     # The main account creates a sub-account with a Chinese name on the admin pages.
-    page.get_by_role("link", name="Accounts").click()
+    page.get_by_role("link", name="Admin").click()
     expect(page).to_have_url(re.compile(r"/admin/accounts/$"))
+    expect(page.get_by_role("navigation", name="Admin pages")).to_contain_text("Routing and queue")
     page.get_by_role("link", name="New sub-account").click()
     page.get_by_label("Account name").fill("小王")
     page.get_by_label("Display name").fill("Wang")
@@ -102,6 +103,11 @@ def test_shop_signs_up_creates_an_agent_who_signs_in_with_shop_colon_name(page: 
     expect(page.get_by_text("flow-shop:小王 · Sub-account")).to_be_visible()
     expect(page.get_by_text("No conversations yet.")).to_be_visible()
     expect(page.get_by_role("link", name="Accounts")).to_have_count(0)
+    # its "Admin" holds only what "chat" opens: its own quick replies
+    page.get_by_role("link", name="Admin").click()
+    expect(page).to_have_url(re.compile(r"/admin/quick-replies/$"))
+    expect(page.get_by_role("navigation", name="Admin pages").get_by_role("link")).to_have_count(1)
+    page.goto("/workbench/")
 
     # The status switch goes through the API with the page's session and CSRF token.
     with page.expect_response("**/api/v1/me/status/") as answer:

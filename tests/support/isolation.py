@@ -170,6 +170,8 @@ def object_routes(urlconf: str | None = None, prefix: str = API_PREFIX) -> list[
             continue
         callback = pattern.callback
         view = getattr(callback, "cls", None) or getattr(callback, "view_class", None) or callback
+        if getattr(view, "tenant_public", False):
+            continue  # public by design, for anyone: e.g. a shop's widget look, by its slug
         routes.append(
             ObjectRoute(
                 route=route,

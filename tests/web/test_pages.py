@@ -16,16 +16,11 @@ from apps.shops.models import Shop
 from apps.web.demo import load_demo
 from apps.web.throttle import PageThrottle
 from conftest import PASSWORD, ShopKit
+from tests.support.web import signed_in
 
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "another-long-passphrase"
-
-
-def signed_in(account: Account) -> Client:
-    client = Client()
-    client.force_login(account)
-    return client
 
 
 def login(client: Client, username: str, password: str = PASSWORD):

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
-from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
 from apps.quickreplies.models import QuickReply
 from conftest import ShopKit
+from tests.support.web import signed_in
 
 pytestmark = pytest.mark.django_db
 
 LIST = "web:admin-quick-replies"
-
-
-def signed_in(account: Account) -> Client:
-    client = Client()
-    client.force_login(account)
-    return client
 
 
 def test_main_account_creates_edits_and_deletes_a_shop_wide_reply(shop_a: ShopKit):

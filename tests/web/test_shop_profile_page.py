@@ -4,24 +4,17 @@ service's switch, in the browser and through ``/api/v1/shop/``, with manage_sett
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
 from apps.shops.models import Shop, ShopSettings
 from conftest import ShopKit
+from tests.support.web import signed_in
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "web:admin-shop"
 API = "/api/v1/shop/"
-
-
-def signed_in(account: Account) -> Client:
-    client = Client()
-    client.force_login(account)
-    return client
 
 
 def test_main_account_saves_the_profile_and_the_switch_together(shop_a: ShopKit):

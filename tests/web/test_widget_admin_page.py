@@ -13,25 +13,14 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
-from apps.shops.models import ShopSettings
 from conftest import ShopKit
+from tests.support.web import settings_of, signed_in
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "web:admin-widget"
 LOOK = {"widget_color": "#1f5fbf", "widget_position": "right"}  # the defaults, as the page posts
-
-
-def signed_in(account: Account) -> Client:
-    client = Client()
-    client.force_login(account)
-    return client
-
-
-def settings_of(kit: ShopKit) -> ShopSettings:
-    return ShopSettings.objects.get(shop=kit.shop)
 
 
 def test_main_account_sets_the_allowed_sites_and_sees_snippet_secret_and_preview(

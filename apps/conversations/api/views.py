@@ -29,6 +29,7 @@ from apps.conversations.api.serializers import (
     TransferSerializer,
 )
 from apps.conversations.contacts import private_contact_add, private_contact_remove
+from apps.conversations.intents import intent_rule_create, intent_rule_delete, intent_rule_update
 from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
 from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
 from apps.conversations.selectors import (
@@ -283,5 +284,21 @@ class IntentRuleViewSet(viewsets.ModelViewSet[IntentRule]):
     def get_object(self) -> IntentRule:
         return get_by_id(self.get_queryset(), self.kwargs["pk"], "No such intent.")
 
+    # The serializer parses; the writes and their rules are the service's (the pages use it too).
     def perform_create(self, serializer: Any) -> None:
-        serializer.save(shop_id=_staff(self.request).shop_id)
+        data = serializer.validated_data
+        serializer.instance = intent_rule_create(
+            actor=_staff(self.request), name=data["name"], keywords=data["keywords"]
+        )
+
+    def perform_update(self, serializer: Any) -> None:
+        data = serializer.validated_data
+        serializer.instance = intent_rule_update(
+            actor=_staff(self.request),
+            rule=serializer.instance,
+            name=data.get("name"),
+            keywords=data.get("keywords"),
+        )
+
+    def perform_destroy(self, instance: IntentRule) -> None:
+        intent_rule_delete(actor=_staff(self.request), rule=instance)

@@ -128,6 +128,7 @@ class WidgetAppearanceView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "widget"
+    tenant_public = True  # what every buyer on the shop's pages sees: no tenant check applies
 
     @extend_schema(responses=WidgetAppearanceSerializer)
     def get(self, request: Request, slug: str) -> Response:
