@@ -42,6 +42,57 @@ PAGES = [
 ]
 
 
+def detail_pages(server: Server) -> list[tuple[str, str, str, str]]:
+    """The pages of one object (an agent, a group, a reply, an intent) of the demo shop, read
+    (or, for the intent the demo lacks, made) through the API."""
+    token = server.api(
+        "POST", "/api/v1/auth/token/", {"username": "demo", "password": DEMO_PASSWORD}
+    )
+    auth = f"Token {token['token']}"
+    agents = server.api("GET", "/api/v1/accounts/", None, auth)["results"]
+    agent = next(a for a in agents if a["username"] == "demo:xiaowang")
+    group = next(g for g in server.api("GET", "/api/v1/groups/", None, auth)["results"])
+    reply = server.api("GET", "/api/v1/quick-replies/", None, auth)["results"][0]
+    intents = server.api("GET", "/api/v1/intent-rules/", None, auth)["results"]
+    intent = (
+        intents[0]
+        if intents
+        else server.api(
+            "POST", "/api/v1/intent-rules/", {"name": "退货", "keywords": ["退货", "退款"]}, auth
+        )
+    )
+    login, name = agent["username"], group["name"]
+    return [
+        ("account-edit", f"/admin/accounts/{agent['id']}/", f"小王 {login}", f"小王 {login}"),
+        (
+            "account-password",
+            f"/admin/accounts/{agent['id']}/password/",
+            f"New password for {login}",
+            f"为 {login} 设置新密码",
+        ),
+        (
+            "account-delete",
+            f"/admin/accounts/{agent['id']}/delete/",
+            f"Delete {login}?",
+            f"删除 {login}？",
+        ),
+        ("group-edit", f"/admin/groups/{group['id']}/", f"Group {name}", f"分组 {name}"),
+        (
+            "group-delete",
+            f"/admin/groups/{group['id']}/delete/",
+            f"Delete the group {name}?",
+            f"删除分组 {name}？",
+        ),
+        (
+            "quick-reply-edit",
+            f"/admin/quick-replies/{reply['id']}/",
+            "Edit quick reply",
+            "编辑快捷回复",
+        ),
+        ("intent-edit", f"/admin/intents/{intent['id']}/", "Edit intent", "编辑意图"),
+    ]
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.parametrize("device", list(VIEWPORTS))
 def test_admin_pages_open_in_both_languages_and_fit_a_phone(
@@ -62,7 +113,7 @@ def test_admin_pages_open_in_both_languages_and_fit_a_phone(
     page.locator("button.button--wide[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/workbench/$"))
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for name, path, english, chinese in PAGES:
+    for name, path, english, chinese in PAGES + detail_pages(demo_server):
         page.goto(path)
         heading = english if language == "en" else chinese
         expect(page.locator("main h1").first).to_have_text(heading)
