@@ -19,6 +19,8 @@ from apps.accounts.models import Account
 from apps.conversations.models import IntentRule
 from apps.core.errors import InvalidFields, NotFound
 from apps.core.selectors import get_by_id
+from apps.routing.locking import lock_shop
+from apps.routing.models import Group
 
 MAX_NAME = 64  # IntentRule.name
 MAX_KEYWORD = 64  # the API's keyword length (API.md)
@@ -91,8 +93,9 @@ def intent_rule_update(
     name: str | None = None,
     keywords: Iterable[str] | None = None,
 ) -> IntentRule:
-    """Change the name and/or the keywords (``None`` keeps a value). A group scoped by the old
-    name keeps that name: renaming an intent does not rename the groups' scopes."""
+    """Change the name and/or the keywords (``None`` keeps a value). A rename renames the
+    intent in the groups' scopes too (B4: they name it), from the next buyer on; conversations
+    labelled already keep their label."""
     if rule.shop_id != actor.shop_id:  # the entry points load it within the shop already
         raise NotFound(_("No such intent."))
     new_name, cleaned = _cleaned(
@@ -101,8 +104,20 @@ def intent_rule_update(
         keywords=rule.keywords if keywords is None else keywords,
         rule=rule,
     )
+    old_name = rule.name
+    if new_name != old_name:  # the shop's routing lock before any row: the groups change too
+        lock_shop(actor.shop_id)
     rule.name, rule.keywords = new_name, cleaned
     _save(rule, ["name", "keywords"])
+    if new_name != old_name:
+        scoped = Group.objects.select_for_update().filter(
+            shop_id=actor.shop_id, scope_intents__contains=[old_name]
+        )
+        for group in scoped:
+            group.scope_intents = sorted(
+                {new_name if i == old_name else i for i in group.scope_intents}
+            )
+            group.save(update_fields=["scope_intents"])
     return rule
 
 

@@ -135,3 +135,27 @@ def test_buyer_who_mentions_a_keyword_is_routed_to_the_group_of_that_intent(desk
     assert response.status_code == 200
     assert (response.json()["intent"], response.json()["agent"]) == ("refund", specialist.pk)
     assert Group.objects.filter(shop_id=desk.shop_id).count() == 2
+
+
+def test_renaming_an_intent_renames_it_in_the_groups_scopes(desk, shop_b):
+    # SPEC B4: a group scopes by the intent's name; a rename keeps the group routing it
+    created = desk.kit.client().post(RULES, {"name": "refund", "keywords": ["退款"]}, format="json")
+    refunds = desk.group("售后", scope_intents=["refund", "return"])
+    theirs = Group.objects.create(shop=shop_b.shop, name="售后", scope_intents=["refund"])
+    renamed = desk.kit.client().patch(
+        f"{RULES}{created.json()['id']}/", {"name": "退款"}, format="json"
+    )
+    assert renamed.status_code == 200
+    refunds.refresh_from_db()
+    theirs.refresh_from_db()
+    assert refunds.scope_intents == ["return", "退款"]
+    assert theirs.scope_intents == ["refund"]  # another shop's group is not its business
+    # and a buyer who says it is still routed to that group's agent
+    desk.group("售前")
+    desk.agent("presale")
+    specialist = desk.agent("aftersale", group=refunds)
+    buyer = widget_client(desk.kit.shop)
+    buyer.post("/api/v1/widget/conversation/", {"human": False}, format="json")
+    buyer.post("/api/v1/widget/conversation/messages/", {"body": "我要退款"}, format="json")
+    response = buyer.post("/api/v1/widget/conversation/", {"human": True}, format="json")
+    assert (response.json()["intent"], response.json()["agent"]) == ("退款", specialist.pk)
