@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
+from apps.automation import hours
 from apps.conversations.lifecycle import settings_changed
 from apps.core.errors import InvalidFields, InvalidInput
 from apps.routing.locking import lock_shop
@@ -94,6 +95,13 @@ def _problems(settings: ShopSettings, changes: dict[str, Any]) -> dict[str, list
     for text in TEXT_FIELDS:
         if len(changes.get(text) or "") > MAX_TEXT:
             errors[text] = [_("Ensure this text has at most %(n)d characters.") % {"n": MAX_TEXT}]
+    if "business_hours" in changes:  # the entry points check the shape; the rules hold here
+        try:
+            found = hours.problems(changes["business_hours"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            found = [_("Not a valid business hours value.")]
+        if found:
+            errors["business_hours"] = found
     if "queue_groups" in changes:
         wanted = {int(g) for g in changes["queue_groups"]}
         known = set(

@@ -193,3 +193,35 @@ def test_the_widget_secret_is_not_written_through_an_update(desk: Desk):
     with pytest.raises(InvalidInput):
         settings_update(actor=desk.kit.main, changes={"widget_secret": "mine"})
     assert stored(desk.kit) == before
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # two slots of one day overlapping (SPEC D2)
+        {
+            "weekly": [
+                {"weekday": 0, "start": "08:00", "end": "12:00"},
+                {"weekday": 0, "start": "11:00", "end": "19:00"},
+            ],
+            "exceptions": [],
+        },
+        # a date both closed and open
+        {
+            "weekly": [],
+            "exceptions": [
+                {"date": "2026-12-12", "closed": True},
+                {"date": "2026-12-12", "closed": False, "start": "10:00", "end": "16:00"},
+            ],
+        },
+        # not a business-hours value at all
+        {"weekly": [{"weekday": 0}], "exceptions": []},
+    ],
+)
+def test_business_hours_rules_hold_in_the_service_whoever_calls_it(desk: Desk, value: Any):
+    # the API's serializer and the hours page check the shapes; the service keeps the rules
+    before = stored(desk.kit)
+    with pytest.raises(InvalidFields) as refused:
+        settings_update(actor=desk.kit.main, changes={"business_hours": value})
+    assert list(refused.value.as_payload()["errors"]) == ["business_hours"]
+    assert stored(desk.kit) == before
