@@ -121,6 +121,14 @@ def test_intents_need_staff_credentials(desk, anon):
     assert rows(desk) == before
 
 
+def buyer_says_then_asks(desk, words: str):
+    """A new widget buyer writes ``words`` to the assistant, then asks for a human."""
+    buyer = widget_client(desk.kit.shop)
+    buyer.post("/api/v1/widget/conversation/", {"human": False}, format="json")
+    buyer.post("/api/v1/widget/conversation/messages/", {"body": words}, format="json")
+    return buyer.post("/api/v1/widget/conversation/", {"human": True}, format="json")
+
+
 def test_buyer_who_mentions_a_keyword_is_routed_to_the_group_of_that_intent(desk):
     # SPEC B4: the assistant labels the intent from the buyer's words; the intent scope routes it
     desk.kit.client().post(RULES, {"name": "refund", "keywords": ["退款"]}, format="json")
@@ -128,10 +136,7 @@ def test_buyer_who_mentions_a_keyword_is_routed_to_the_group_of_that_intent(desk
     desk.group("售前")
     desk.agent("presale")
     specialist = desk.agent("aftersale", group=refunds)
-    buyer = widget_client(desk.kit.shop)
-    buyer.post("/api/v1/widget/conversation/", {"human": False}, format="json")
-    buyer.post("/api/v1/widget/conversation/messages/", {"body": "我要退款"}, format="json")
-    response = buyer.post("/api/v1/widget/conversation/", {"human": True}, format="json")
+    response = buyer_says_then_asks(desk, "我要退款")
     assert response.status_code == 200
     assert (response.json()["intent"], response.json()["agent"]) == ("refund", specialist.pk)
     assert Group.objects.filter(shop_id=desk.shop_id).count() == 2
@@ -154,8 +159,5 @@ def test_renaming_an_intent_renames_it_in_the_groups_scopes(desk, shop_b):
     desk.group("售前")
     desk.agent("presale")
     specialist = desk.agent("aftersale", group=refunds)
-    buyer = widget_client(desk.kit.shop)
-    buyer.post("/api/v1/widget/conversation/", {"human": False}, format="json")
-    buyer.post("/api/v1/widget/conversation/messages/", {"body": "我要退款"}, format="json")
-    response = buyer.post("/api/v1/widget/conversation/", {"human": True}, format="json")
+    response = buyer_says_then_asks(desk, "我要退款")
     assert (response.json()["intent"], response.json()["agent"]) == ("退款", specialist.pk)
