@@ -93,6 +93,19 @@ def closed_since(schedule: Schedule, zone: ZoneInfo, now: datetime) -> datetime 
     return _at(local.date(), 0, zone)
 
 
+def next_opening(schedule: Schedule, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """When the shop next opens after ``now`` (looking ``LOOKBACK_DAYS`` ahead), in shop time;
+    None when it does not within that."""
+    local = now.astimezone(zone)
+    for ahead in range(LOOKBACK_DAYS + 1):
+        day = local.date() + timedelta(days=ahead)
+        for start, _end in schedule.slots(day):
+            opening = _at(day, start, zone)
+            if opening > local:
+                return opening
+    return None
+
+
 def problems(data: Mapping[str, Any]) -> list[str]:
     """What is wrong with an already well-formed ``business_hours`` value (the serializer checks
     the shapes and that each start comes before its end): ``24:00`` only as an end, no

@@ -201,7 +201,7 @@ def _matches(group: Group, dimension: str, request: Request) -> bool:
         if request.product:
             wanted.add(request.product)
         if request.product_category:
-            wanted.add(f"category:{request.product_category}")
+            wanted.add(f"{CATEGORY_PREFIX}{request.product_category}")
         return bool(group.products & wanted)
     if dimension == "intents":
         return request.intent is not None and request.intent in group.intents
@@ -209,6 +209,7 @@ def _matches(group: Group, dimension: str, request: Request) -> bool:
 
 
 DIMENSIONS = ("segments", "products", "intents", "order_statuses")  # precedence, B4
+CATEGORY_PREFIX = "category:"  # a products scope entry naming a category (API.md, Groups)
 
 
 def scope_candidates(

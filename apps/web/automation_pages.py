@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +169,33 @@ def _with(settings: ShopSettings, language: str, values: dict[str, Any]) -> Shop
     return shown
 
 
+# The function that sends each text (``apps.automation.texts``), as a preview calls it.
+SENDERS: dict[str, Callable[[ShopSettings], str]] = {
+    "welcome_text": texts.welcome,
+    "offhours_text": texts.offhours,
+    "queueing_text": lambda settings: texts.queueing(settings, EXAMPLE_QUEUE),
+    "paused_text": texts.paused,
+    "buyer_warning_text": texts.buyer_warning,
+    "buyer_close_text": texts.buyer_close,
+    "agent_warning_text": texts.agent_warning,
+}
+
+
+def default_texts(settings: ShopSettings, language: str) -> dict[str, tuple[str, str]]:
+    """Per text field, its default in ``language`` and the line always appended to it (D3's
+    position and estimate; empty for the others)."""
+    bare = _with(settings, language, dict.fromkeys(TEXT_FIELDS, ""))
+    defaults = {}
+    for field in TEXT_FIELDS:
+        text = SENDERS[field](bare)
+        if field == "queueing_text":  # the shop's text, then the figures' line (D3)
+            default, sep, line = text.partition("\n")
+            defaults[field] = (default, sep + line)
+        else:
+            defaults[field] = (text, "")
+    return defaults
+
+
 def replies_previews(settings: ShopSettings, values: dict[str, str]) -> dict[str, list[Preview]]:
     """Per text field, its preview in each language, made by the functions that send the texts
     (``apps.automation.texts``), queue figures and the silence timeout filled in."""
@@ -175,25 +203,12 @@ def replies_previews(settings: ShopSettings, values: dict[str, str]) -> dict[str
     previews: dict[str, list[Preview]] = {f: [] for f in (*TEXT_FIELDS, "rating")}
     for language, label in PREVIEW_LANGUAGES:
         own = _with(settings, language, values)
-        bare = _with(settings, language, dict.fromkeys(TEXT_FIELDS, ""))
-        queue_default, _sep, queue_line = texts.queueing(bare, EXAMPLE_QUEUE).partition("\n")
-        made = {
-            "welcome_text": (texts.welcome(own), texts.welcome(bare), "", None),
-            "offhours_text": (texts.offhours(own), texts.offhours(bare), "", None),
-            "queueing_text": (
-                texts.queueing(own, EXAMPLE_QUEUE),
-                queue_default,
-                "\n" + queue_line,
-                None,
-            ),
-            "paused_text": (texts.paused(own), texts.paused(bare), "", None),
-            "buyer_warning_text": (texts.buyer_warning(own), texts.buyer_warning(bare), "", None),
-            "buyer_close_text": (texts.buyer_close(own), texts.buyer_close(bare), "", minutes),
-            "agent_warning_text": (texts.agent_warning(own), texts.agent_warning(bare), "", None),
-        }
-        for field, (text, default, suffix, mins) in made.items():
-            previews[field].append(Preview(language, label, text, default, suffix, mins))
-        rating = texts.rating_request(bare)
+        for field, (default, suffix) in default_texts(settings, language).items():
+            mins = minutes if field == "buyer_close_text" else None
+            previews[field].append(
+                Preview(language, label, SENDERS[field](own), default, suffix, mins)
+            )
+        rating = texts.rating_request(own)
         previews["rating"].append(Preview(language, label, rating, rating))
     return previews
 
@@ -212,17 +227,7 @@ class RepliesPage(ShopPermRequiredMixin, FormView):
     def get_form(self, form_class: Any = None) -> RepliesForm:
         form = super().get_form(form_class)
         settings = self.account.shop.settings
-        bare = _with(settings, settings.language, dict.fromkeys(TEXT_FIELDS, ""))
-        defaults = {
-            "welcome_text": texts.welcome(bare),
-            "offhours_text": texts.offhours(bare),
-            "queueing_text": texts.queueing(bare, EXAMPLE_QUEUE).partition("\n")[0],
-            "paused_text": texts.paused(bare),
-            "buyer_warning_text": texts.buyer_warning(bare),
-            "buyer_close_text": texts.buyer_close(bare),
-            "agent_warning_text": texts.agent_warning(bare),
-        }
-        for name, default in defaults.items():
+        for name, (default, _suffix) in default_texts(settings, settings.language).items():
             form.fields[name].widget.attrs.update(
                 {"placeholder": default, "data-preview-source": name}
             )

@@ -28,16 +28,22 @@ from apps.accounts.models import AccountKind
 from apps.accounts.permissions import Perm
 from apps.backoffice import services as account_services
 from apps.backoffice.api.groups.serializers import ORDER_STATUSES
-from apps.backoffice.groups import GroupScope, group_create, group_delete, group_get, group_update
+from apps.backoffice.groups import (
+    MAX_NAME,
+    GroupScope,
+    group_create,
+    group_delete,
+    group_get,
+    group_update,
+)
 from apps.conversations.models import Conversation, IntentRule, State
 from apps.core.errors import DomainError, NotFound
 from apps.core.types import UNSET
+from apps.routing.engine import CATEGORY_PREFIX
 from apps.routing.models import AgentState, Group
 from apps.shopdata.models import Buyer, OrderStatus, Product
 from apps.web.forms import add_domain_error
 from apps.web.mixins import ShopPermRequiredMixin
-
-CATEGORY_PREFIX = "category:"
 
 
 def order_status_labels() -> dict[str, str]:
@@ -123,7 +129,7 @@ class GroupForm(forms.Form):
 
     name = forms.CharField(
         label=gettext_lazy("Name"),
-        max_length=64,
+        max_length=MAX_NAME,
         help_text=gettext_lazy("What agents see when they transfer a buyer, e.g. 售前 or VIP."),
     )
     max_concurrent = forms.IntegerField(

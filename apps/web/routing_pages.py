@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from django.views.generic import FormView, TemplateView
 
 from apps.accounts.permissions import Perm
 from apps.automation import hours
-from apps.backoffice.shop_settings import ROUTING_FIELDS, settings_update
+from apps.backoffice.shop_settings import MAX_TIMEOUT, ROUTING_FIELDS, settings_update
 from apps.core.errors import DomainError, InvalidFields
 from apps.routing.models import Group
 from apps.shops.models import (
@@ -44,7 +44,6 @@ from apps.web.mixins import ShopPermRequiredMixin
 
 UNIT_SECONDS = "1"
 UNIT_MINUTES = "60"
-MAX_DURATION = 7 * 24 * 3600  # a week, as the settings service's timeouts: longer is a typo
 
 
 class DurationWidget(forms.MultiWidget):
@@ -106,7 +105,7 @@ class DurationField(forms.MultiValueField):
             if self.min_seconds:
                 raise forms.ValidationError(_("Must be at least 1 second."))
             raise forms.ValidationError(_("Must be 0 (off) or more."))
-        if seconds > MAX_DURATION:
+        if seconds > MAX_TIMEOUT:  # a week, as the settings service's timeouts
             raise forms.ValidationError(_("Must be at most a week."))
         return seconds
 
@@ -751,24 +750,11 @@ class BusinessHoursPage(ShopPermRequiredMixin, TemplateView):
             time_zone=settings.shop.time_zone,
             local_now=_local_text(local),
             open_now=open_now,
-            opens_at=None if open_now else _opening_text(next_opening(schedule, zone, now)),
+            opens_at=None if open_now else _opening_text(hours.next_opening(schedule, zone, now)),
             today_slots=[_slot_text(s) for s in schedule.slots(local.date())],
             offhours_enabled=settings.offhours_enabled,
         )
         return self.render_to_response(context)
-
-
-def next_opening(schedule: hours.Schedule, zone: ZoneInfo, now: datetime) -> datetime | None:
-    """When a closed shop opens again (looking ``hours.LOOKBACK_DAYS`` ahead), in shop time."""
-    local = now.astimezone(zone)
-    for ahead in range(hours.LOOKBACK_DAYS + 1):
-        day = local.date() + timedelta(days=ahead)
-        midnight = datetime.combine(day, time(0), tzinfo=zone)
-        for start, _end in schedule.slots(day):
-            opening = midnight + timedelta(minutes=start)
-            if opening > local:
-                return opening
-    return None
 
 
 def _local_text(local: datetime) -> str:
