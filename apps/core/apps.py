@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core.db import cache_long_statements
+        from apps.core.db import cache_long_statements, use_c_timestamp_loader
 
         cache_long_statements()
+        use_c_timestamp_loader()
