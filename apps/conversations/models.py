@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import ShopOwned
@@ -143,6 +144,8 @@ class MessageKind(models.TextChoices):
     TEXT = "text", _("Text")
     ORDER_CARD = "order_card", _("Order card")
     AFTER_SALE_CARD = "after_sale_card", _("After-sales card")
+    PRODUCT_CARD = "product_card", _("Product card")
+    IMAGE = "image", _("Image")
     RATING_REQUEST = "rating_request", _("Rating request")
     NOTICE = "notice", _("Notice")
 
@@ -160,6 +163,12 @@ class Message(ShopOwned):
     body = models.TextField()
     client_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()
+    # An order, after-sales or product card (SPEC E4, E5, I1): the data as it was when sent, so
+    # that the chat shows what the buyer saw then, whatever the shop's systems push later.
+    card = models.JSONField(null=True, blank=True)
+    # I1: the sender took it back within the recall window; the body is kept for staff audit
+    # but neither side's API or stream shows it any more.
+    recalled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -174,6 +183,33 @@ class Message(ShopOwned):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq}"
+
+
+class NoteKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    TRANSFER = "transfer", _("Transfer note")
+
+
+class InternalNote(ShopOwned):
+    """SPEC I3: a note on a conversation for staff only (never in the buyer's messages or
+    stream); a transfer's note is one, for the receiving agent."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="internal_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="note_by_conversation")]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on {self.conversation_id}"
 
 
 class Rating(ShopOwned):
