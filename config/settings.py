@@ -203,10 +203,44 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded files (SPEC I1 images): on disk under MEDIA_ROOT by default, on an S3-compatible
+# bucket when HELPDESK_S3_BUCKET is set. Never served from MEDIA_URL: every file goes through a
+# view that checks who may see its conversation (apps.conversations.api.files).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"  # unused: no route serves it
+HELPDESK_S3_BUCKET = env.str("HELPDESK_S3_BUCKET", default="")
+_default_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if HELPDESK_S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": HELPDESK_S3_BUCKET,
+            "endpoint_url": env.str("HELPDESK_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("HELPDESK_S3_REGION", default="") or None,
+            "access_key": env.str("HELPDESK_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("HELPDESK_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("HELPDESK_S3_PREFIX", default=""),
+            "default_acl": "private",  # the bucket is never read directly, only by the view
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# I1: the largest image a buyer or an agent may send, in bytes (JPEG, PNG, WebP; 10 MB).
+HELPDESK_IMAGE_MAX_BYTES = env.int("HELPDESK_IMAGE_MAX_BYTES", default=10 * 1024 * 1024)
+# Pixels an image may have once decoded (Pillow's MAX_IMAGE_PIXELS): a small file that would
+# decode to gigabytes (a decompression bomb) is refused before it is decoded.
+HELPDESK_IMAGE_MAX_PIXELS = env.int("HELPDESK_IMAGE_MAX_PIXELS", default=40_000_000)
+# An upload's request body above this is refused before it is read (413, JSON); below it, a
+# file above the image limit is read and refused on its field (400). Files above
+# FILE_UPLOAD_MAX_MEMORY_SIZE are spooled to a temporary file, not held in memory.
+HELPDESK_UPLOAD_MAX_BODY_BYTES = env.int(
+    "HELPDESK_UPLOAD_MAX_BODY_BYTES", default=2 * HELPDESK_IMAGE_MAX_BYTES + 1024 * 1024
+)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Serve straight from the app folders when nothing was collected (development, tests).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 STATIC_ROOT.mkdir(exist_ok=True)

@@ -17,8 +17,8 @@ from apps.conversations.models import OPEN_STATES, Conversation
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.prepared import Prepared
 from apps.routing.models import AgentState
-from apps.shopdata.models import Buyer, Order, Product
-from apps.shopdata.services import buyer_identify
+from apps.shopdata.models import Buyer, Order, Product, VisitSource
+from apps.shopdata.services import buyer_identify, visit_record
 from apps.shops.models import ShopSettings
 
 TOKEN_SALT = "helpdesk.widget"
@@ -182,6 +182,12 @@ def widget_session_start(
             raise InvalidInput(_("Unknown order."), field="order")
     buyer, _created = buyer_identify(
         shop_id=shop_id, external_id=external_id, name=name, field="buyer_id"
+    )
+    # SPEC E3: a session start counts as a visit (the page: the entrance and what it shows).
+    visit_record(
+        buyer=buyer,
+        source=VisitSource.WIDGET,
+        page=":".join(part for part in (entrance, product or order) if part),
     )
     token = buyer_token(buyer, entrance, product_row, order_row)
     return WidgetSession(token, buyer, settings)

@@ -145,6 +145,7 @@ class EventType:
 
 
 MESSAGE_CREATED = "message.created"
+MESSAGE_UPDATED = "message.updated"
 CONVERSATION_ASSIGNED = "conversation.assigned"
 CONVERSATION_UPDATED = "conversation.updated"
 CONVERSATION_CLOSED = "conversation.closed"
@@ -159,6 +160,11 @@ CATALOGUE: dict[str, EventType] = {
     e.name: e
     for e in (
         EventType(MESSAGE_CREATED, MessageData, "the buyer; the holding agent while active"),
+        EventType(
+            MESSAGE_UPDATED,
+            MessageData,
+            "the buyer; the holding agent while active; the agent who sent it (I1 recall)",
+        ),
         EventType(CONVERSATION_ASSIGNED, ConversationData, "the agent who now holds it"),
         EventType(
             CONVERSATION_UPDATED,
@@ -205,6 +211,16 @@ def message_created(conversation: Conversation, message: Message) -> None:
     buyer, holder = [to_buyer(conversation.buyer_id)], _holder(conversation)
     recipients = [*holder, *buyer] if message.sender == Sender.BUYER else [*buyer, *holder]
     _emit(conversation.shop_id, recipients, MESSAGE_CREATED, message_payload(message))
+
+
+def message_updated(conversation: Conversation, message: Message) -> None:
+    """A stored message changed (I1: recalled): the message as the REST API now shows it, to
+    whoever got its ``message.created`` (the buyer, the holding agent) and to the agent who
+    sent it, should the conversation have moved on since."""
+    recipients = [to_buyer(conversation.buyer_id), *_holder(conversation)]
+    if message.sender == Sender.AGENT and message.agent_id is not None:
+        recipients.append(to_account(message.agent_id))
+    _emit(conversation.shop_id, recipients, MESSAGE_UPDATED, message_payload(message))
 
 
 def conversation_assigned(conversation: Conversation) -> None:

@@ -185,6 +185,31 @@ class Message(ShopOwned):
         return f"{self.conversation_id}#{self.seq}"
 
 
+class Attachment(ShopOwned):
+    """SPEC I1: an image sent in a conversation, re-encoded without its metadata, with a
+    thumbnail. Stored before its message (``message`` is null until then, in the same
+    transaction); served only through ``apps.conversations.api.files``, to who may see the
+    conversation."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachment"
+    )
+    sender = models.CharField(max_length=10, choices=Sender.choices)
+    image = models.FileField(max_length=255)
+    thumbnail = models.FileField(max_length=255)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()  # bytes of the stored (re-encoded) image
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"attachment {self.pk} of {self.conversation_id}"
+
+
 class NoteKind(models.TextChoices):
     NOTE = "note", _("Note")
     TRANSFER = "transfer", _("Transfer note")

@@ -6,11 +6,16 @@ OpenAPI schema (``tests/conversations/test_api_shapes.py`` compares them)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypedDict
 
-from apps.conversations.models import Conversation, Message
+from django.urls import reverse
+
+from apps.conversations.models import Attachment, Conversation, Message, MessageKind
+from apps.shopdata.selectors import CardData
 
 
 class BuyerRef(TypedDict):
@@ -56,6 +61,18 @@ class ConversationData(TypedDict):
     last_seq: int
 
 
+class ImageData(TypedDict):
+    """SPEC I1: an image message's picture; the URLs answer only to who may see the
+    conversation (``apps.conversations.api.files``)."""
+
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    content_type: str
+    size: int
+
+
 class MessageData(TypedDict):
     """A message as the messages endpoints show it (API.md), with its conversation's id."""
 
@@ -68,6 +85,11 @@ class MessageData(TypedDict):
     body: str
     created_at: str | None
     client_id: str | None
+    image: ImageData | None
+    recalled: bool
+    # SPEC E4, E5, I1: an order, after-sales or product card's data as it was when sent; null
+    # for every other kind of message.
+    card: CardData | None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -115,6 +137,54 @@ def conversation_payload(
     }
 
 
+# The attachment whose message is being stored (``storing_attachment``): its message is written
+# by the lifecycle, which builds the ``message.created`` payload in the same call.
+_storing: ContextVar[Attachment | None] = ContextVar("storing_attachment", default=None)
+
+
+@contextmanager
+def storing_attachment(attachment: Attachment) -> Iterator[None]:
+    """While the lifecycle stores the image message of ``attachment`` (a row without its
+    message yet, linked by the caller right after, in the same transaction), the payloads
+    built meanwhile show it: ``message.created`` carries the image like the REST answer."""
+    token = _storing.set(attachment)
+    try:
+        yield
+    finally:
+        _storing.reset(token)
+
+
+def image_data(attachment: Attachment) -> ImageData:
+    return {
+        "url": reverse("attachment-file", kwargs={"pk": attachment.pk}),
+        "thumbnail_url": reverse("attachment-thumbnail", kwargs={"pk": attachment.pk}),
+        "width": attachment.width,
+        "height": attachment.height,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+def _image_of(message: Message) -> ImageData | None:
+    """The image of an image message (SPEC I1); none once recalled. Other kinds never query:
+    lists read the attachment with ``select_related("attachment")``."""
+    if message.kind != MessageKind.IMAGE or message.recalled_at is not None:
+        return None
+    pending = _storing.get()
+    if (
+        pending is not None
+        and pending.conversation_id == message.conversation_id
+        and pending.message_id in (None, message.pk)
+    ):
+        return image_data(pending)
+    attachment: Attachment | None
+    if Message.attachment.is_cached(message):  # type: ignore[attr-defined]
+        attachment = getattr(message, "attachment", None)
+    else:
+        attachment = Attachment.objects.filter(message=message).first()
+    return image_data(attachment) if attachment is not None else None
+
+
 def message_payload(message: Message) -> MessageData:
     return {
         "id": message.pk,
@@ -123,7 +193,11 @@ def message_payload(message: Message) -> MessageData:
         "sender": message.sender,
         "agent": message.agent_id,
         "kind": message.kind,
-        "body": message.body,
+        # I1: a recalled message's body stays stored (staff audit) but is shown to nobody.
+        "body": "" if message.recalled_at is not None else message.body,
         "created_at": _iso(message.created_at),
         "client_id": message.client_id or None,
+        "image": _image_of(message),
+        "recalled": message.recalled_at is not None,
+        "card": message.card if message.recalled_at is None else None,
     }

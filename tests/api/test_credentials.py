@@ -57,8 +57,11 @@ ROUTES = sorted(
         for method in _methods(pattern)
     }
 )
+# Both sides' files (SPEC I1): an image of a chat is fetched by its buyer and by the staff who
+# may see the conversation, each with its own credentials.
+SHARED = {"/api/v1/attachments/1/", "/api/v1/attachments/1/thumbnail/"}
 WIDGET = [(u, m) for u, m in ROUTES if u.startswith("/api/v1/widget/")]
-STAFF = [(u, m) for u, m in ROUTES if not u.startswith("/api/v1/widget/")]
+STAFF = [(u, m) for u, m in ROUTES if not u.startswith("/api/v1/widget/") and u not in SHARED]
 
 
 def _call(client: APIClient, url: str, method: str) -> int:
@@ -72,6 +75,15 @@ def test_the_walk_finds_the_staff_and_widget_routes():
     assert ("/api/v1/buyers/1/", "PUT") in STAFF
     assert ("/api/v1/widget/conversation/rating/", "POST") in WIDGET
     assert ("/api/v1/widget/agents/", "GET") in WIDGET
+    assert {u for u, _m in ROUTES} >= SHARED
+
+
+@pytest.mark.parametrize("url", sorted(SHARED))
+def test_the_shared_file_routes_take_either_token_and_show_nothing_foreign(url, shop_a):
+    # a buyer's and a staff token are both accepted (no 401), and neither sees a file that is
+    # not theirs (404, never the file)
+    assert _call(widget_client(shop_a.shop, "b-1"), url, "GET") == 404
+    assert _call(shop_a.client(), url, "GET") == 404
 
 
 @pytest.mark.django_db

@@ -188,6 +188,9 @@ def test_id_path_parameters_are_integers(generated):
 
 
 PUBLIC_WIDGET = {"/api/v1/widget/session/", "/api/v1/widget/appearance/{slug}/"}
+# SPEC I1: an image message's file, for the conversation's buyer and its staff alike (one URL in
+# the message, which both sides receive).
+BOTH_SIDES = {"/api/v1/attachments/{id}/", "/api/v1/attachments/{id}/thumbnail/"}
 
 
 def test_widget_routes_use_the_buyer_token_and_staff_routes_the_staff_token(generated):
@@ -202,6 +205,8 @@ def test_widget_routes_use_the_buyer_token_and_staff_routes_the_staff_token(gene
                 assert security <= set(), path  # anyone may open a session, or read the look
             elif path.startswith("/api/v1/widget/"):
                 assert security == {"BuyerToken"}, path
+            elif path in BOTH_SIDES:
+                assert {"BuyerToken", "StaffToken"} <= security, path
             elif security:
                 assert "BuyerToken" not in security and "StaffToken" in security, path
 

@@ -25,6 +25,7 @@ from apps.conversations import events as catalogue
 from apps.conversations import lifecycle
 from apps.conversations.api.serializers import ConversationSerializer, MessageSerializer
 from apps.conversations.models import Conversation, Message, State
+from apps.conversations.recall import agent_message_recall
 from apps.conversations.typing_relay import typing_relay
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.events.models import Event
@@ -40,6 +41,7 @@ API_TYPES = {
     "conversation.closed",
     "conversation.transferred",
     "message.created",
+    "message.updated",  # SPEC I1: a recalled message (docs/realtime.md)
     "queue.updated",
     "agent.status",
     "quick_reply.suggested",
@@ -110,7 +112,7 @@ def test_every_type_has_a_valid_json_schema_with_the_fields_api_md_gives(type):
         assert properties(schema) >= CONVERSATION_FIELDS
         assert properties(schema["properties"]["buyer"]) >= BUYER_FIELDS
         assert properties(object_in(schema["properties"]["queue"])) >= QUEUE_FIELDS
-    elif type == "message.created":
+    elif type in ("message.created", "message.updated"):
         assert properties(schema) >= MESSAGE_FIELDS
     else:
         assert properties(schema) >= OTHER_FIELDS[type]
@@ -149,7 +151,11 @@ def drive_the_flows(desk: Desk, clock: Any) -> list[LiveEvent]:
     holder = first.agent
     assert holder is not None
     lifecycle.buyer_message_send(buyer=first.buyer, entrance="product", body="hello?")
-    lifecycle.agent_message_send(account=holder, conversation=desk.fresh(first), body="hi!")
+    sent, _ = lifecycle.agent_message_send(
+        account=holder, conversation=desk.fresh(first), body="hi!"
+    )
+    # I1: the agent takes it back at once: message.updated, recalled
+    agent_message_recall(account=holder, conversation=desk.fresh(first), message_id=sent.pk)
     live = [
         typing_relay(author=first.buyer, conversation_id=None),
         typing_relay(author=holder, conversation_id=first.pk),

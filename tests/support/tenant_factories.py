@@ -16,11 +16,19 @@ from apps.accounts.permissions import Perm
 from apps.backoffice import services as account_services
 from apps.conversations import lifecycle as conversation_services
 from apps.conversations.lifecycle import agent_set_status
-from apps.conversations.models import Conversation, IntentRule, PrivateContact, Sender
+from apps.conversations.models import (
+    Attachment,
+    Conversation,
+    IntentRule,
+    Message,
+    MessageKind,
+    PrivateContact,
+    Sender,
+)
 from apps.quickreplies.models import QuickReply
 from apps.routing.models import AgentStatus, Group
 from apps.shopdata import services as shopdata_services
-from apps.shopdata.models import Buyer, Order, Product
+from apps.shopdata.models import AfterSale, Buyer, Order, OrderNote, Product, Visit, VisitSource
 from apps.shops.models import Shop
 from tests.support.isolation import register_tenant_factory
 
@@ -138,6 +146,35 @@ def make_conversations(shop: Shop) -> list[Conversation]:
     return [active, pooled]
 
 
+@register_tenant_factory(Message)
+def make_messages(shop: Shop) -> list[Message]:
+    """The buyer's and the agent's messages of an active conversation (recall routes)."""
+    active = make_conversations(shop)[0]
+    return list(Message.objects.filter(conversation=active, sender__in=["buyer", "agent"]))
+
+
+@register_tenant_factory(Attachment)
+def make_attachment(shop: Shop) -> Attachment:
+    """An image message of the buyer (SPEC I1). Its row as the image service writes it, without
+    files: the route answers 404 before it would open one."""
+    active = make_conversations(shop)[0]
+    message = conversation_services.message_create(
+        conversation=active, sender=Sender.BUYER, body="[image]", kind=MessageKind.IMAGE
+    )[0]
+    return Attachment.objects.create(
+        shop=shop,
+        conversation=active,
+        message=message,
+        sender=Sender.BUYER,
+        image=f"attachments/{shop.pk}/private-photo-of-the-other-shop.jpg",
+        thumbnail=f"attachments/{shop.pk}/private-photo-of-the-other-shop-thumb.jpg",
+        content_type="image/jpeg",
+        size=1234,
+        width=40,
+        height=30,
+    )
+
+
 @register_tenant_factory(PrivateContact)
 def make_private_contact(shop: Shop) -> PrivateContact:
     return PrivateContact.objects.create(shop=shop, buyer=make_buyer(shop, prefix="private-vip"))
@@ -164,3 +201,42 @@ def make_quick_reply(shop: Shop) -> list[QuickReply]:
             shop=shop, owner=agent, text=f"private personal reply {next(_serial)}"
         ),
     ]
+
+
+@register_tenant_factory(AfterSale)
+def make_after_sale(shop: Shop) -> AfterSale:
+    """An after-sales record of an order of the shop's buyer, every field filled (SPEC E5)."""
+    order = make_order(shop)
+    after_sale, _created = shopdata_services.after_sale_upsert(
+        shop_id=shop.pk,
+        external_id=f"isolation-after-sale-{next(_serial)}",
+        fields=shopdata_services.AfterSaleFields(
+            order=order.external_id,
+            buyer=order.buyer.external_id,
+            type="return_refund",
+            status=f"{shop.slug} private status",
+            amount=Decimal("117.45"),
+            refund_method="private refund method",
+            reason="private reason of the refund",
+            description="private description of the buyer",
+            merchant_note="private merchant note",
+            items=[{"product": "p-1", "name": "private item name", "quantity": 1, "price": None}],
+            return_address="private return address",
+            return_tracking="private-tracking-0001",
+        ),
+    )
+    return after_sale
+
+
+@register_tenant_factory(OrderNote)
+def make_order_note(shop: Shop) -> OrderNote:
+    return shopdata_services.order_note_add(
+        order=make_order(shop), author=main_account(shop), text="private note on the order"
+    )
+
+
+@register_tenant_factory(Visit)
+def make_visit(shop: Shop) -> Visit:
+    return shopdata_services.visit_record(
+        buyer=make_buyer(shop), source=VisitSource.API, page="https://private.example/page"
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from apps.conversations.models import (
@@ -9,10 +10,16 @@ from apps.conversations.models import (
     Entrance,
     IntentRule,
     MessageKind,
+    NoteKind,
     Sender,
     State,
 )
 from apps.routing.models import AgentStatus
+from apps.shopdata.api.serializers import (
+    AfterSaleSerializer,
+    OrderCardSerializer,
+    ProductCardSerializer,
+)
 
 # Response serializers: they document (and, in tests, check) the shapes that
 # apps.conversations.payloads builds for the REST answers and the events alike. The views answer
@@ -73,6 +80,37 @@ class QueuedConversationSerializer(ConversationSerializer):
     waited_seconds = serializers.IntegerField(read_only=True)
 
 
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="MessageCard",
+        serializers=[OrderCardSerializer, AfterSaleSerializer, ProductCardSerializer],
+        resource_type_field_name=None,
+    )
+)
+class MessageCardField(serializers.JSONField):
+    """SPEC E4, E5, I1: a card message's data, by the message's kind: an order card, an
+    after-sales record (every field) or a product card. A field rather than a nested serializer:
+    it is null on most messages (``tests/conversations/test_api_shapes.py`` reads a nested
+    serializer as an object that is always there)."""
+
+
+class ImageDataSerializer(serializers.Serializer[dict[str, Any]]):
+    """SPEC I1: an image message's picture (apps.conversations.payloads.ImageData)."""
+
+    url = serializers.CharField(read_only=True)
+    thumbnail_url = serializers.CharField(read_only=True)
+    width = serializers.IntegerField(read_only=True)
+    height = serializers.IntegerField(read_only=True)
+    content_type = serializers.CharField(read_only=True)
+    size = serializers.IntegerField(read_only=True)
+
+
+@extend_schema_field(ImageDataSerializer(allow_null=True))
+class MessageImageField(serializers.JSONField):
+    """SPEC I1: the picture of an image message, null for other messages (a field rather than
+    a nested serializer for the reason ``MessageCardField`` gives)."""
+
+
 class MessageSerializer(serializers.Serializer[dict[str, Any]]):
     """A message as API.md describes it (apps.conversations.payloads.message_payload)."""
 
@@ -85,6 +123,22 @@ class MessageSerializer(serializers.Serializer[dict[str, Any]]):
     body = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     client_id = serializers.CharField(read_only=True, allow_null=True)
+    image = MessageImageField(
+        read_only=True,
+        allow_null=True,
+        help_text="kind image: {url, thumbnail_url, width, height, content_type, size}, the "
+        "URLs answering only to who may see the conversation; null otherwise and once recalled.",
+    )
+    recalled = serializers.BooleanField(
+        read_only=True,
+        help_text="I1: its sender took it back (body empty, no card or image from then on).",
+    )
+    card = MessageCardField(
+        read_only=True,
+        allow_null=True,
+        help_text="The card's data as it was when sent (order_card, after_sale_card, "
+        "product_card); null for other messages.",
+    )
 
 
 def page_of(
@@ -235,3 +289,30 @@ class RatingResultSerializer(serializers.Serializer[dict[str, Any]]):
 QueuePageSerializer = page_of(QueuedConversationSerializer, "QueuePage")
 WidgetAgentPageSerializer = page_of(WidgetAgentSerializer, "WidgetAgentPage")
 WidgetMessagePageSerializer = page_of(MessageSerializer, "WidgetMessagePage")
+
+
+# Cards and internal notes (SPEC E4, E5, I1, I3)
+
+
+class CardCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    kind = serializers.ChoiceField(
+        [MessageKind.ORDER_CARD, MessageKind.AFTER_SALE_CARD, MessageKind.PRODUCT_CARD]
+    )
+    ref = serializers.CharField(
+        max_length=64, help_text="The external id of the order, after-sales record or product."
+    )
+
+
+class InternalNoteCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    body = serializers.CharField(max_length=2000)
+
+
+class InternalNoteSerializer(serializers.Serializer[dict[str, Any]]):
+    """A note for staff only (SPEC I3; apps.conversations.notes.internal_note_payload)."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(NoteKind.choices, read_only=True)
+    body = serializers.CharField(read_only=True)
+    author = serializers.IntegerField(read_only=True, allow_null=True, help_text="Account id.")
+    author_name = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.conversations.api import quick_replies, views, widget
+from apps.conversations.api import files, quick_replies, views, widget
 
 router = SimpleRouter()
 router.register("conversations", views.ConversationViewSet, basename="conversation")
@@ -11,6 +11,9 @@ router.register("quick-replies", quick_replies.QuickReplyViewSet, basename="quic
 
 urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),
+    # SPEC E4: here, not in apps.shopdata: who reads an order's notes follows who sees
+    # conversations (E6).
+    path("orders/<str:external_id>/notes/", views.OrderNotesView.as_view(), name="order-notes"),
     path("widget/session/", widget.WidgetSessionView.as_view(), name="widget-session"),
     path(
         "widget/appearance/<slug:slug>/",
@@ -27,6 +30,24 @@ urlpatterns = [
         name="widget-messages",
     ),
     path("widget/conversation/leave/", widget.WidgetLeaveView.as_view(), name="widget-leave"),
+    # SPEC I1: images and recall, from both sides; the images' files for who may see them.
+    path("widget/conversation/images/", widget.WidgetImagesView.as_view(), name="widget-images"),
+    path(
+        "widget/conversation/messages/<int:message_id>/recall/",
+        widget.WidgetMessageRecallView.as_view(),
+        name="widget-message-recall",
+    ),
+    path(
+        "conversations/<int:pk>/messages/<int:message_id>/recall/",
+        views.MessageRecallView.as_view(),
+        name="message-recall",
+    ),
+    path("attachments/<int:pk>/", files.AttachmentFileView.as_view(), name="attachment-file"),
+    path(
+        "attachments/<int:pk>/thumbnail/",
+        files.AttachmentFileView.as_view(thumbnail=True),
+        name="attachment-thumbnail",
+    ),
     path("widget/conversation/rating/", widget.WidgetRatingView.as_view(), name="widget-rating"),
     *router.urls,
 ]

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.api_permissions import HasShopPerm, IsStaff
 from apps.accounts.models import Account
-from apps.accounts.permissions import Perm
+from apps.accounts.permissions import Perm, has_perm
 from apps.accounts.selectors import account_get
 from apps.conversations import lifecycle as services
 from apps.conversations.api.serializers import (
     AfterSeqSerializer,
+    CardCreateSerializer,
     ConversationFilterSerializer,
     ConversationSerializer,
     IntentRuleSerializer,
+    InternalNoteCreateSerializer,
+    InternalNoteSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     PrivateContactSerializer,
@@ -28,10 +34,26 @@ from apps.conversations.api.serializers import (
     QueuePageSerializer,
     TransferSerializer,
 )
+from apps.conversations.cards import card_send
 from apps.conversations.contacts import private_contact_add, private_contact_remove
+from apps.conversations.images import image_message_send
 from apps.conversations.intents import intent_rule_create, intent_rule_delete, intent_rule_update
-from apps.conversations.models import Conversation, IntentRule, Message, PrivateContact
+from apps.conversations.models import (
+    Conversation,
+    IntentRule,
+    Message,
+    MessageKind,
+    PrivateContact,
+    Sender,
+)
+from apps.conversations.notes import (
+    internal_note_add,
+    internal_note_payload,
+    internal_notes,
+    may_read_order_notes,
+)
 from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
+from apps.conversations.recall import agent_message_recall
 from apps.conversations.selectors import (
     QUEUE_FIGURES,
     QueueFigures,
@@ -41,9 +63,18 @@ from apps.conversations.selectors import (
     queue_figures_all,
     queue_list,
 )
-from apps.core.errors import NotFound
+from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.core.selectors import get_by_id
 from apps.routing.models import Group
+from apps.shopdata import selectors as shopdata_selectors
+from apps.shopdata import services as shopdata_services
+from apps.shopdata.api.serializers import (
+    BuyerPanelSerializer,
+    OrderNoteCreateSerializer,
+    OrderNoteSerializer,
+)
+from apps.shopdata.models import Order, OrderNote
+from apps.shopdata.selectors import note_data
 
 
 def conversation_data(
@@ -71,6 +102,37 @@ def conversations_data(conversations: list[Conversation]) -> list[ConversationDa
 
 def _staff(request: Request) -> Account:
     return request.user  # type: ignore[return-value]
+
+
+class ImageUploadSerializer(serializers.Serializer[dict[str, Any]]):
+    """SPEC I1: ``multipart/form-data`` with the image file (JPEG, PNG or WebP)."""
+
+    image = serializers.FileField(help_text="JPEG, PNG or WebP, at most HELPDESK_IMAGE_MAX_BYTES.")
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class BodyTooLarge(DomainError):
+    status_code = 413
+    code = "too_large"
+
+
+def refuse_large_body(request: Request) -> None:
+    """An upload's body larger than ``HELPDESK_UPLOAD_MAX_BODY_BYTES`` is refused with a JSON
+    413 before it is read (a file within it but above the image limit is a 400 on ``image``)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.HELPDESK_UPLOAD_MAX_BODY_BYTES:
+        raise BodyTooLarge(_("The request is too large."))
+
+
+def image_upload(request: Request) -> tuple[Any, str]:
+    """The uploaded file and the ``client_id`` of an image upload (I1), checked."""
+    refuse_large_body(request)
+    data = ImageUploadSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data["image"], data.validated_data["client_id"]
 
 
 class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
@@ -130,15 +192,41 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
         if request.method == "GET":
             query = AfterSeqSerializer(data=request.query_params)
             query.is_valid(raise_exception=True)
-            rows = Message.objects.filter(
-                conversation=conversation, seq__gt=query.validated_data["after_seq"]
-            ).order_by("seq")
+            rows = (
+                Message.objects.filter(
+                    conversation=conversation, seq__gt=query.validated_data["after_seq"]
+                )
+                .select_related("attachment")  # I1: an image message's picture, same query
+                .order_by("seq")
+            )
             page = self.paginate_queryset(rows)  # type: ignore[arg-type]
             return self.get_paginated_response([message_payload(m) for m in page or []])  # type: ignore[attr-defined]
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message, created = services.agent_message_send(
             account=_staff(request), conversation=conversation, **data.validated_data
+        )
+        return Response(
+            message_payload(message), status=status.HTTP_201_CREATED if created else 200
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={201: MessageSerializer, 200: MessageSerializer},
+        description="SPEC I1: the holding agent sends an image (JPEG, PNG, WebP); 201 with the "
+        "new `image` message, 200 with the one stored for a `client_id`.",
+    )
+    @action(detail=True, methods=["post"])
+    def images(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        upload, client_id = image_upload(request)
+        message, created = image_message_send(
+            conversation=conversation,
+            sender=Sender.AGENT,
+            agent=_staff(request),
+            upload=upload,
+            size=upload.size,
+            client_id=client_id,
         )
         return Response(
             message_payload(message), status=status.HTTP_201_CREATED if created else 200
@@ -184,6 +272,89 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
             conversation=self.get_object(), actor=_staff(request)
         )
         return Response(conversation_data(conversation))
+
+    # The agent's buyer panel, cards and internal notes (SPEC E3-E5, I1, I3)
+
+    @extend_schema(
+        request=None,
+        responses=BuyerPanelSerializer,
+        description="SPEC E3-E5: the buyer panel of the conversation's buyer.",
+    )
+    @action(detail=True, methods=["get"])
+    def buyer(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        return Response(
+            shopdata_selectors.buyer_panel(
+                buyer=conversation.buyer,
+                entrance=conversation.entrance,
+                product=conversation.product,
+                order=conversation.order,
+            )
+        )
+
+    @extend_schema(
+        request=CardCreateSerializer,
+        responses={201: MessageSerializer},
+        description="SPEC E4, E5, I1: the holding agent sends a card; its `card` holds the "
+        "data. The after-sales card needs `handle_after_sales`.",
+    )
+    @action(detail=True, methods=["post"])
+    def cards(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        data = CardCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        kind = MessageKind(data.validated_data["kind"])
+        account = _staff(request)
+        if kind == MessageKind.AFTER_SALE_CARD and not has_perm(account, Perm.HANDLE_AFTER_SALES):
+            raise Forbidden(_("Sending an after-sales card needs the after-sales permission."))
+        message = card_send(
+            account=account, conversation=conversation, kind=kind, ref=data.validated_data["ref"]
+        )
+        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses=InternalNoteSerializer(many=True),
+        description="SPEC I3: the conversation's internal notes, oldest first (staff only).",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=InternalNoteCreateSerializer,
+        responses={201: InternalNoteSerializer},
+        description="SPEC I3: a note for staff only, never in the buyer's messages or stream.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        conversation = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(internal_notes(conversation))  # type: ignore[arg-type]
+            return self.get_paginated_response(
+                [internal_note_payload(n) for n in page or []]  # type: ignore[attr-defined]
+            )
+        data = InternalNoteCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = internal_note_add(
+            conversation=conversation, author=_staff(request), body=data.validated_data["body"]
+        )
+        return Response(internal_note_payload(note), status=status.HTTP_201_CREATED)
+
+
+class MessageRecallView(APIView):
+    """SPEC I1: the agent who sent a message recalls it within 2 minutes (409 after; 403 for
+    somebody else's message, 404 for a conversation the caller may not see)."""
+
+    permission_classes = [IsStaff]
+    tenant_model = Message
+    tenant_lookup_fields = {"pk": "conversation_id", "message_id": "pk"}
+
+    @extend_schema(request=None, responses=MessageSerializer)
+    def post(self, request: Request, pk: int, message_id: int) -> Response:
+        conversation = conversation_get(account=_staff(request), conversation_id=pk)
+        message = agent_message_recall(
+            account=_staff(request), conversation=conversation, message_id=message_id
+        )
+        return Response(message_payload(message))
 
 
 class QueueView(APIView):
@@ -302,3 +473,46 @@ class IntentRuleViewSet(viewsets.ModelViewSet[IntentRule]):
 
     def perform_destroy(self, instance: IntentRule) -> None:
         intent_rule_delete(actor=_staff(self.request), rule=instance)
+
+
+class OrderNotesView(GenericAPIView[OrderNote]):
+    """SPEC E4: an order's notes, newest (the current one) first. Written by the main account or
+    ``handle_orders``; read by staff who may see a conversation of the order's buyer (others:
+    404, as for a conversation they may not see). Here rather than in ``apps.shopdata``: who
+    reads follows who sees conversations (SPEC E6), which sits above the shop's data."""
+
+    tenant_model = Order
+    tenant_probe_body = {"text": "isolation-probe", "flag": "red"}
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [HasShopPerm.of(Perm.HANDLE_ORDERS)()]
+        return [IsStaff()]
+
+    def _order(self, external_id: str) -> Order:
+        account = _staff(self.request)
+        order = shopdata_selectors.order_get(shop_id=account.shop_id, external_id=external_id)
+        if self.request.method == "GET" and not may_read_order_notes(account=account, order=order):
+            raise NotFound(_("No such order."))
+        return order
+
+    @extend_schema(
+        responses=OrderNoteSerializer(many=True), description="The history, newest first."
+    )
+    def get(self, request: Request, external_id: str) -> Response:
+        order = self._order(external_id)
+        page = self.paginate_queryset(shopdata_selectors.order_notes(order))
+        return self.get_paginated_response([note_data(n) for n in page or []])
+
+    @extend_schema(request=OrderNoteCreateSerializer, responses={201: OrderNoteSerializer})
+    def post(self, request: Request, external_id: str) -> Response:
+        order = self._order(external_id)
+        data = OrderNoteCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = shopdata_services.order_note_add(
+            order=order,
+            author=_staff(request),
+            text=data.validated_data["text"],
+            flag=data.validated_data["flag"],
+        )
+        return Response(note_data(note), status=status.HTTP_201_CREATED)

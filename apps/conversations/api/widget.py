@@ -32,10 +32,12 @@ from apps.conversations.api.serializers import (
     WidgetSessionResultSerializer,
     WidgetSessionSerializer,
 )
-from apps.conversations.api.views import conversation_data
+from apps.conversations.api.views import ImageUploadSerializer, conversation_data, image_upload
 from apps.conversations.buyers import BuyerPrincipal, principal_context, principal_for_token
-from apps.conversations.models import OPEN_STATES, Conversation, Message
+from apps.conversations.images import image_message_send
+from apps.conversations.models import OPEN_STATES, Conversation, Message, Sender
 from apps.conversations.payloads import message_payload
+from apps.conversations.recall import buyer_message_recall
 from apps.core.errors import NotFound
 from apps.shops.models import ShopSettings
 
@@ -204,9 +206,13 @@ class WidgetMessagesView(_WidgetView):
             raise NotFound(_("No conversation yet."))
         query = AfterSeqSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = Message.objects.filter(
-            conversation=conversation, seq__gt=query.validated_data["after_seq"]
-        ).order_by("seq")[:500]
+        rows = (
+            Message.objects.filter(
+                conversation=conversation, seq__gt=query.validated_data["after_seq"]
+            )
+            .select_related("attachment")  # I1: an image message's picture, same query
+            .order_by("seq")[:500]
+        )
         results = [message_payload(m) for m in rows]
         return Response({"count": len(results), "next": None, "previous": None, "results": results})
 
@@ -223,6 +229,44 @@ class WidgetMessagesView(_WidgetView):
             buyer=p.buyer, entrance=p.entrance, **data.validated_data
         )
         return Response(message_payload(message), status=201 if created else 200)
+
+
+class WidgetImagesView(_WidgetView):
+    """SPEC I1: the buyer sends an image (JPEG, PNG, WebP) into its open conversation."""
+
+    @extend_schema(
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={201: MessageSerializer, 200: MessageSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        p = _principal(request)
+        conversation = services.buyer_open_conversation(buyer=p.buyer)
+        if conversation is None:
+            raise NotFound(_("No open conversation."))
+        upload, client_id = image_upload(request)
+        message, created = image_message_send(
+            conversation=conversation,
+            sender=Sender.BUYER,
+            upload=upload,
+            size=upload.size,
+            client_id=client_id,
+        )
+        return Response(message_payload(message), status=201 if created else 200)
+
+
+class WidgetMessageRecallView(_WidgetView):
+    """SPEC I1: the buyer recalls its own message within 2 minutes (409 after, 403 for the
+    other side's message, 404 for a message not in its conversations)."""
+
+    # The isolation walk (tests/support/isolation.py) probes with a staff account, which every
+    # widget view refuses (401) before any lookup; a buyer of another shop or another buyer
+    # gets 404 here, tested in tests/api/test_recall.py.
+    tenant_public = True
+
+    @extend_schema(request=None, responses=MessageSerializer)
+    def post(self, request: Request, message_id: int) -> Response:
+        message = buyer_message_recall(buyer=_principal(request).buyer, message_id=message_id)
+        return Response(message_payload(message))
 
 
 class WidgetLeaveView(_WidgetView):

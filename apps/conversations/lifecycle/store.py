@@ -9,8 +9,9 @@ replies and notices call it directly on the conversation they already hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -81,6 +82,7 @@ def _next_message(
     kind: MessageKind,
     agent_id: int | None,
     client_id: str,
+    card: Mapping[str, Any] | None = None,
 ) -> tuple[Message, list[str]]:
     """The next message of ``conv`` and the conversation's state after it (its timers, counters
     and clocks), not stored: the message and the names of the fields that changed."""
@@ -95,6 +97,7 @@ def _next_message(
         body=body,
         client_id=client_id,
         created_at=now,
+        card=card,
     )
     fields = ["last_seq", *timers.FIELDS]
     if sender == Sender.BUYER:
@@ -137,10 +140,12 @@ def append_message(
     also_save: Iterable[str] = (),
     full_save: bool = False,
     with_writes: Sequence[Write] = (),
+    card: Mapping[str, Any] | None = None,
 ) -> Message:
     """Store ``body`` as the next message of ``conversation`` (locked by the caller).
     ``full_save``: save every column of the conversation (the caller changed more than this
-    function knows, and saves once). ``with_writes`` run in the same statement."""
+    function knows, and saves once). ``with_writes`` run in the same statement. ``card``: the
+    data of an order, after-sales or product card (SPEC E4, E5, I1), stored with the message."""
     assert transaction.get_connection().in_atomic_block, "append_message() needs a transaction"
     message, fields = _next_message(
         conversation,
@@ -150,6 +155,7 @@ def append_message(
         kind=kind,
         agent_id=agent_id,
         client_id=client_id,
+        card=card,
     )
     # The message and the conversation's new state in one statement (one round trip).
     names = ALL_FIELDS if full_save else [*fields, *also_save]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -37,8 +38,10 @@ from apps.conversations.models import (
     CloseReason,
     Conversation,
     IntentRule,
+    InternalNote,
     Message,
     MessageKind,
+    NoteKind,
     Rating,
     Sender,
     State,
@@ -108,17 +111,25 @@ def message_create(
     client_id: str = "",
     kind: MessageKind = MessageKind.TEXT,
     now: datetime | None = None,
+    card: Mapping[str, Any] | None = None,
 ) -> tuple[Message, bool]:
     """Store a message with the conversation's next ``seq``, then tell the buyer and the holding
     agent. Idempotent on ``client_id`` per conversation and sender: a repeat returns the stored
     message and ``False``. A buyer writing outside business hours with nobody there gets the
-    off-hours reply (SPEC D2)."""
+    off-hours reply (SPEC D2). ``card``: a card's data (SPEC E4, E5, I1), stored with it."""
     now = now or timezone.now()
     body = _checked_body(body)
     with transaction.atomic():
         conv = _lock(conversation.pk)
         message, created = _message_create_locked(
-            conv, sender=sender, body=body, agent=agent, client_id=client_id, kind=kind, now=now
+            conv,
+            sender=sender,
+            body=body,
+            agent=agent,
+            client_id=client_id,
+            kind=kind,
+            now=now,
+            card=card,
         )
     if created:
         _copy_message_fields(conv, conversation)
@@ -145,6 +156,7 @@ def _message_create_locked(
     client_id: str,
     kind: MessageKind,
     now: datetime,
+    card: Mapping[str, Any] | None = None,
 ) -> tuple[Message, bool]:
     """``message_create`` on a conversation this transaction has locked, ``body`` checked.
     A conversation read with the ``RESENT_ANNOTATION`` of ``client_id`` (``_resent``) already
@@ -174,6 +186,7 @@ def _message_create_locked(
         client_id=client_id,
         now=now,
         also_save=also_save,
+        card=card,
     )
     if sender == Sender.BUYER:
         automatic.offhours(conv, now=now)
@@ -766,7 +779,20 @@ def conversation_transfer(
                 raise Conflict(_("Nobody in that group can take the conversation now."))
         release(conv, snapshot)
         apply_decision(conv, decision, snapshot, now, front=True)
-        events.conversation_transferred(conv, from_account=previous, note=note.strip())
+        note = note.strip()
+        if note:
+            # Amended B12 / I3: the note is an internal note (staff only, never the buyer's
+            # messages or stream), stored with the transfer so that whoever takes the
+            # conversation later (a group's queue, the pool) still reads it.
+            InternalNote.objects.create(
+                shop_id=conv.shop_id,
+                conversation=conv,
+                author=actor,
+                kind=NoteKind.TRANSFER,
+                body=note,
+                created_at=now,
+            )
+        events.conversation_transferred(conv, from_account=previous, note=note)
         with translation.override(_language(conv.shop_id)):
             text = _("You have been transferred to another agent, who can see your conversation.")
         _notice(conv, text, now)

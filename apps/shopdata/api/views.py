@@ -1,4 +1,5 @@
-"""Shop data upserts (API.md, shop data): PUT by external id, idempotent."""
+"""Shop data upserts (API.md, shop data): PUT by external id, idempotent; and the visits the
+shop's systems push (SPEC E3)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ from rest_framework.views import APIView
 
 from apps.accounts.api_permissions import HasShopPerm
 from apps.accounts.permissions import Perm
-from apps.shopdata import services
+from apps.shopdata import selectors, services
 from apps.shopdata.api.serializers import (
+    AfterSaleSerializer,
+    AfterSaleUpsertSerializer,
     BuyerSerializer,
     BuyerUpsertSerializer,
     OrderSerializer,
     OrderUpsertSerializer,
     ProductSerializer,
     ProductUpsertSerializer,
+    VisitCreateSerializer,
+    VisitSerializer,
 )
-from apps.shopdata.models import Buyer, Order, Product
+from apps.shopdata.models import AfterSale, Buyer, Order, Product, VisitSource
 
 
 def _answer(data: dict[str, Any], created: bool) -> Response:
@@ -85,3 +90,59 @@ class OrderUpsertView(_Upsert):
             **data.validated_data,
         )
         return _answer(OrderSerializer(order).data, created)
+
+
+class AfterSaleUpsertView(_Upsert):
+    """SPEC E5, H2: an after-sales record by external id."""
+
+    tenant_model = AfterSale
+    tenant_probe_body = {
+        "order": "isolation-order",
+        "buyer": "isolation-buyer",
+        "type": "refund_only",
+        "status": "isolation-probe",
+        "amount": "1.00",
+    }
+
+    @_upsert_schema(AfterSaleUpsertSerializer, AfterSaleSerializer)
+    def put(self, request: Request, external_id: str) -> Response:
+        data = AfterSaleUpsertSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row, created = services.after_sale_upsert(
+            shop_id=request.user.shop_id,  # type: ignore[union-attr]
+            external_id=external_id,
+            fields=services.AfterSaleFields(**data.validated_data),
+        )
+        return _answer(dict(selectors.after_sale_card(row)), created)
+
+
+class BuyerVisitView(APIView):
+    """SPEC E3: a visit of a buyer the shop pushed (a widget session start counts as one too)."""
+
+    permission_classes = [HasShopPerm.of(Perm.MANAGE_SETTINGS)]
+    tenant_model = Buyer
+    tenant_probe_body = {"page": "isolation-probe"}
+
+    @extend_schema(request=VisitCreateSerializer, responses={201: VisitSerializer})
+    def post(self, request: Request, external_id: str) -> Response:
+        buyer = selectors.buyer_get(
+            shop_id=request.user.shop_id,  # type: ignore[union-attr]
+            external_id=external_id,
+        )
+        data = VisitCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        visit = services.visit_record(
+            buyer=buyer,
+            source=VisitSource.API,
+            at=data.validated_data["at"],
+            page=data.validated_data["page"],
+        )
+        return Response(
+            {
+                "buyer": buyer.external_id,
+                "at": visit.at.isoformat(),
+                "page": visit.page,
+                "source": visit.source,
+            },
+            status=status.HTTP_201_CREATED,
+        )
