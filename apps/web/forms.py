@@ -12,10 +12,14 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import Account, AccountKind, login_name
 from apps.accounts.permissions import ALL_PERMS, Perm
+from apps.backoffice.services import FORBIDDEN_NAME_CHARS, RESERVED_SLUGS, SLUG_RE
 from apps.core.errors import DomainError, InvalidFields
 from apps.quickreplies.services import cleaned as quick_replies_cleaned
 from apps.routing.models import Group
@@ -94,13 +98,32 @@ def _new_password_field(label: Any, help_text: Any = PASSWORD_HELP) -> forms.Cha
     )
 
 
+def _add_unless_invalid(form: forms.Form, name: str, problem: Any) -> None:
+    """An error of a service's rule, on a field whose own checks passed (one message each)."""
+    if name not in form.errors:
+        form.add_error(name, problem)
+
+
 class RepeatedPasswordForm(forms.Form):
-    """``password`` typed twice (``password2``); the services judge its strength."""
+    """``password`` typed twice (``password2``). The services judge its strength; the form
+    asks the same validators (``AUTH_PASSWORD_VALIDATORS``) beforehand, so that a weak password
+    shows together with every other field's error in one answer, not after the others are fixed.
+    """
+
+    def password_user(self) -> Account | None:
+        """The account the password is for, as the similarity validator compares it."""
+        return None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("password") and data.get("password2") != data["password"]:
-            self.add_error("password2", _("The two passwords differ."))
+        password = data.get("password")
+        if password:
+            try:
+                validate_password(password, user=self.password_user())
+            except ValidationError as error:
+                _add_unless_invalid(self, "password", " ".join(error.messages))
+            if data.get("password2") != password:
+                self.add_error("password2", _("The two passwords differ."))
         return data
 
 
@@ -129,6 +152,32 @@ class SignupForm(RepeatedPasswordForm):
     )
     password = _new_password_field(_("Password"))
     password2 = _new_password_field(_("Password again"), help_text="")
+
+    def clean_slug(self) -> str:
+        return (self.cleaned_data.get("slug") or "").strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        """``shop_signup``'s rules (SPEC A1, ``apps.backoffice.services``), all at once: the
+        service checks them one after the other and answers the first it meets."""
+        data = super().clean()
+        slug = data.get("slug")
+        if slug:
+            if not SLUG_RE.match(slug):
+                _add_unless_invalid(
+                    self,
+                    "slug",
+                    _(
+                        "3-30 lowercase letters, digits or hyphens, not starting or ending "
+                        "with a hyphen."
+                    ),
+                )
+            elif slug in RESERVED_SLUGS:
+                _add_unless_invalid(self, "slug", _("This name is reserved."))
+            elif Shop.objects.filter(slug=slug).exists():
+                _add_unless_invalid(self, "slug", _("A shop with this name already exists."))
+        if "name" in data and not data["name"].strip():
+            _add_unless_invalid(self, "name", _("This field may not be blank."))
+        return data
 
 
 class PermissionsField(forms.MultipleChoiceField):
@@ -215,9 +264,45 @@ class AccountCreateForm(RoutingFieldsMixin):
         "max_concurrent",
     ]
 
-    def __init__(self, *args: Any, grantable: Iterable[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, grantable: Iterable[str], shop: Shop | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.shop = shop
         _limit_permissions(self.fields["permissions"], grantable)
+
+    def clean(self) -> dict[str, Any]:
+        """``account_create``'s rules on the name and the password (SPEC A2), all at once: the
+        service checks them one after the other and answers the first it meets."""
+        data = super().clean() or {}
+        name = (data.get("name") or "").strip()
+        if "name" in data:
+            if not name:
+                _add_unless_invalid(self, "name", _("This field may not be blank."))
+            elif FORBIDDEN_NAME_CHARS.search(name):
+                _add_unless_invalid(
+                    self, "name", _("A name may not contain colons, spaces, slashes or @.")
+                )
+            elif (
+                self.shop is not None and Account.objects.filter(shop=self.shop, name=name).exists()
+            ):
+                _add_unless_invalid(self, "name", _("A sub-account with this name already exists."))
+        password = data.get("password")
+        if password:
+            user = None
+            if self.shop is not None and name:
+                user = Account(
+                    shop=self.shop,
+                    kind=AccountKind.SUB,
+                    name=name,
+                    username=login_name(self.shop.slug, name),
+                    display_name=(data.get("display_name") or "").strip(),
+                )
+            try:
+                validate_password(password, user=user)
+            except ValidationError as error:
+                _add_unless_invalid(self, "password", " ".join(error.messages))
+        return data
 
 
 class AccountEditForm(RoutingFieldsMixin):
@@ -254,6 +339,13 @@ class AccountEditForm(RoutingFieldsMixin):
 class PasswordResetForm(RepeatedPasswordForm):
     password = _new_password_field(_("New password"))
     password2 = _new_password_field(_("New password again"), help_text="")
+
+    def __init__(self, *args: Any, account: Account | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def password_user(self) -> Account | None:
+        return self.account
 
 
 _KEYWORD_SPLIT = re.compile(r"[,，、\n]+")

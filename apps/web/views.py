@@ -154,15 +154,19 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
         shop_settings = account.shop.settings
         group_max = state.group.max_concurrent if state.group else None
         inherited = effective_max(None, group_max, shop_settings.default_max_concurrent)
-        colleagues = [
-            a
-            for a in accounts_of_shop(shop_id=account.shop_id).filter(is_active=True)
-            if a.pk != account.pk
-        ]
+        # Transfer targets (SPEC B12), the main account included, grouped by status: the
+        # transfer service takes only an online account that may chat (A4), so paused and
+        # offline colleagues are shown with their status but cannot be chosen; accounts that
+        # never chat are left out. The workbench reads this page again when the form opens.
+        colleagues: dict[str, list[Account]] = {s.value: [] for s in AgentStatus}
+        for a in accounts_of_shop(shop_id=account.shop_id).filter(is_active=True):
+            if a.pk != account.pk and has_perm(a, Perm.CHAT):
+                colleagues[a.agent_state.status].append(a)
         context.update(
             account=account,
             state=state,
-            colleagues=colleagues,  # transfer targets (SPEC B12); the service checks who is online
+            colleagues=[(value, label, colleagues[value]) for value, label in AgentStatus.choices],
+            entrance_labels=dict(Entrance.choices),  # E3: the entrance as buyers' pages name it
             groups=_groups_of(account),
             statuses=AgentStatus.choices,
             can_set_max=shop_settings.agents_set_own_max,
@@ -220,6 +224,7 @@ class AccountCreatePage(ShopPermRequiredMixin, FormView):
     def get_form_kwargs(self) -> dict[str, Any]:
         kwargs = super().get_form_kwargs()
         kwargs["grantable"] = perms_of(self.account)
+        kwargs["shop"] = self.account.shop  # its rules are checked with every field's (A2)
         return kwargs
 
     def get_form(self, form_class: Any = None) -> AccountCreateForm:
@@ -346,6 +351,11 @@ class AccountActivePage(ShopAccountMixin, View):
 class AccountPasswordPage(ShopAccountMixin, FormView):
     template_name = "web/admin/account_password.html"
     form_class = PasswordResetForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs()
+        kwargs["account"] = self.target  # the password validators compare it with its names
+        return kwargs
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

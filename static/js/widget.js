@@ -14,6 +14,23 @@
   var API = "/api/v1/widget/";
   var MAX_BACKOFF_MS = 30000;
 
+  // The widget is as tall as what the buyer sees (CSS: 100dvh); while a phone's keyboard is up
+  // the visual viewport is shorter still, and the composer must stay above the keyboard.
+  var viewport = window.visualViewport;
+  if (viewport) {
+    var fit = function () {
+      var style = document.documentElement.style;
+      // Pinch zoom shrinks the visual viewport too: only an unzoomed page follows it.
+      if (Math.abs(viewport.scale - 1) < 0.01) {
+        style.setProperty("--widget-height", viewport.height + "px");
+      } else {
+        style.removeProperty("--widget-height");
+      }
+    };
+    viewport.addEventListener("resize", fit);
+    fit();
+  }
+
   var messages = root.querySelector("[data-messages]");
   var stateText = root.querySelector("[data-state-text]");
   var askHuman = root.querySelector("[data-ask-human]");
@@ -30,6 +47,7 @@
 
   var token = null;
   var conversation = null; // as GET /widget/conversation/ shows it
+  var shownConversation = null; // the conversation whose messages were loaded last
   var socket = null;
   var streamSeq = null;
   var attempts = 0;
@@ -105,10 +123,33 @@
     node.scrollIntoView({ block: "end" });
   }
 
+  /** The messages of the buyer's current conversation, below those already on screen: a new
+   * conversation (writing after the end) keeps the earlier one's history above a divider. */
   function loadMessages() {
-    messages.textContent = "";
-    return api("GET", "conversation/messages/?after_seq=0").then(function (r) {
-      if (r.ok) (r.data.results || []).forEach(show);
+    var id = conversation ? conversation.id : null;
+    if (shownConversation !== null && id !== null && id !== shownConversation) {
+      if (!dividerShown) divider();
+      dividerShown = false;
+    }
+    if (id !== null) shownConversation = id;
+    return loadPage("conversation/messages/?after_seq=0");
+  }
+
+  var dividerShown = false; // a divider waits for the conversation the buyer's writing opens
+
+  function divider() {
+    var node = el("li", "widget__divider", msg("new-conversation"));
+    node.setAttribute("role", "separator");
+    messages.appendChild(node);
+    dividerShown = true;
+  }
+
+  function loadPage(path) {
+    return api("GET", path).then(function (r) {
+      if (!r.ok) return;
+      (r.data.results || []).forEach(show);
+      var at = r.data.next ? r.data.next.indexOf(API) : -1;
+      if (at >= 0) return loadPage(r.data.next.slice(at + API.length));
     });
   }
 
@@ -130,12 +171,15 @@
     } else {
       stateText.textContent = msg("state-" + state);
     }
-    var rateable = state === "closed" && !c.rating && c.close_reason !== "buyer_left";
+    // Not once the buyer has written again: that opens a new conversation (F4).
+    var rateable =
+      state === "closed" && !c.rating && c.close_reason !== "buyer_left" && !dividerShown;
     rating.hidden = !rateable || !rated.hidden;
     if (state !== "active") typing.hidden = true;
   }
 
   function loadConversation() {
+    var before = conversation ? conversation.id : null;
     return api("GET", "conversation/").then(function (r) {
       if (r.ok) {
         conversation = r.data;
@@ -144,7 +188,18 @@
           if (created.ok) conversation = created.data;
         });
       }
-    }).then(render);
+    }).then(function () {
+      if (conversation && before !== null && conversation.id !== before) newConversation();
+      render();
+    });
+  }
+
+  /** A new conversation began (F4): the last one's rating thanks and form are done with. */
+  function newConversation() {
+    rated.hidden = true;
+    rated.textContent = "";
+    rating.reset();
+    rating.hidden = true;
   }
 
   askHuman.addEventListener("click", function () {
@@ -206,6 +261,10 @@
     if (!body) return;
     input.value = "";
     say("");
+    if (conversation && conversation.state === "closed" && !dividerShown) {
+      divider(); // this message opens a new conversation, below the one that ended
+      newConversation();
+    }
     var cid = clientId();
     var pending = bubble({ sender: "buyer", body: body, client_id: cid });
     pending.classList.add("is-pending");
@@ -233,11 +292,18 @@
 
   // --- Events -------------------------------------------------------------------------------
 
+  var following = null; // the load of a new conversation, while under way
+
   function onEvent(type, data) {
     if (type === "message.created") {
       if (conversation && data.conversation !== conversation.id) {
-        // Writing after the end opened a new conversation: follow it.
-        loadConversation().then(loadMessages);
+        // Writing after the end opened a new conversation: follow it, below the earlier one.
+        if (!following) {
+          var done = function () {
+            following = null;
+          };
+          following = loadConversation().then(loadMessages).then(done, done);
+        }
         return;
       }
       show(data);

@@ -222,6 +222,16 @@
   var quickToggle = root.querySelector("[data-quick-toggle]");
   var quickSuggested = root.querySelector("[data-quick-suggested]");
   var quickSuggestedList = root.querySelector("[data-quick-suggested-list]");
+  var transferSelect = transferForm.querySelector("[data-transfer-select]");
+  var chatNotes = root.querySelector("[data-chat-notes]");
+  var chatNotesList = root.querySelector("[data-chat-notes-list]");
+  var endDialog = root.querySelector("[data-end-dialog]");
+  var entranceLabels = {};
+  try {
+    entranceLabels = JSON.parse(document.getElementById("entrance-labels").textContent) || {};
+  } catch (error) {
+    entranceLabels = {};
+  }
 
   var convs = {}; // id -> {id, name, waitingSince, unread, preview, activity, lastBuyerSeq}
   var openId = null;
@@ -430,6 +440,7 @@
     var kind = m.sender === "agent" ? (mine ? "mine" : "agent") : m.sender;
     var item = el("li", "bubble bubble--" + kind);
     if (m.id) item.dataset.messageId = m.id;
+    if (m.seq) item.dataset.seq = m.seq;
     if (m.client_id) item.dataset.clientId = m.client_id;
     var who = mine ? msg("you") : m.sender === "agent" ? msg("colleague") : senderLabel[m.sender];
     item.appendChild(el("span", "bubble__sender", who || m.sender));
@@ -452,9 +463,23 @@
     if (pending) {
       chatMessages.replaceChild(node, pending);
     } else {
-      chatMessages.appendChild(node);
+      chatMessages.insertBefore(node, followerOf(m.seq));
     }
     chatMessages.scrollTop = chatMessages.scrollHeight;
+  }
+
+  /** Where a stored message goes: before the first later one or the first still pending (the
+   * history may arrive after a reply was sent), so the chat stays in seq order. */
+  function followerOf(seq) {
+    if (!seq) return null;
+    var nodes = chatMessages.children;
+    for (var i = 0; i < nodes.length; i += 1) {
+      var other = parseInt(nodes[i].dataset.seq || "0", 10);
+      if ((other && other > seq) || (!other && nodes[i].classList.contains("is-pending"))) {
+        return nodes[i];
+      }
+    }
+    return null;
   }
 
   function feedback(text) {
@@ -490,7 +515,8 @@
     placeholder.hidden = true;
     chatTitle.textContent = conv.name;
     var d = conv.data || {};
-    chatMeta.textContent = [d.entrance, d.product, d.order, d.intent].filter(Boolean).join(" · ");
+    var entrance = d.entrance ? entranceLabels[d.entrance] || d.entrance : "";
+    chatMeta.textContent = [entrance, d.product, d.order, d.intent].filter(Boolean).join(" · ");
     chatClosed.hidden = true;
     chatTyping.hidden = true;
     transferForm.hidden = true;
@@ -498,6 +524,8 @@
     feedback("");
     setComposer(true);
     chatMessages.textContent = "";
+    renderNotes(conv.id);
+    loadNotes(conv.id);
     recompute(conv);
     renderList();
     loadHistory(conv.id, convUrl + conv.id + "/messages/?after_seq=0");
@@ -513,6 +541,91 @@
       (r.data.results || []).forEach(showMessage);
       if (r.data.next) loadHistory(id, r.data.next);
     });
+  }
+
+  // --- Internal notes (SPEC I3; amended B12: the transfer note reaches the receiving agent) ---
+  // Staff only: from the conversation.transferred event on this account's socket, and from
+  // GET conversations/{id}/notes/ where the server has it. Never sent to the buyer.
+
+  var notes = {}; // conversation id -> [{kind, body, author, created_at}]
+
+  function notesKey(id) {
+    return "helpdesk-notes-" + me + "-" + id;
+  }
+
+  function notesOf(id) {
+    if (!notes[id]) {
+      try {
+        notes[id] = JSON.parse(window.sessionStorage.getItem(notesKey(id)) || "[]");
+      } catch (error) {
+        notes[id] = [];
+      }
+    }
+    return notes[id];
+  }
+
+  function keepNotes(id, list) {
+    notes[id] = list;
+    try {
+      window.sessionStorage.setItem(notesKey(id), JSON.stringify(list));
+    } catch (error) {
+      // storage denied or full: the notes last for this page only
+    }
+  }
+
+  /** A note, unless the same one (kind and body) is known already. */
+  function addNote(id, note) {
+    var list = notesOf(id).slice();
+    var known = list.some(function (n) {
+      return n.body === note.body && (n.kind || "note") === (note.kind || "note");
+    });
+    if (!known) list.push(note);
+    keepNotes(id, list);
+    if (id === openId) renderNotes(id);
+  }
+
+  function colleagueName(accountId) {
+    if (!accountId) return msg("someone");
+    var option = transferSelect.querySelector('option[value="account:' + accountId + '"]');
+    return (option && option.dataset.name) || msg("someone");
+  }
+
+  function renderNotes(id) {
+    var list = notesOf(id);
+    chatNotesList.textContent = "";
+    list.forEach(function (note) {
+      var item = el("li", "internal-note internal-note--" + (note.kind || "note"));
+      var label =
+        note.kind === "transfer"
+          ? msg("transfer-note").replace("{name}", note.author_name || colleagueName(note.author))
+          : msg("internal-note");
+      item.appendChild(el("span", "internal-note__label", label));
+      item.appendChild(el("p", "internal-note__body", note.body));
+      chatNotesList.appendChild(item);
+    });
+    chatNotes.hidden = list.length === 0;
+  }
+
+  /** The notes the server keeps, where it has the endpoint (API.md, internal notes). */
+  function loadNotes(id, url) {
+    api("GET", url || convUrl + id + "/notes/").then(
+      function (r) {
+        if (!r.ok || !r.data) return;
+        if (r.data.next && openId === id) loadNotes(id, r.data.next);
+        var rows = Array.isArray(r.data) ? r.data : r.data.results || [];
+        rows.forEach(function (row) {
+          var author = row.author && typeof row.author === "object" ? row.author.id : row.author;
+          addNote(id, {
+            kind: row.kind || "note",
+            body: row.body,
+            author: author,
+            author_name: row.author_name || (row.author && row.author.display_name) || "",
+            created_at: row.created_at,
+          });
+        });
+      },
+      function () {}
+    );
   }
 
   function clientId() {
@@ -725,33 +838,157 @@
     }
   });
 
-  function endChat() {
-    var id = openId;
-    if (!id || endButton.disabled) return;
-    endButton.disabled = true;
-    api("POST", convUrl + id + "/close/").then(function (r) {
-      if (r.ok || r.status === 409) {
-        remove(id, msg("ended"));
-      } else {
-        endButton.disabled = false;
-        feedback(msg("action-failed") + " " + (firstError(r.data) || r.status));
-      }
-    });
+  // --- Ending (E2, amended): Esc or the button asks first; Esc never ends while writing ---
+
+  var composing = false; // an input method's composition is open (Chinese pinyin, etc.)
+  var compositionEndedAt = 0;
+  var COMPOSITION_GRACE_MS = 300; // the Esc that cancels a composition may follow its end
+  var endFor = null; // the conversation the open confirmation is about
+  var focusBeforeDialog = null;
+
+  document.addEventListener("compositionstart", function () {
+    composing = true;
+  }, true);
+  document.addEventListener("compositionend", function () {
+    composing = false;
+    compositionEndedAt = Date.now();
+  }, true);
+
+  function imeActive(event) {
+    return (
+      composing ||
+      event.isComposing ||
+      event.keyCode === 229 ||
+      Date.now() - compositionEndedAt < COMPOSITION_GRACE_MS
+    );
   }
-  endButton.addEventListener("click", endChat);
+
+  function editing(target) {
+    if (!target || target === document.body) return false;
+    if (target.isContentEditable) return true;
+    var tag = target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function endChat(id) {
+    if (!id || !convs[id]) return;
+    endButton.disabled = true;
+    api("POST", convUrl + id + "/close/").then(
+      function (r) {
+        if (r.ok || r.status === 409) {
+          remove(id, msg("ended"));
+        } else {
+          if (id === openId) endButton.disabled = false;
+          feedback(msg("action-failed") + " " + (firstError(r.data) || r.status));
+        }
+      },
+      function () {
+        if (id === openId) endButton.disabled = false;
+        feedback(msg("network"));
+      }
+    );
+  }
+
+  /** Asks before ending the open conversation; the least destructive answer has the focus. */
+  function askToEnd() {
+    if (!openId || chat.hidden || endButton.disabled || endDialog.open) return;
+    endFor = openId;
+    focusBeforeDialog = document.activeElement;
+    endDialog.returnValue = "";
+    endDialog.showModal();
+    endDialog.querySelector("[data-end-cancel]").focus();
+  }
+
+  endDialog.addEventListener("close", function () {
+    var id = endFor;
+    endFor = null;
+    if (endDialog.returnValue === "end" && id === openId) {
+      endChat(id);
+    } else if (focusBeforeDialog && focusBeforeDialog.focus && document.contains(focusBeforeDialog)) {
+      focusBeforeDialog.focus();
+    }
+    focusBeforeDialog = null;
+  });
+
+  endButton.addEventListener("click", askToEnd);
+
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape") return;
+    if (event.key !== "Escape" && event.key !== "Esc") return;
+    // An input method uses Esc to cancel its composition: that Esc is never ours.
+    if (imeActive(event) || event.defaultPrevented) return;
+    if (endDialog.open) return; // the dialog cancels itself
     if (!quickPanel.hidden) {
       closeQuick();
       input.focus();
-    } else if (openId && !chat.hidden && transferForm.hidden) endChat();
-    else if (!transferForm.hidden) transferForm.hidden = true;
+      return;
+    }
+    if (!transferForm.hidden) {
+      closeTransfer();
+      return;
+    }
+    // Never while a reply is being written: text in the box, or the box (or any field) focused.
+    if (input.value.trim() !== "" || document.activeElement === input) return;
+    if (editing(document.activeElement)) return;
+    if (openId && !chat.hidden) {
+      event.preventDefault();
+      askToEnd();
+    }
   });
 
+  // --- Transfer (B12): the targets with their status, read again when the form opens --------
+
+  var transferLoad = null;
+
+  /** The page's list of colleagues as it is now (status, who may chat), into the select. */
+  function refreshTransferTargets() {
+    if (transferLoad) return transferLoad;
+    var chosen = transferSelect.value;
+    transferSelect.disabled = true;
+    transferLoad = fetch(window.location.pathname, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+    })
+      .then(function (response) {
+        return response.ok ? response.text() : null;
+      })
+      .then(
+        function (html) {
+          if (!html) return;
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var fresh = page.querySelector("[data-transfer-select]");
+          if (!fresh) return;
+          transferSelect.textContent = "";
+          Array.prototype.slice.call(fresh.children).forEach(function (child) {
+            transferSelect.appendChild(document.importNode(child, true));
+          });
+          var still = transferSelect.querySelector('option[value="' + chosen + '"]');
+          transferSelect.value = still && !still.disabled ? chosen : "";
+        },
+        function () {}
+      )
+      .then(function () {
+        transferSelect.disabled = false;
+        transferLoad = null;
+      });
+    return transferLoad;
+  }
+
+  function closeTransfer() {
+    transferForm.hidden = true;
+    transferToggle.setAttribute("aria-expanded", "false");
+    transferToggle.focus();
+  }
+
   transferToggle.addEventListener("click", function () {
-    transferForm.hidden = !transferForm.hidden;
-    transferToggle.setAttribute("aria-expanded", transferForm.hidden ? "false" : "true");
-    if (!transferForm.hidden) transferForm.querySelector("select").focus();
+    if (!transferForm.hidden) {
+      closeTransfer();
+      return;
+    }
+    transferForm.hidden = false;
+    transferToggle.setAttribute("aria-expanded", "true");
+    refreshTransferTargets().then(function () {
+      if (!transferForm.hidden) transferSelect.focus();
+    });
   });
   transferForm.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -766,33 +1003,69 @@
         remove(id, msg("transferred"));
       } else if (!r.ok) {
         feedback(msg("action-failed") + " " + (firstError(r.data) || r.status));
+        if (r.status === 409 || r.status === 404) refreshTransferTargets(); // statuses moved
       }
     });
   });
 
   document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) refreshQueue();
     if (!document.hidden && openId && convs[openId]) {
       recompute(convs[openId]);
       renderList();
     }
   });
 
+  // The queue's length (E1) follows the queue: read again on every event of this account's
+  // stream that moves it (an assignment, a transfer, an end, a status change, the live
+  // board's monitor.updated), on (re)connection and when the page comes back to the front.
+  // One request at a time; a change meanwhile asks for one more read after it.
+  var queueReading = false;
+  var queueAgain = false;
+  var QUEUE_FALLBACK_MS = 5000; // new arrivals are pushed to no agent's socket yet
+
   function refreshQueue() {
     if (!queueLength) return;
-    api("GET", root.dataset.queueUrl).then(
-      function (r) {
-        if (r.ok) queueLength.textContent = msg("queue").replace("{count}", r.data.count);
-      },
-      function () {}
-    );
+    if (queueReading) {
+      queueAgain = true;
+      return;
+    }
+    queueReading = true;
+    queueAgain = false;
+    api("GET", root.dataset.queueUrl)
+      .then(
+        function (r) {
+          if (r.ok) queueLength.textContent = msg("queue").replace("{count}", r.data.count);
+        },
+        function () {}
+      )
+      .then(function () {
+        queueReading = false;
+        if (queueAgain) refreshQueue();
+      });
   }
   refreshQueue();
-  window.setInterval(refreshQueue, 15000);
+  window.setInterval(function () {
+    if (!document.hidden && socket) refreshQueue();
+  }, QUEUE_FALLBACK_MS);
 
   // --- Events of the account's stream ------------------------------------------------------
 
   function onEvent(type, data) {
     var conv;
+    if (type.indexOf("conversation.") === 0 || type === "agent.status" || type === "monitor.updated") {
+      refreshQueue();
+    }
+    if (type === "conversation.transferred" && data.agent === me && data.transfer) {
+      if (data.transfer.note) {
+        addNote(data.id, {
+          kind: "transfer",
+          body: data.transfer.note,
+          author: data.transfer.from_account,
+          created_at: new Date().toISOString(),
+        });
+      }
+    }
     switch (type) {
       case "conversation.assigned":
       case "conversation.transferred":
@@ -908,11 +1181,13 @@
           streamSeq = frame.data.last_seq;
           loadConversations();
         }
+        refreshQueue();
         break;
       case "resync":
         // Missed events are no longer kept: fetch the state again, continue from last_seq.
         streamSeq = frame.data.last_seq;
         loadConversations();
+        refreshQueue();
         break;
       case "ack":
         showMessage(frame.data.message);

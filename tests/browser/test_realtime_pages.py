@@ -2,7 +2,8 @@
 Debian Chromium through Playwright against a uvicorn process serving the demo shop (pytest-django's
 live server has no WebSockets). An agent goes online; buyers ask for a human from the mobile
 widget, one waits in the queue; messages cross both ways in real time; the agent sees unread
-counts and waiting times turn yellow and red, ends the chat with Esc, and the buyer rates it."""
+counts and waiting times turn yellow and red, ends the chat with Esc (confirmed), and the buyer
+rates it."""
 
 from __future__ import annotations
 
@@ -165,8 +166,11 @@ def test_agent_and_buyers_chat_live_with_queue_waiting_times_and_rating(
     second.get_by_role("button", name="Refresh").click()
     expect(second.locator("[data-state-text]")).to_contain_text("number 1 in the queue")
 
-    # When the agent ends the first conversation with Esc (E2)
-    agent.locator("body").press("Escape")
+    # When the agent ends the first conversation with Esc (E2), out of the reply box (never
+    # while writing, amended), and confirms
+    agent.get_by_label("Your reply").blur()
+    agent.keyboard.press("Escape")
+    agent.locator("[data-end-dialog]").get_by_role("button", name="End conversation").click()
     expect(agent.locator("[data-chat-closed]")).to_have_text("This conversation has ended.")
 
     # Then the first buyer is asked to rate it and does (D4, F4)
