@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import automation_pages, groups_pages, routing_pages, views
+from apps.web import automation_pages, groups_pages, history_pages, routing_pages, views
 
 app_name = "web"
 
@@ -58,3 +58,5 @@ urlpatterns = [
 ]
 # The settings pages of G1, one module per area.
 urlpatterns += groups_pages.urlpatterns + routing_pages.urlpatterns + automation_pages.urlpatterns
+# History (SPEC E6).
+urlpatterns += history_pages.urlpatterns

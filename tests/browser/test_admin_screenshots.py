@@ -39,6 +39,7 @@ PAGES = [
     ("timeouts", "/admin/timeouts/", "Timeouts", "超时设置"),
     ("widget", "/admin/widget/", "Widget", "咨询窗口"),
     ("shop", "/admin/shop/", "Shop profile", "店铺资料"),
+    ("history", "/history/", "History", "历史记录"),
 ]
 
 
