@@ -58,6 +58,20 @@
     return root.getAttribute("data-msg-" + name) || "";
   }
 
+  // Modules loaded after this file (cards, images) register with window.WidgetChat.on(name, fn):
+  // "bubble" ({item, message}) for each message drawn, "event" ({type, data}) for each event.
+  var hooks = { bubble: [], event: [] };
+
+  function emit(name, detail) {
+    hooks[name].forEach(function (fn) {
+      try {
+        fn(detail);
+      } catch (error) {
+        if (window.console) window.console.error(error);
+      }
+    });
+  }
+
   function firstError(payload) {
     if (!payload) return "";
     if (payload.detail) return String(payload.detail);
@@ -109,6 +123,7 @@
     var who = { buyer: "you", agent: "agent", assistant: "assistant", system: "system" }[m.sender];
     item.appendChild(el("span", "bubble__sender", msg(who || "system")));
     item.appendChild(el("p", "", m.body));
+    emit("bubble", { item: item, message: m });
     return item;
   }
 
@@ -295,6 +310,12 @@
   var following = null; // the load of a new conversation, while under way
 
   function onEvent(type, data) {
+    emit("event", { type: type, data: data });
+    if (type === "message.updated") {
+      var shown = data.id && messages.querySelector('[data-message-id="' + data.id + '"]');
+      if (shown) messages.replaceChild(bubble(data), shown);
+      return;
+    }
     if (type === "message.created") {
       if (conversation && data.conversation !== conversation.id) {
         // Writing after the end opened a new conversation: follow it, below the earlier one.
@@ -421,4 +442,17 @@
       stateText.textContent = msg("error");
     }
   );
+  window.WidgetChat = {
+    on: function (name, fn) {
+      hooks[name].push(fn);
+    },
+    api: api,
+    msg: msg,
+    token: function () {
+      return token;
+    },
+    conversation: function () {
+      return conversation;
+    },
+  };
 })();

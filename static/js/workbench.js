@@ -23,6 +23,23 @@
     return root.getAttribute("data-msg-" + name) || "";
   }
 
+  // --- Extensions -------------------------------------------------------------------------
+  // Modules loaded after this file (the buyer panel, cards, images) register with
+  // window.Workbench.on(name, fn): "open" ({id, data}) when a chat opens, "bubble" ({item,
+  // message}) for each message drawn (they may fill the item differently, e.g. a card), "event"
+  // ({type, data}) for each event of this account's stream.
+  var hooks = { open: [], bubble: [], event: [] };
+
+  function emit(name, detail) {
+    hooks[name].forEach(function (fn) {
+      try {
+        fn(detail);
+      } catch (error) {
+        if (window.console) window.console.error(error);
+      }
+    });
+  }
+
   function firstError(payload) {
     if (!payload) return "";
     if (payload.detail) return String(payload.detail);
@@ -450,6 +467,7 @@
       time.dateTime = m.created_at;
       item.appendChild(time);
     }
+    emit("bubble", { item: item, message: m });
     return item;
   }
 
@@ -531,6 +549,7 @@
     loadHistory(conv.id, convUrl + conv.id + "/messages/?after_seq=0");
     closeQuick();
     loadQuick(conv.id);
+    emit("open", { id: conv.id, data: conv.data || {} });
     input.focus();
   }
 
@@ -1053,6 +1072,7 @@
 
   function onEvent(type, data) {
     var conv;
+    emit("event", { type: type, data: data });
     if (type.indexOf("conversation.") === 0 || type === "agent.status" || type === "monitor.updated") {
       refreshQueue();
     }
@@ -1091,6 +1111,12 @@
         if (data.sender === "buyer" && data.conversation === openId) {
           chatTyping.hidden = true;
           clearSuggested(); // a new buyer message: its own suggestions follow, if any
+        }
+        break;
+      case "message.updated": // a recall (I1): the message as it now shows
+        if (data.conversation === openId && data.id) {
+          var shown = chatMessages.querySelector('[data-message-id="' + data.id + '"]');
+          if (shown) chatMessages.replaceChild(bubble(data), shown);
         }
         break;
       case "quick_reply.suggested":
@@ -1257,4 +1283,19 @@
   });
 
   connect();
+  window.Workbench = {
+    on: function (name, fn) {
+      hooks[name].push(fn);
+    },
+    api: api,
+    msg: msg,
+    me: me,
+    conversationsUrl: convUrl,
+    openId: function () {
+      return openId;
+    },
+    conversation: function (id) {
+      return convs[id] ? convs[id].data : null;
+    },
+  };
 })();
