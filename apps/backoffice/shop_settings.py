@@ -8,7 +8,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -102,6 +103,15 @@ def _problems(settings: ShopSettings, changes: dict[str, Any]) -> dict[str, list
             found = [_("Not a valid business hours value.")]
         if found:
             errors["business_hours"] = found
+    # Seed 002: links to the shop's order and after-sales pages (http(s), one placeholder).
+    for field in ("order_url_template", "after_sale_url_template"):
+        if field in changes:
+            try:
+                template_field = ShopSettings._meta.get_field(field)
+                assert isinstance(template_field, models.CharField)
+                template_field.run_validators(changes[field] or "")
+            except DjangoValidationError as error:
+                errors[field] = list(error.messages)
     if "queue_groups" in changes:
         wanted = {int(g) for g in changes["queue_groups"]}
         known = set(

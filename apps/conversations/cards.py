@@ -21,10 +21,13 @@ from apps.shops.models import ShopSettings
 CARD_KINDS = (MessageKind.ORDER_CARD, MessageKind.AFTER_SALE_CARD, MessageKind.PRODUCT_CARD)
 
 
-def _card(conversation: Conversation, kind: MessageKind, ref: str) -> tuple[CardData, str]:
+def _card(
+    conversation: Conversation, kind: MessageKind, ref: str, settings: ShopSettings
+) -> tuple[CardData, str]:
     """The card's data, read in the conversation's shop (another shop's ref: 404), and what the
     message's text names. Orders and after-sales records must be the conversation's buyer's
-    (400: never send one buyer's order to another)."""
+    (400: never send one buyer's order to another). Their cards link to the shop's own page
+    of the record when the shop set a link template (seed 002, 查看详情)."""
     shop_id = conversation.shop_id
     if kind == MessageKind.PRODUCT_CARD:
         product = shopdata.product_get(shop_id=shop_id, external_id=ref, field="ref")
@@ -33,11 +36,12 @@ def _card(conversation: Conversation, kind: MessageKind, ref: str) -> tuple[Card
         order = shopdata.order_get(shop_id=shop_id, external_id=ref, field="ref")
         if order.buyer_id != conversation.buyer_id:
             raise InvalidInput(_("This order is not this buyer's."), field="ref")
-        return shopdata.order_card(order), order.external_id
+        return shopdata.order_card(order, settings.order_url_template), order.external_id
     after_sale = shopdata.after_sale_get(shop_id=shop_id, external_id=ref, field="ref")
     if after_sale.buyer_id != conversation.buyer_id:
         raise InvalidInput(_("This after-sales record is not this buyer's."), field="ref")
-    return shopdata.after_sale_card(after_sale), after_sale.external_id
+    card = shopdata.after_sale_card(after_sale, settings.after_sale_url_template)
+    return card, after_sale.external_id
 
 
 def _text(kind: MessageKind, name: str) -> str:
@@ -57,12 +61,12 @@ def card_send(
         raise InvalidInput(_("Not a kind of card."), field="kind")
     if not lifecycle.agent_may_write(account=account, conversation=conversation):
         raise Conflict(_("You do not hold this conversation."))
-    data, name = _card(conversation, kind, ref.strip())
     # The text is the buyer's to read: in the shop's language, as the other texts they get.
-    language = ShopSettings.objects.values_list("language", flat=True).get(
-        shop_id=conversation.shop_id
-    )
-    with translation.override(language):
+    settings = ShopSettings.objects.only(
+        "language", "order_url_template", "after_sale_url_template"
+    ).get(shop_id=conversation.shop_id)
+    data, name = _card(conversation, kind, ref.strip(), settings)
+    with translation.override(settings.language):
         text = _text(kind, name)
     message, _created = lifecycle.message_create(
         conversation=conversation,

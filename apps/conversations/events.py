@@ -29,7 +29,7 @@ from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_typ
 
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
-from apps.conversations.models import Conversation, Message, Sender, State
+from apps.conversations.models import Conversation, InternalNote, Message, Sender, State
 from apps.conversations.payloads import (
     ConversationData,
     MessageData,
@@ -38,6 +38,7 @@ from apps.conversations.payloads import (
     queue_data,
 )
 from apps.events.services import LiveEvent, Recipient, emit, to_account, to_buyer
+from apps.shops.models import StaffMessage
 
 # ---------------------------------------------------------------------------------------------
 # Payload shapes (API.md; fields may be added, never renamed)
@@ -79,6 +80,48 @@ class QueueUpdatedData(TypedDict):
     position: int | None
     eta_seconds: int | None
     hidden: bool
+
+
+class QueueGroupCount(TypedDict):
+    group: int
+    waiting: int
+
+
+class QueueChangedData(TypedDict):
+    """``queue.changed`` (SPEC E1, seed 004): the shop's queue for its staff. ``waiting``: the
+    buyers waiting in the shop; ``by_group``: per group, those its members may take (their
+    candidates include one of them, or any participant); ``queue_mode`` (C2), so that a chat
+    window can say that the shop queues. The buyers' own ``queue.updated`` keeps its shape."""
+
+    waiting: int
+    by_group: list[QueueGroupCount]
+    queue_mode: str
+
+
+class NoteCreatedData(TypedDict):
+    """``note.created`` (SPEC I3): an internal note, as ``GET .../notes/`` lists it, with its
+    conversation."""
+
+    conversation: int
+    id: int
+    kind: str
+    body: str
+    author: int | None
+    author_name: str
+    created_at: str | None
+
+
+class StaffMessageData(TypedDict):
+    """``staff_message.created`` (seed 001): a message between staff and the main account, as
+    ``GET /api/v1/staff-messages/`` lists it."""
+
+    id: int
+    sender: int
+    sender_name: str
+    recipient: int
+    recipient_name: str
+    body: str
+    created_at: str
 
 
 class AgentStatusData(TypedDict):
@@ -151,6 +194,9 @@ CONVERSATION_UPDATED = "conversation.updated"
 CONVERSATION_CLOSED = "conversation.closed"
 CONVERSATION_TRANSFERRED = "conversation.transferred"
 QUEUE_UPDATED = "queue.updated"
+QUEUE_CHANGED = "queue.changed"
+NOTE_CREATED = "note.created"
+STAFF_MESSAGE_CREATED = "staff_message.created"
 AGENT_STATUS = "agent.status"
 QUICK_REPLY_SUGGESTED = "quick_reply.suggested"
 MONITOR_UPDATED = "monitor.updated"
@@ -179,6 +225,17 @@ CATALOGUE: dict[str, EventType] = {
             "the agent who now holds it and the agent it came from",
         ),
         EventType(QUEUE_UPDATED, QueueUpdatedData, "the waiting buyer"),
+        EventType(
+            QUEUE_CHANGED,
+            QueueChangedData,
+            "the shop's accounts that receive buyers (coalesced: one per transaction)",
+        ),
+        EventType(
+            NOTE_CREATED,
+            NoteCreatedData,
+            "the conversation's holding agent and the author (never the buyer)",
+        ),
+        EventType(STAFF_MESSAGE_CREATED, StaffMessageData, "the recipient and the sender"),
         EventType(AGENT_STATUS, AgentStatusData, "the account itself"),
         EventType(QUICK_REPLY_SUGGESTED, QuickReplySuggestedData, "the holding agent"),
         EventType(MONITOR_UPDATED, MonitorData, "the main account and view_monitor accounts"),
@@ -299,6 +356,54 @@ def queue_updated(conversation: Conversation, figures: Mapping[str, Any]) -> Non
     assert queue is not None
     data: QueueUpdatedData = {"conversation": conversation.pk, **queue}
     _emit(conversation.shop_id, [to_buyer(conversation.buyer_id)], QUEUE_UPDATED, data)
+
+
+def queue_changed(shop_id: int, account_ids: Iterable[int], data: QueueChangedData) -> None:
+    """E1: the shop's waiting buyers changed (queued, left, taken): to ``account_ids``, the
+    accounts that receive buyers (the lifecycle's ``queue_news`` picks them from its snapshot:
+    the main account and the chat permission, A4), once per transaction however many buyers
+    moved."""
+    _emit(shop_id, [to_account(pk) for pk in account_ids], QUEUE_CHANGED, data)
+
+
+def note_created(conversation: Conversation, note: InternalNote) -> None:
+    """I3: an internal note, to the conversation's holding agent and to the author's own other
+    sessions; never to the buyer (staff only)."""
+    author = note.author
+    data: NoteCreatedData = {
+        "conversation": conversation.pk,
+        "id": note.pk,
+        "kind": str(note.kind),
+        "body": note.body,
+        "author": note.author_id,
+        "author_name": author.label if author is not None else "",
+        "created_at": note.created_at.isoformat() if note.created_at else None,
+    }
+    recipients = _holder(conversation)
+    if note.author_id is not None:
+        recipients.append(to_account(note.author_id))
+    _emit(conversation.shop_id, recipients, NOTE_CREATED, data)
+
+
+def staff_message_data(
+    message: StaffMessage, sender: Account, recipient: Account
+) -> StaffMessageData:
+    return {
+        "id": message.pk,
+        "sender": message.sender_id,
+        "sender_name": sender.label,
+        "recipient": message.recipient_id,
+        "recipient_name": recipient.label,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def staff_message_created(message: StaffMessage, sender: Account, recipient: Account) -> None:
+    """Seed 001: to the recipient, and to the sender's other sessions."""
+    data = staff_message_data(message, sender, recipient)
+    recipients = [to_account(message.recipient_id), to_account(message.sender_id)]
+    _emit(message.shop_id, recipients, STAFF_MESSAGE_CREATED, data)
 
 
 def agent_status(account: Account, status: str) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypedDict
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
+from apps.conversations import events
 from apps.conversations.models import Conversation, InternalNote, NoteKind
 from apps.conversations.selectors import conversations_visible_to
 from apps.core.errors import InvalidInput
@@ -61,7 +63,8 @@ def internal_notes(conversation: Conversation) -> QuerySet[InternalNote]:
 def internal_note_add(
     *, conversation: Conversation, author: Account, body: str, now: datetime | None = None
 ) -> InternalNote:
-    """I3: a note on the conversation for the shop's staff only."""
+    """I3: a note on the conversation for the shop's staff only; ``note.created`` tells the
+    holding agent and the author's other sessions at once."""
     body = body.strip()
     if not body:
         raise InvalidInput(_("A note cannot be empty."), field="body")
@@ -69,14 +72,19 @@ def internal_note_add(
         raise InvalidInput(
             _("A note has at most %(n)d characters.") % {"n": NOTE_MAX}, field="body"
         )
-    return InternalNote.objects.create(
-        shop_id=conversation.shop_id,
-        conversation=conversation,
-        author=author,
-        kind=NoteKind.NOTE,
-        body=body,
-        created_at=now or timezone.now(),
-    )
+    with transaction.atomic():
+        note = InternalNote.objects.create(
+            shop_id=conversation.shop_id,
+            conversation=conversation,
+            author=author,
+            kind=NoteKind.NOTE,
+            body=body,
+            created_at=now or timezone.now(),
+        )
+        # Live to the agent who holds the conversation and to the author's other sessions,
+        # never to the buyer (the catalogue picks them).
+        events.note_created(conversation, note)
+    return note
 
 
 def may_read_order_notes(*, account: Account, order: Order) -> bool:

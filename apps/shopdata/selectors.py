@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,7 +17,12 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import NotFound
 from apps.shopdata.models import AfterSale, Buyer, Order, OrderNote, OrderStatus, Product, Visit
-from apps.shops.models import ShopSettings
+from apps.shops.models import (
+    AFTER_SALE_PLACEHOLDER,
+    ORDER_PLACEHOLDER,
+    ShopSettings,
+    fill_url_template,
+)
 
 # SPEC E3: the orders that count as paid in the panel (API.md: paid_orders).
 PAID_STATUSES = (
@@ -104,6 +109,7 @@ class OrderCardData(TypedDict):
     paid_at: str | None
     created_at: str | None
     after_sale: AfterSaleRef | None
+    url: str | None  # the order's page on the shop's site (``order_url_template``), or null
 
 
 class AfterSaleCardData(TypedDict):
@@ -125,6 +131,9 @@ class AfterSaleCardData(TypedDict):
     return_address: str
     return_tracking: str
     updated_at: str | None
+    # The record's page on the shop's site (``after_sale_url_template``); on cards and in the
+    # panel, not in the shop-data API's answer to the shop's own systems.
+    url: NotRequired[str | None]
 
 
 class ProductCardData(TypedDict):
@@ -207,8 +216,10 @@ def note_data(note: OrderNote) -> OrderNoteData:
     }
 
 
-def after_sale_card(row: AfterSale) -> AfterSaleCardData:
-    return {
+def after_sale_card(row: AfterSale, url_template: str | None = None) -> AfterSaleCardData:
+    """SPEC E5; ``url_template``: the shop's ``after_sale_url_template`` (empty: a null link;
+    None: no ``url`` at all, as the shop-data API answers)."""
+    card: AfterSaleCardData = {
         "external_id": row.external_id,
         "order": row.order.external_id,
         "type": row.type,
@@ -226,6 +237,9 @@ def after_sale_card(row: AfterSale) -> AfterSaleCardData:
         "return_tracking": row.return_tracking,
         "updated_at": _iso(row.updated_at),
     }
+    if url_template is not None:
+        card["url"] = fill_url_template(url_template, AFTER_SALE_PLACEHOLDER, row.external_id)
+    return card
 
 
 def product_card(product: Product) -> ProductCardData:
@@ -251,7 +265,7 @@ def _latest_after_sales(order_ids: list[int]) -> dict[int, AfterSale]:
     return {row.order_id: row for row in latest}
 
 
-def _order_card(order: Order, after_sale: AfterSale | None) -> OrderCardData:
+def _order_card(order: Order, after_sale: AfterSale | None, url_template: str) -> OrderCardData:
     return {
         "external_id": order.external_id,
         "status": order.status,
@@ -269,23 +283,25 @@ def _order_card(order: Order, after_sale: AfterSale | None) -> OrderCardData:
             if after_sale is not None
             else None
         ),
+        "url": fill_url_template(url_template, ORDER_PLACEHOLDER, order.external_id),
     }
 
 
-def order_card(order: Order) -> OrderCardData:
+def order_card(order: Order, url_template: str = "") -> OrderCardData:
     """SPEC E4: the order card, with the status of its latest after-sales record if any. The
-    staff's note is not on it: the card goes to the buyer too."""
-    return _order_card(order, _latest_after_sales([order.pk]).get(order.pk))
+    staff's note is not on it: the card goes to the buyer too. ``url_template``: the shop's
+    ``order_url_template`` (empty: no link)."""
+    return _order_card(order, _latest_after_sales([order.pk]).get(order.pk), url_template)
 
 
-def panel_orders(orders: list[Order]) -> list[PanelOrderData]:
+def panel_orders(orders: list[Order], url_template: str = "") -> list[PanelOrderData]:
     """Orders as the panel lists them: the card and the current note (three queries)."""
     ids = [o.pk for o in orders]
     notes = _latest_per_order(OrderNote.objects.select_related("author__shop"), ids)
     after_sales = _latest_after_sales(ids)
     return [
         {
-            **_order_card(order, after_sales.get(order.pk)),  # type: ignore[typeddict-item]
+            **_order_card(order, after_sales.get(order.pk), url_template),  # type: ignore[typeddict-item]
             "note": note_data(notes[order.pk]) if order.pk in notes else None,
         }
         for order in orders
@@ -314,13 +330,15 @@ def buyer_panel(
     window) and its after-sales records, newest first (each list capped)."""
     now = now or timezone.now()
     shop_id = buyer.shop_id
-    days = ShopSettings.objects.values_list("recent_orders_days", flat=True).get(shop_id=shop_id)
+    days, order_url, after_sale_url = ShopSettings.objects.values_list(
+        "recent_orders_days", "order_url_template", "after_sale_url_template"
+    ).get(shop_id=shop_id)
     orders = Order.objects.filter(shop_id=shop_id, buyer=buyer)
     recent = orders.order_by("-created_at", "-id")
     if days:
         recent = recent.filter(created_at__gte=now - timedelta(days=days))
     listed = list(recent[:PANEL_LIST_MAX])
-    shown = panel_orders([*listed, *([order] if order is not None else [])])
+    shown = panel_orders([*listed, *([order] if order is not None else [])], order_url)
     after_sales = (
         AfterSale.objects.filter(shop_id=shop_id, buyer=buyer)
         .select_related("order")
@@ -342,5 +360,5 @@ def buyer_panel(
         ).count(),
         "recent_orders_days": days,
         "recent_orders": shown[: len(listed)],
-        "after_sales": [after_sale_card(row) for row in after_sales],
+        "after_sales": [after_sale_card(row, after_sale_url) for row in after_sales],
     }

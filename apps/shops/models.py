@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import ShopOwned
 
 
 def default_business_hours() -> dict[str, Any]:
@@ -30,6 +40,50 @@ class WidgetPosition(models.TextChoices):
 
     RIGHT = "right", _("Bottom right")
     LEFT = "left", _("Bottom left")
+
+
+ORDER_PLACEHOLDER = "{order}"
+AFTER_SALE_PLACEHOLDER = "{after_sale}"
+_BRACES = re.compile(r"[{}]")
+
+
+class UrlTemplateValidator:
+    """A link template of the shop's own pages (seed 002: 查看详情 opens the order's page): an
+    http(s) URL in which ``placeholder`` (once or more) is the only ``{...}``, replaced by the
+    record's external id. Empty means no link."""
+
+    def __init__(self, placeholder: str) -> None:
+        self.placeholder = placeholder
+
+    def __call__(self, value: str) -> None:
+        if not value:
+            return
+        if _BRACES.search(value.replace(self.placeholder, "")):
+            raise ValidationError(
+                _("Use no placeholder but %(placeholder)s."),
+                code="placeholder",
+                params={"placeholder": self.placeholder},
+            )
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValidationError(_("Enter an http:// or https:// address."), code="scheme")
+        URLValidator(schemes=["http", "https"])(value.replace(self.placeholder, "x1"))
+
+    def __eq__(self, other: object) -> bool:  # for migrations
+        return isinstance(other, UrlTemplateValidator) and other.placeholder == self.placeholder
+
+    def __hash__(self) -> int:
+        return hash(self.placeholder)
+
+    def deconstruct(self) -> tuple[str, tuple[str], dict[str, Any]]:
+        return ("apps.shops.models.UrlTemplateValidator", (self.placeholder,), {})
+
+
+def fill_url_template(template: str, placeholder: str, value: str) -> str | None:
+    """The link of one record (SPEC E4, E5): the template with its placeholder replaced by the
+    URL-quoted external id; None when the shop set no template."""
+    if not template:
+        return None
+    return template.replace(placeholder, quote(value, safe=""))
 
 
 def default_quota() -> int:
@@ -169,6 +223,17 @@ class ShopSettings(models.Model):
     # reads the settings anyway, needs no query to know whether any reply could match (0: the
     # shop never had one). Not a setting: the settings API neither shows nor takes it.
     quick_replies_version = models.PositiveIntegerField(default=0)
+    # Links to the shop's own pages for an order and an after-sales record (seed 002: the order
+    # and after-sales cards open the detail page), e.g. https://shop.example/orders/{order}.
+    order_url_template = models.CharField(
+        max_length=300, blank=True, validators=[UrlTemplateValidator(ORDER_PLACEHOLDER)]
+    )
+    after_sale_url_template = models.CharField(
+        max_length=300, blank=True, validators=[UrlTemplateValidator(AFTER_SALE_PLACEHOLDER)]
+    )
+    # Seed 002 (请选择人工咨询问题): the widget offers the shop's intents as a "choose your
+    # question" menu before the human button; the choice is the conversation's intent (B4).
+    intent_menu_enabled = models.BooleanField(default=True)
     # The language of automatic messages buyers read (the texts above, when left empty).
     language = models.CharField(
         max_length=8, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
@@ -185,4 +250,29 @@ class ShopSettings(models.Model):
             "position": self.widget_position,
             "greeting": self.widget_greeting,
             "system_enabled": self.system_enabled,
+            # Seed 004: the chat window says when the shop is in queue mode; seed 002: whether
+            # the widget offers the intents as a question menu (GET /widget/intents/ lists them).
+            "queue_mode": self.queue_mode,
+            "intent_menu_enabled": self.intent_menu_enabled,
         }
+
+
+class StaffMessage(ShopOwned):
+    """Seed 001 (子帐号发给主帐号的消息不会分流): a message between a staff account and the
+    shop's main account, inside the workbench; never a conversation, never routed."""
+
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "recipient", "-created_at"], name="staffmsg_recipient"),
+            models.Index(fields=["shop", "sender", "-created_at"], name="staffmsg_sender"),
+        ]
+
+    def __str__(self) -> str:
+        return f"staff message {self.pk}"

@@ -464,6 +464,36 @@ class WidgetSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("What buyers read before they write anything. Empty: none."),
     )
+    # Seed 002: the "choose your question" menu, and the links of the order and after-sales
+    # cards to the shop's own pages (the service checks the links: http(s), one placeholder).
+    intent_menu_enabled = forms.BooleanField(
+        label=_("Offer the intents as a question menu"),
+        required=False,
+        help_text=_(
+            "Before the human button, buyers may pick their question from the shop's intents; "
+            "the choice routes them like a detected intent."
+        ),
+    )
+    order_url_template = forms.CharField(
+        label=_("Order page link"),
+        required=False,
+        max_length=300,
+        widget=forms.URLInput(attrs={"spellcheck": "false"}),
+        help_text=_(
+            "Your site's page of an order, with {order} where its number goes, e.g. "
+            "https://shop.example/orders/{order}. Order cards link to it."
+        ),
+    )
+    after_sale_url_template = forms.CharField(
+        label=_("After-sales page link"),
+        required=False,
+        max_length=300,
+        widget=forms.URLInput(attrs={"spellcheck": "false"}),
+        help_text=_(
+            "Your site's page of an after-sales request, with {after_sale} where its number "
+            "goes. After-sales cards link to it."
+        ),
+    )
 
     def __init__(
         self, *args: Any, entrance_choices: Iterable[tuple[str, str]], **kwargs: Any

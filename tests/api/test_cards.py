@@ -101,6 +101,7 @@ def test_an_after_sale_card_needs_handle_after_sales_and_carries_every_field(sho
         "external_id", "order", "type", "status", "amount", "shipping_included",
         "refund_method", "applied_at", "goods_received", "reason", "description",
         "merchant_note", "items", "return_address", "return_tracking", "updated_at",
+        "url",  # issue 10: the shop's page of the record (null without a template)
     }  # fmt: skip
     assert (card["order"], card["return_tracking"], card["amount"]) == ("o-3", "SF1001", "189.00")
 

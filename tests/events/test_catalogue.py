@@ -25,7 +25,9 @@ from apps.conversations import events as catalogue
 from apps.conversations import lifecycle
 from apps.conversations.api.serializers import ConversationSerializer, MessageSerializer
 from apps.conversations.models import Conversation, Message, State
+from apps.conversations.notes import internal_note_add
 from apps.conversations.recall import agent_message_recall
+from apps.conversations.staff_messages import staff_message_send
 from apps.conversations.typing_relay import typing_relay
 from apps.core.errors import Conflict, InvalidInput, NotFound
 from apps.events.models import Event
@@ -47,6 +49,9 @@ API_TYPES = {
     "quick_reply.suggested",
     "monitor.updated",
 }
+# Added by issue 10 (docs/realtime.md, the catalogue): the staff's queue counts (E1, without
+# polling), internal notes live (I3), staff messages to and from the main account (seed 001).
+STAFF_TYPES = {"queue.changed", "note.created", "staff_message.created"}
 # API.md, Conversations: "Conversation fields: ..."
 CONVERSATION_FIELDS = {
     "id", "buyer", "state", "agent", "group", "entrance", "product", "order", "intent", "queue",
@@ -72,6 +77,9 @@ OTHER_FIELDS = {
     "monitor.updated": {"groups", "agents", "today"},
     "typing": {"conversation", "sender"},
     "agent.status": {"account", "status"},
+    "queue.changed": {"waiting", "by_group", "queue_mode"},
+    "note.created": {"conversation", "id", "kind", "body", "author", "author_name", "created_at"},
+    "staff_message.created": {"id", "sender", "recipient", "body", "created_at"},
 }
 # Not emitted by any flow yet: their features (D7 quick replies, G2 live board) come later.
 NOT_YET_EMITTED = {"quick_reply.suggested", "monitor.updated"}
@@ -98,7 +106,7 @@ def validate(type: str, data: Any) -> None:
 
 
 def test_the_catalogue_has_every_type_api_md_lists_and_typing_live_only():
-    assert set(catalogue.CATALOGUE) == API_TYPES | {"typing"}
+    assert set(catalogue.CATALOGUE) == API_TYPES | STAFF_TYPES | {"typing"}
     live = {name for name, e in catalogue.CATALOGUE.items() if not e.stored}
     assert live == {"typing"}  # API.md: typing frames carry no stream_seq
 
@@ -182,6 +190,10 @@ def drive_the_flows(desk: Desk, clock: Any) -> list[LiveEvent]:
     desk.status(holder, "online")
     left = desk.ask("b5")
     lifecycle.conversation_leave(conversation=left)
+    # I3: an internal note, live to the holding agent; seed 001: a staff message
+    noted = desk.ask("b6")
+    internal_note_add(conversation=noted, author=desk.kit.main, body="call back tomorrow")
+    staff_message_send(sender=holder, to_id=desk.kit.main.pk, body="may I leave at five?")
     return live
 
 

@@ -123,6 +123,8 @@ def test_the_widget_looks_as_the_shop_sets_it(shop_a: ShopKit):
         "position": "left",
         "greeting": "Hi! Orders ship within 24 h.",
         "system_enabled": True,
+        "queue_mode": "shop",  # issue 10, seed 004: the chat window says the shop queues
+        "intent_menu_enabled": False,  # issue 10, seed 002 (the page's box was left unticked)
     }
     assert look["Access-Control-Allow-Origin"] == "*"
     assert Client().get("/api/v1/widget/appearance/no-such-shop/").status_code == 404

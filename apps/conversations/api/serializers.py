@@ -20,6 +20,7 @@ from apps.shopdata.api.serializers import (
     OrderCardSerializer,
     ProductCardSerializer,
 )
+from apps.shops.models import QueueMode
 
 # Response serializers: they document (and, in tests, check) the shapes that
 # apps.conversations.payloads builds for the REST answers and the events alike. The views answer
@@ -261,6 +262,15 @@ class WidgetAppearanceSerializer(serializers.Serializer[dict[str, Any]]):
         read_only=True, help_text="Shown to the buyer before the first message; may be empty."
     )
     system_enabled = serializers.BooleanField(read_only=True)
+    queue_mode = serializers.ChoiceField(
+        QueueMode.choices,
+        read_only=True,
+        help_text="SPEC C2: whether the shop queues (seed 004: the chat window says so).",
+    )
+    intent_menu_enabled = serializers.BooleanField(
+        read_only=True,
+        help_text="Seed 002: the widget offers GET /widget/intents/ as a question menu.",
+    )
 
 
 class WidgetAgentSerializer(serializers.Serializer[dict[str, Any]]):

@@ -1,7 +1,14 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.conversations.api import files, quick_replies, views, widget
+from apps.conversations.api import (
+    files,
+    quick_replies,
+    staff_messages,
+    views,
+    widget,
+    widget_intents,
+)
 
 router = SimpleRouter()
 router.register("conversations", views.ConversationViewSet, basename="conversation")
@@ -21,6 +28,10 @@ urlpatterns = [
         name="widget-appearance",
     ),
     path("widget/agents/", widget.WidgetAgentsView.as_view(), name="widget-agents"),
+    # Seed 002: the "choose your question" menu; seed 004: whether the shop queues.
+    path("widget/intents/", widget_intents.WidgetIntentsView.as_view(), name="widget-intents"),
+    # Seed 001: staff and the main account write to each other, never routed.
+    path("staff-messages/", staff_messages.StaffMessagesView.as_view(), name="staff-messages"),
     path(
         "widget/conversation/", widget.WidgetConversationView.as_view(), name="widget-conversation"
     ),

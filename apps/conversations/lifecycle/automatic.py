@@ -27,8 +27,13 @@ from apps.conversations.models import (
     Sender,
     State,
 )
-from apps.conversations.selectors import QUEUE_FIGURES, queue_figures, queue_figures_all
+from apps.conversations.selectors import (  # _waiting: the queue's one compiled read
+    QUEUE_FIGURES,
+    _waiting,
+    queue_figures,
+)
 from apps.core.prepared import Prepared, Statement, Write
+from apps.routing import queue
 from apps.routing.models import AgentState
 from apps.routing.queue import QueueFigures
 from apps.routing.snapshot import Snapshot
@@ -284,16 +289,25 @@ def _tell_place(
 
 def queueing_many(
     conversations: Sequence[Conversation], *, now: datetime, snapshot: Snapshot
-) -> None:
+) -> list[list[int] | None] | None:
     """``queueing`` for the buyers a routing pass queued, from one read of the queue: each
     reply reading the whole queue again made a pass quadratic in the buyers it queued (issue 8,
-    cProfile). Caller holds the shop's lock, ``snapshot`` its own."""
+    cProfile). Caller holds the shop's lock, ``snapshot`` its own. Answers the candidate ids of
+    every waiting buyer as that read found them (for the staff's ``queue.changed``, E1), or
+    None when nothing was read."""
     settings = snapshot.settings
     if not (conversations and settings.queueing_enabled):
-        return
-    figures = queue_figures_all(shop_id=conversations[0].shop_id, snapshot=snapshot)
+        return None
+    # The read of ``queue_figures_all``, kept: the staff's event counts the same rows.
+    rows = _waiting(settings.queue_order).rows(shop_id=conversations[0].shop_id)
+    figures = (
+        queue.figures(rows, queue.capacity_of(snapshot.agents), settings.avg_handling_seconds)
+        if rows
+        else {}
+    )
     for conversation in conversations:
         _tell_place(conversation, settings, figures.get(conversation.pk), now)
+    return [ids for _pk, ids in rows]
 
 
 def anyone_present(*, shop_id: int) -> bool:

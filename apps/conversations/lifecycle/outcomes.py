@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from apps.automation import timers
 from apps.conversations import events
-from apps.conversations.lifecycle import automatic
+from apps.conversations.lifecycle import automatic, queue_news
 from apps.conversations.lifecycle.store import save_conversation
 from apps.conversations.models import Conversation, State
 from apps.conversations.selectors import routing_request
@@ -50,6 +50,8 @@ def apply_assign(
     agent = snapshot.agent(decision.agent_id)
     assert agent is not None
     leaving_pool = conversation.state == State.POOLED
+    if conversation.state == State.QUEUED:
+        queue_news.touched(conversation.shop_id, snapshot)  # E1: taken from the queue
     conversation.state = State.ACTIVE
     conversation.agent_id = agent.id
     conversation.group_id = agent.group_id
@@ -149,6 +151,7 @@ def apply_queue(
     ``snapshot``: the caller's, for the queue figures without reading the agents again.
     ``tell=False``: the caller sends the queueing reply (D3) itself, as a routing pass does
     once for all the buyers it queued (``automatic.queueing_many``)."""
+    queue_news.touched(conversation.shop_id, snapshot)  # E1 (a re-queued one moves too)
     conversation.state = State.QUEUED
     conversation.agent_id = None
     conversation.queue_priority = 1 if front else 0
@@ -167,6 +170,8 @@ def apply_pool(
     conversation: Conversation, candidates: engine.Candidates, now: datetime
 ) -> Conversation:
     """B11 `pool`: held by the service assistant, in nobody's load."""
+    if conversation.state == State.QUEUED:
+        queue_news.touched(conversation.shop_id)  # E1: left the queue (C5)
     conversation.state = State.POOLED
     conversation.agent_id = None
     conversation.pooled_at = now
@@ -223,6 +228,14 @@ def dispatch(
     assigned: list[Conversation] = []
     if not snapshot.anyone_free:
         return assigned
+    with queue_news.watch(shop_id):
+        _dispatch(shop_id, now, snapshot, assigned)
+    return assigned
+
+
+def _dispatch(
+    shop_id: int, now: datetime, snapshot: Snapshot, assigned: list[Conversation]
+) -> None:
     waiting = [
         Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).order_by(
             *queue_order(snapshot.settings.queue_order)
@@ -237,7 +250,7 @@ def dispatch(
     for queryset in waiting:  # queued buyers go before pooled conversations (C3)
         if not snapshot.anyone_free:
             break
-        rows = queryset.values_list("pk", "candidate_ids", "candidate_group_ids")
+        rows = list(queryset.values_list("pk", "candidate_ids", "candidate_group_ids"))
         made, _after = engine.dispatch(
             [engine.Waiting(pk, candidates_from(ids, groups)) for pk, ids, groups in rows],
             snapshot.agents,
@@ -261,7 +274,10 @@ def dispatch(
                     now,
                 )
             )
-    return assigned
+        if made and queryset is waiting[0]:  # E1: the queue after this dispatch, no new read
+            taken = {conversation_id for conversation_id, _decision in made}
+            left = [ids for pk, ids, _groups in rows if pk not in taken]
+            queue_news.waiting_known(shop_id, left, snapshot)
 
 
 def release(conversation: Conversation, snapshot: Snapshot | None = None) -> None:

@@ -18,7 +18,7 @@ from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
 from apps.automation import timers
 from apps.conversations import events
-from apps.conversations.lifecycle import automatic
+from apps.conversations.lifecycle import automatic, queue_news
 from apps.conversations.lifecycle.outcomes import (
     apply_assign,
     apply_decision,
@@ -65,7 +65,7 @@ from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, Group
 from apps.routing.snapshot import Snapshot, load_snapshot, locked_reads
 from apps.shopdata.models import Buyer, Order, Product
-from apps.shops.models import ShopSettings
+from apps.shops.models import QueueMode, Shop, ShopSettings
 
 MAX_BODY = 5000
 RATING_WINDOW = timedelta(hours=24)
@@ -318,6 +318,9 @@ def conversation_open(
         if existing is not None:
             existing.buyer = buyer
             return existing
+    skip_assistant = False
+    if not human:
+        skip_assistant = human = _skips_assistant(buyer, product, order, intent, now)
     try:
         # One round trip: BEGIN, the conversation with its greeting (ids from the process's
         # reserve), the greeting's event and the COMMIT (deferred_writes).
@@ -341,7 +344,34 @@ def conversation_open(
             open_with_message(conversation, sender=Sender.ASSISTANT, body=greeting, now=now)
     except IntegrityError:  # another request opened it at the same moment
         return _open_of(buyer.shop_id, buyer.pk).select_related("buyer", "product", "order").get()
+    if skip_assistant:  # seed 004: straight to routing, decided before the answer (API.md)
+        return request_human(conversation=conversation, now=now)
     return conversation
+
+
+def _skips_assistant(
+    buyer: Buyer, product: Product | None, order: Order | None, intent: str, now: datetime
+) -> bool:
+    """Amended C2 (seed 004, 仅对部分分组开启排队): in ``groups`` queue mode a buyer whose
+    group does not queue skips the service assistant and goes straight to routing. "Its group"
+    is the scope of B4 (the groups its request would have as candidates): a buyer whose
+    candidates include a queueing group meets the assistant first, as in ``shop`` mode; one in
+    no queueing group (no group matches, or simple mode, where ``groups`` means off) does not.
+    Only in ``groups`` mode does this read anything beyond the settings."""
+    if Buyer.shop.is_cached(buyer) and Shop.settings.related.is_cached(buyer.shop):
+        queue_mode = buyer.shop.settings.queue_mode
+    else:
+        queue_mode = ShopSettings.objects.values_list("queue_mode", flat=True).get(
+            shop_id=buyer.shop_id
+        )
+    if queue_mode != QueueMode.GROUPS:
+        return False
+    snapshot = load_snapshot(buyer.shop_id, now)
+    probe = Conversation(
+        shop_id=buyer.shop_id, buyer=buyer, product=product, order=order, intent=intent
+    )
+    candidates = engine.scope_candidates(routing_request(probe), snapshot.agents, snapshot.groups)
+    return not engine.queue_applies(candidates, snapshot.rules, snapshot.groups)
 
 
 _OPEN_OF_BUYER: Prepared[Conversation] = Prepared(
@@ -522,14 +552,21 @@ def _route_pending(
         # welcome check as the shop's last pass made it); every write with the events'
         # statement and the COMMIT (deferred_writes). A third when the welcome check has to be
         # asked again (the first pass of a shop in a process, a new day, a new text).
-        with transaction.atomic(), deferred_writes(commit=True), batched_events():
+        with (
+            transaction.atomic(),
+            deferred_writes(commit=True),
+            batched_events(),
+            queue_news.watch(shop_id),  # E1: one queue.changed for the pass, from its reads
+        ):
             asked = waiting if not decided and len(waiting) > 1 else frozenset()
             pending, snapshot, guessed, elsewhere_now = _locked_pending(shop_id, now, asked)
             elsewhere += elsewhere_now
             if pending:
                 _note_welcomed(pending, snapshot, now, guessed)
                 queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
-                automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
+                in_queue = automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
+                if in_queue is not None:
+                    queue_news.waiting_known(shop_id, in_queue, snapshot)
         decided.update((conv.pk, conv) for conv in pending)
         if len(pending) < PENDING_BATCH:
             break
@@ -639,6 +676,8 @@ def _route_one(conv: Conversation, snapshot: Snapshot, now: datetime) -> bool:
 
 
 def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str = "") -> None:
+    if conv.state == State.QUEUED:
+        queue_news.touched(conv.shop_id)  # E1: left the queue (C5) or closed by staff
     automatic.closing(conv, reason=reason, notice=notice, now=now)  # D4, D5, D6
     release(conv)
     conv.state = State.CLOSED
@@ -663,7 +702,7 @@ def conversation_close(
     may end any open one. ``actor`` None is the system (SPEC D5, D6), whose ``notice`` the buyer
     reads before the end; the rating request follows (D4)."""
     now = now or timezone.now()
-    with transaction.atomic(), batched_events():
+    with transaction.atomic(), batched_events(), queue_news.watch(conversation.shop_id):
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state == State.CLOSED:
@@ -680,7 +719,7 @@ def conversation_leave(*, conversation: Conversation, now: datetime | None = Non
     """C5: a queued buyer who wrote becomes an offline message (B11), else it closes as
     ``buyer_left``; from any other open state the buyer ends the conversation."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), queue_news.watch(conversation.shop_id):
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state == State.CLOSED:
@@ -741,10 +780,13 @@ def conversation_transfer(
     now = now or timezone.now()
     if (to_account is None) == (to_group is None):
         raise InvalidInput(_("Name either an account or a group."), field="to_account")
-    with transaction.atomic():
+    with transaction.atomic(), queue_news.watch(conversation.shop_id):
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
-        if conv.state != State.ACTIVE:
+        # Seed 000 (第五步): the main account hands a pooled conversation (an offline message)
+        # to an online agent of its choosing, as a transfer: the same checks and writer.
+        from_pool = conv.state == State.POOLED and actor.is_main
+        if conv.state != State.ACTIVE and not from_pool:
             raise Conflict(_("Only an active conversation can be transferred."))
         if conv.agent_id != actor.pk and not actor.is_main:
             raise Forbidden(_("You do not hold this conversation."))
@@ -760,7 +802,7 @@ def conversation_transfer(
                 raise Conflict(_("That account is not online."))
             decision: engine.Decision = engine.Assign(
                 target.id,
-                engine.Reason.TRANSFER,
+                engine.Reason.POOL if from_pool else engine.Reason.TRANSFER,
                 not target.below_max,
                 engine.Candidates(frozenset({target.id})),
             )
@@ -793,6 +835,8 @@ def conversation_transfer(
                 created_at=now,
             )
         events.conversation_transferred(conv, from_account=previous, note=note)
+        if from_pool:  # the buyer hears from its agent (D1's welcome); no slot freed
+            return conv
         with translation.override(_language(conv.shop_id)):
             text = _("You have been transferred to another agent, who can see your conversation.")
         _notice(conv, text, now)
