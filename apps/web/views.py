@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -174,6 +175,11 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
             effective_max=effective_max(
                 state.max_concurrent, group_max, shop_settings.default_max_concurrent
             ),
+            can_claim=has_perm(account, Perm.CHAT),  # B11: the message pool, claimed by hand
+            # E4, E5: who edits order notes and sends after-sales cards (buyer_panel.js)
+            can_handle_orders=has_perm(account, Perm.HANDLE_ORDERS),
+            can_handle_after_sales=has_perm(account, Perm.HANDLE_AFTER_SALES),
+            image_max_bytes=django_settings.HELPDESK_IMAGE_MAX_BYTES,  # I1: checked before upload
         )
         return context
 
@@ -414,6 +420,7 @@ class WidgetDemoPage(TemplateView):
         context = super().get_context_data(**kwargs)
         shop = Shop.objects.filter(slug=DEMO_SLUG).select_related("settings").first()
         context["widget_shop"] = shop
+        context["image_max_bytes"] = django_settings.HELPDESK_IMAGE_MAX_BYTES  # SPEC I1
         if shop is not None:
             context["appearance"] = shop.settings.widget_appearance()
             buyer_id = self.request.session.get("demo_buyer_id")
@@ -458,6 +465,7 @@ class ShopWidgetPage(TemplateView):
         if entrance not in settings.entrances and settings.entrances:
             entrance = settings.entrances[0]  # the session start refuses what is not offered
         context["widget_shop"] = self.shop
+        context["image_max_bytes"] = django_settings.HELPDESK_IMAGE_MAX_BYTES  # SPEC I1
         context["appearance"] = settings.widget_appearance()
         context["widget"] = {
             "shop": self.shop.slug,
@@ -637,6 +645,9 @@ class WidgetSettingsPage(ShopPermRequiredMixin, FormView):
             "widget_color": s.widget_color,
             "widget_position": s.widget_position,
             "widget_greeting": s.widget_greeting,
+            "intent_menu_enabled": s.intent_menu_enabled,
+            "order_url_template": s.order_url_template,
+            "after_sale_url_template": s.after_sale_url_template,
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

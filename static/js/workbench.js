@@ -1291,6 +1291,7 @@
     msg: msg,
     me: me,
     conversationsUrl: convUrl,
+    addNote: addNote, // I3: a note written on this page (buyer_panel.js) joins the list
     openId: function () {
       return openId;
     },

@@ -95,6 +95,8 @@ def online_on_the_workbench(page: Page, login: str) -> None:
     expect(page.locator("[data-connection-text]")).to_have_text("Connected")
     page.locator("label[for=status-online]").click()
     expect(page.locator("#status-online")).to_be_checked()
+    # the switch is disabled until the server answered: then the account is online for others
+    expect(page.locator("#status-online")).to_be_enabled()
 
 
 def buyer_page(browser: Browser, server: Server) -> Page:
