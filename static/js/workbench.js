@@ -1035,13 +1035,12 @@
     }
   });
 
-  // The queue's length (E1) follows the queue: read again on every event of this account's
-  // stream that moves it (an assignment, a transfer, an end, a status change, the live
-  // board's monitor.updated), on (re)connection and when the page comes back to the front.
-  // One request at a time; a change meanwhile asks for one more read after it.
+  // The queue's length (E1) follows the queue: queue.changed on this account's stream carries
+  // it whenever a buyer enters or leaves the queue (no polling); it is read through REST on
+  // (re)connection and when the page comes back to the front. One read at a time; a change
+  // meanwhile asks for one more read after it.
   var queueReading = false;
   var queueAgain = false;
-  var QUEUE_FALLBACK_MS = 5000; // new arrivals are pushed to no agent's socket yet
 
   function refreshQueue() {
     if (!queueLength) return;
@@ -1064,18 +1063,20 @@
       });
   }
   refreshQueue();
-  window.setInterval(function () {
-    if (!document.hidden && socket) refreshQueue();
-  }, QUEUE_FALLBACK_MS);
+
+  /** queue.changed (issue 10): the shop's waiting buyers, pushed whenever the queue moves. */
+  function showQueue(waiting) {
+    if (queueLength && typeof waiting === "number") {
+      queueLength.textContent = msg("queue").replace("{count}", waiting);
+    }
+  }
 
   // --- Events of the account's stream ------------------------------------------------------
 
   function onEvent(type, data) {
     var conv;
     emit("event", { type: type, data: data });
-    if (type.indexOf("conversation.") === 0 || type === "agent.status" || type === "monitor.updated") {
-      refreshQueue();
-    }
+    if (type === "queue.changed") showQueue(data.waiting);
     if (type === "conversation.transferred" && data.agent === me && data.transfer) {
       if (data.transfer.note) {
         addNote(data.id, {
