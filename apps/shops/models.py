@@ -186,6 +186,9 @@ class ShopSettings(models.Model):
     paused_enabled = models.BooleanField(default=True)
     paused_text = models.TextField(blank=True)
     rating_enabled = models.BooleanField(default=True)
+    # Amended decision: ending a conversation in the workbench asks for confirmation unless the
+    # shop turns that off.
+    confirm_end = models.BooleanField(default=True)
     buyer_silence_seconds = _seconds(300)
     buyer_warning_seconds = _seconds(120)
     buyer_warning_text = models.TextField(blank=True)

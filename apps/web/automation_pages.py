@@ -356,6 +356,14 @@ class TimeoutsForm(forms.Form):
             ),
         ],
     )
+    # Amended decision: ending asks for confirmation unless the shop turns that off.
+    confirm_end = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Ask agents to confirm before a conversation ends"),
+        help_text=gettext_lazy(
+            "When off, the End button and Esc in the workbench end the conversation at once."
+        ),
+    )
 
 
 def timeouts_summary(settings: ShopSettings) -> list[str]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import automation_pages, groups_pages, history_pages, routing_pages, views
+from apps.web import automation_pages, groups_pages, history_pages, pwa, routing_pages, views
 
 app_name = "web"
 
@@ -60,3 +60,5 @@ urlpatterns = [
 urlpatterns += groups_pages.urlpatterns + routing_pages.urlpatterns + automation_pages.urlpatterns
 # History (SPEC E6).
 urlpatterns += history_pages.urlpatterns
+# The installable workbench (seed 002): the manifest and the service worker.
+urlpatterns += pwa.urlpatterns

@@ -5,6 +5,10 @@
  * the maximum) shows the server's message. The list is read again on every conversation.*
  * event of this account's stream, when the tab comes back to the front and, since nobody's
  * stream is told when a buyer joins the pool, every POLL_MS while the tab is visible.
+ * The main account also assigns a pooled conversation by hand ("Assign to…", data-can-assign):
+ * a select of the colleagues online now (the workbench's own transfer targets, read again from
+ * this page when the form opens) that posts POST .../{id}/transfer/ {to_account}; a refusal
+ * shows the server's message.
  * Loaded after workbench.js. No dependencies; strings from data-msg-*. */
 (function () {
   "use strict";
@@ -21,6 +25,9 @@
   var count = section.querySelector("[data-pool-count]");
   var feedback = section.querySelector("[data-pool-feedback]");
   var url = section.dataset.poolUrl;
+  var canAssign = section.dataset.canAssign === "1";
+  var assigning = null; // {id, value}: the pooled conversation whose "Assign to" form is open
+  var targets = []; // [{id, name}]: the colleagues online, as the page listed them last
 
   function msg(name) {
     return extras.getAttribute("data-msg-" + name) || wb.msg(name) || "";
@@ -43,9 +50,11 @@
     return "";
   }
 
-  function say(text) {
+  function say(text, ok) {
     feedback.textContent = text;
     feedback.hidden = !text;
+    feedback.classList.toggle("is-error", !ok);
+    feedback.setAttribute("role", ok ? "status" : "alert");
   }
 
   function since(iso) {
@@ -55,7 +64,93 @@
     return sameDay ? at.toLocaleTimeString() : at.toLocaleString();
   }
 
+  var lastRows = [];
+
+  /** The colleagues online now: the workbench page's transfer targets, read again. */
+  function loadTargets() {
+    return fetch(window.location.pathname, { credentials: "same-origin" })
+      .then(function (r) {
+        return r.ok ? r.text() : "";
+      })
+      .then(
+        function (html) {
+          if (!html) return;
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var options = page.querySelectorAll('[data-transfer-select] option[value^="account:"]');
+          targets = [];
+          Array.prototype.forEach.call(options, function (option) {
+            if (option.disabled || option.getAttribute("data-status") !== "online") return;
+            targets.push({
+              id: parseInt(option.value.slice("account:".length), 10),
+              name: option.getAttribute("data-name") || option.textContent,
+              label: option.textContent,
+            });
+          });
+        },
+        function () {}
+      );
+  }
+
+  function assignForm(id) {
+    var form = el("form", "pool__assign");
+    form.noValidate = true;
+    var selectId = "pool-assign-" + id;
+    var label = el("label", "", msg("assign-to"));
+    label.htmlFor = selectId;
+    form.appendChild(label);
+    var select = el("select");
+    select.id = selectId;
+    select.dataset.assignSelect = "";
+    select.appendChild(el("option", "", msg("choose"))).value = "";
+    targets.forEach(function (t) {
+      var option = el("option", "", t.label);
+      option.value = String(t.id);
+      option.dataset.name = t.name;
+      select.appendChild(option);
+    });
+    select.value = assigning.value;
+    select.addEventListener("change", function () {
+      if (assigning) assigning.value = select.value;
+    });
+    form.appendChild(select);
+    var submit = el("button", "button button--small button--primary", msg("assign-submit"));
+    submit.type = "submit";
+    form.appendChild(submit);
+    if (!targets.length) form.appendChild(el("p", "field__help", msg("assign-none")));
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var to = parseInt(select.value, 10);
+      if (!to) {
+        select.focus();
+        return;
+      }
+      var name = select.options[select.selectedIndex].dataset.name || "";
+      submit.disabled = true;
+      say("");
+      wb.api("POST", wb.conversationsUrl + id + "/transfer/", { to_account: to }).then(
+        function (r) {
+          submit.disabled = false;
+          if (r.ok) {
+            assigning = null;
+            say(msg("assigned").replace("{name}", name), true);
+          } else {
+            say(msg("assign-failed") + " " + (firstError(r.data) || r.status));
+          }
+          refresh();
+        },
+        function () {
+          submit.disabled = false;
+          say(msg("assign-failed") + " " + wb.msg("network"));
+        }
+      );
+    });
+    return form;
+  }
+
   function render(rows) {
+    lastRows = rows;
+    var focused = document.activeElement;
+    var keepFocus = focused && list.contains(focused) && focused.hasAttribute("data-assign-select");
     list.textContent = "";
     rows.forEach(function (conv) {
       var item = el("li", "pool__item");
@@ -76,8 +171,33 @@
         claimIt(conv.id, claim);
       });
       item.appendChild(claim);
+      if (canAssign) {
+        var assign = el("button", "button button--small", msg("assign"));
+        assign.type = "button";
+        assign.setAttribute("aria-expanded", assigning && assigning.id === conv.id ? "true" : "false");
+        assign.addEventListener("click", function () {
+          if (assigning && assigning.id === conv.id) {
+            assigning = null;
+            render(lastRows);
+          } else {
+            assigning = { id: conv.id, value: "" };
+            loadTargets().then(function () {
+              render(lastRows);
+              var select = list.querySelector("[data-assign-select]");
+              if (select) select.focus();
+            });
+          }
+        });
+        item.appendChild(assign);
+        if (assigning && assigning.id === conv.id) item.appendChild(assignForm(conv.id));
+      }
       list.appendChild(item);
     });
+    if (assigning && !rows.some(function (c) { return c.id === assigning.id; })) assigning = null;
+    if (keepFocus) {
+      var fresh = list.querySelector("[data-assign-select]");
+      if (fresh) fresh.focus();
+    }
     empty.hidden = rows.length > 0;
     count.hidden = rows.length === 0;
     count.textContent = String(rows.length);

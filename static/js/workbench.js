@@ -911,6 +911,11 @@
   /** Asks before ending the open conversation; the least destructive answer has the focus. */
   function askToEnd() {
     if (!openId || chat.hidden || endButton.disabled || endDialog.open) return;
+    // Amended decision: the shop may turn the confirmation off (ShopSettings.confirm_end).
+    if (root.dataset.confirmEnd === "0") {
+      endChat(openId);
+      return;
+    }
     endFor = openId;
     focusBeforeDialog = document.activeElement;
     endDialog.returnValue = "";
