@@ -32,8 +32,10 @@ from apps.accounts.permissions import Perm, has_perm
 from apps.conversations.models import Conversation, InternalNote, Message, Sender, State
 from apps.conversations.payloads import (
     ConversationData,
+    InternalNoteData,
     MessageData,
     conversation_payload,
+    internal_note_payload,
     message_payload,
     queue_data,
 )
@@ -98,17 +100,11 @@ class QueueChangedData(TypedDict):
     queue_mode: str
 
 
-class NoteCreatedData(TypedDict):
+class NoteCreatedData(InternalNoteData):
     """``note.created`` (SPEC I3): an internal note, as ``GET .../notes/`` lists it, with its
     conversation."""
 
     conversation: int
-    id: int
-    kind: str
-    body: str
-    author: int | None
-    author_name: str
-    created_at: str | None
 
 
 class StaffMessageData(TypedDict):
@@ -369,16 +365,7 @@ def queue_changed(shop_id: int, account_ids: Iterable[int], data: QueueChangedDa
 def note_created(conversation: Conversation, note: InternalNote) -> None:
     """I3: an internal note, to the conversation's holding agent and to the author's own other
     sessions; never to the buyer (staff only)."""
-    author = note.author
-    data: NoteCreatedData = {
-        "conversation": conversation.pk,
-        "id": note.pk,
-        "kind": str(note.kind),
-        "body": note.body,
-        "author": note.author_id,
-        "author_name": author.label if author is not None else "",
-        "created_at": note.created_at.isoformat() if note.created_at else None,
-    }
+    data: NoteCreatedData = {**internal_note_payload(note), "conversation": conversation.pk}
     recipients = _holder(conversation)
     if note.author_id is not None:
         recipients.append(to_account(note.author_id))

@@ -8,7 +8,6 @@ conversation (``selectors.conversation_get``, checked by the entry point that lo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -24,31 +23,6 @@ from apps.core.errors import InvalidInput
 from apps.shopdata.models import Order
 
 NOTE_MAX = 2000
-
-
-class InternalNoteData(TypedDict):
-    id: int
-    kind: str
-    body: str
-    author: int | None
-    author_name: str
-    created_at: str | None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def internal_note_payload(note: InternalNote) -> InternalNoteData:
-    author = note.author
-    return {
-        "id": note.pk,
-        "kind": note.kind,
-        "body": note.body,
-        "author": note.author_id,
-        "author_name": author.label if author is not None else "",
-        "created_at": _iso(note.created_at),
-    }
 
 
 def internal_notes(conversation: Conversation) -> QuerySet[InternalNote]:

@@ -14,7 +14,13 @@ from typing import Any, TypedDict
 
 from django.urls import reverse
 
-from apps.conversations.models import Attachment, Conversation, Message, MessageKind
+from apps.conversations.models import (
+    Attachment,
+    Conversation,
+    InternalNote,
+    Message,
+    MessageKind,
+)
 from apps.shopdata.selectors import CardData
 
 
@@ -94,6 +100,29 @@ class MessageData(TypedDict):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class InternalNoteData(TypedDict):
+    """An internal note (SPEC I3) as ``GET .../notes/`` lists it and ``note.created`` carries it."""
+
+    id: int
+    kind: str
+    body: str
+    author: int | None
+    author_name: str
+    created_at: str | None
+
+
+def internal_note_payload(note: InternalNote) -> InternalNoteData:
+    author = note.author
+    return {
+        "id": note.pk,
+        "kind": note.kind,
+        "body": note.body,
+        "author": note.author_id,
+        "author_name": author.label if author is not None else "",
+        "created_at": _iso(note.created_at),
+    }
 
 
 def queue_data(figures: Mapping[str, Any] | None) -> QueueData | None:

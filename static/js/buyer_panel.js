@@ -45,15 +45,7 @@
 
   var el = C.el;
 
-  function firstError(payload) {
-    if (!payload) return "";
-    if (payload.detail) return String(payload.detail);
-    for (var field in payload.errors || {}) {
-      var list = payload.errors[field];
-      if (list && list.length) return String(list[0]);
-    }
-    return "";
-  }
+  var firstError = W.firstError;
 
   function setStatus(text, isError) {
     status.textContent = text || "";

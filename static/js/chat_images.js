@@ -38,27 +38,14 @@
     return extras.getAttribute("data-msg-" + name) || host.msg(name) || "";
   }
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = host.el; // the page's own helpers
 
   function say(text) {
     feedbackNode.textContent = text;
     feedbackNode.hidden = !text;
   }
 
-  function firstError(payload) {
-    if (!payload) return "";
-    if (payload.detail) return String(payload.detail);
-    for (var field in payload.errors || {}) {
-      var errors = payload.errors[field];
-      if (errors && errors.length) return String(errors[0]);
-    }
-    return "";
-  }
+  var firstError = host.firstError;
 
   /** A request as this side authenticates: the session and CSRF token, or the buyer token. */
   function request(method, url, body) {

@@ -28,22 +28,9 @@
     return section.getAttribute("data-msg-" + name) || wb.msg(name) || "";
   }
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = wb.el; // the page's own helpers
 
-  function firstError(payload) {
-    if (!payload) return "";
-    if (payload.detail) return String(payload.detail);
-    for (var field in payload.errors || {}) {
-      var errors = payload.errors[field];
-      if (errors && errors.length) return String(errors[0]);
-    }
-    return "";
-  }
+  var firstError = wb.firstError;
 
   function say(text) {
     feedback.textContent = text;

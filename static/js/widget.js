@@ -76,7 +76,8 @@
     if (!payload) return "";
     if (payload.detail) return String(payload.detail);
     for (var field in payload.errors || {}) {
-      if (payload.errors[field].length) return String(payload.errors[field][0]);
+      var list = payload.errors[field];
+      if (list && list.length) return String(list[0]);
     }
     return "";
   }
@@ -443,6 +444,8 @@
     }
   );
   window.WidgetChat = {
+    el: el,
+    firstError: firstError,
     on: function (name, fn) {
       hooks[name].push(fn);
     },

@@ -1290,6 +1290,8 @@
 
   connect();
   window.Workbench = {
+    el: el,
+    firstError: firstError,
     on: function (name, fn) {
       hooks[name].push(fn);
     },

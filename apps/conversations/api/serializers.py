@@ -318,7 +318,7 @@ class InternalNoteCreateSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class InternalNoteSerializer(serializers.Serializer[dict[str, Any]]):
-    """A note for staff only (SPEC I3; apps.conversations.notes.internal_note_payload)."""
+    """A note for staff only (SPEC I3; apps.conversations.payloads.internal_note_payload)."""
 
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(NoteKind.choices, read_only=True)

@@ -46,13 +46,13 @@ from apps.conversations.models import (
     PrivateContact,
     Sender,
 )
-from apps.conversations.notes import (
-    internal_note_add,
+from apps.conversations.notes import internal_note_add, internal_notes, may_read_order_notes
+from apps.conversations.payloads import (
+    ConversationData,
+    conversation_payload,
     internal_note_payload,
-    internal_notes,
-    may_read_order_notes,
+    message_payload,
 )
-from apps.conversations.payloads import ConversationData, conversation_payload, message_payload
 from apps.conversations.recall import agent_message_recall
 from apps.conversations.selectors import (
     QUEUE_FIGURES,
