@@ -201,24 +201,33 @@ TYPING = "typing"
 CATALOGUE: dict[str, EventType] = {
     e.name: e
     for e in (
-        EventType(MESSAGE_CREATED, MessageData, "the buyer; the holding agent while active"),
+        EventType(
+            MESSAGE_CREATED,
+            MessageData,
+            "the buyer; the holding agent while active; the supervisors watching (I3)",
+        ),
         EventType(
             MESSAGE_UPDATED,
             MessageData,
-            "the buyer; the holding agent while active; the agent who sent it (I1 recall)",
+            "the buyer; the holding agent while active; the supervisors watching (I3); "
+            "the agent who sent it (I1 recall)",
         ),
         EventType(CONVERSATION_ASSIGNED, ConversationData, "the agent who now holds it"),
         EventType(
             CONVERSATION_UPDATED,
             ConversationUpdatedData,
-            "the buyer and the holding agent; the agent it left (B9a, D6); "
-            "the holding agent alone for the D6 warning",
+            "the buyer, the holding agent and the supervisors watching (I3); the agent it left "
+            "(B9a, D6); the holding agent alone for the D6 warning",
         ),
-        EventType(CONVERSATION_CLOSED, ConversationData, "the buyer; the agent who held it"),
+        EventType(
+            CONVERSATION_CLOSED,
+            ConversationData,
+            "the buyer; the agent who held it; the supervisors who watched it (I3)",
+        ),
         EventType(
             CONVERSATION_TRANSFERRED,
             ConversationTransferredData,
-            "the agent who now holds it and the agent it came from",
+            "the agent who now holds it, the supervisors watching (I3) and the agent it came from",
         ),
         EventType(QUEUE_UPDATED, QueueUpdatedData, "the waiting buyer"),
         EventType(
@@ -229,7 +238,8 @@ CATALOGUE: dict[str, EventType] = {
         EventType(
             NOTE_CREATED,
             NoteCreatedData,
-            "the conversation's holding agent and the author (never the buyer)",
+            "the conversation's holding agent, the supervisors watching (I3) and the author "
+            "(never the buyer)",
         ),
         EventType(STAFF_MESSAGE_CREATED, StaffMessageData, "the recipient and the sender"),
         EventType(AGENT_STATUS, AgentStatusData, "the account itself"),
@@ -245,11 +255,26 @@ def _emit(shop_id: int, recipients: Iterable[Recipient], type: str, data: Any) -
     emit(shop_id=shop_id, recipients=recipients, type=type, data=data)
 
 
-def _holder(conversation: Conversation) -> list[Recipient]:
-    """The agent holding the conversation now, if any."""
+def _holding_agent(conversation: Conversation) -> list[Recipient]:
+    """The agent holding the conversation now, if any, alone: for what is the agent's own (the
+    D6 warning, its quick replies)."""
     if conversation.agent_id is not None and conversation.state == State.ACTIVE:
         return [to_account(conversation.agent_id)]
     return []
+
+
+def _watchers(conversation: Conversation) -> list[Recipient]:
+    """SPEC I3 (amended): the supervisors watching the conversation (``watcher_ids``, read with
+    the row: no query), but the agent holding it."""
+    return [to_account(pk) for pk in conversation.watcher_ids or () if pk != conversation.agent_id]
+
+
+def _holder(conversation: Conversation) -> list[Recipient]:
+    """The agent holding the conversation now, if any, and the supervisors watching it (SPEC
+    I3): they see the chat live as the agent does. The one place watchers join the recipients
+    of a conversation's events; the list is filled only while it is active and emptied when it
+    closes, so a watcher also hears that it left ``active`` (re-routed, queued)."""
+    return [*_holding_agent(conversation), *_watchers(conversation)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,7 +324,8 @@ def conversation_updated(
     - ``former_agent_id``: that agent alone, told the conversation left it (B9a, D6; the buyer
       and the new holder are told by the events of its new state);
     - ``warning`` (D6): the holding agent alone;
-    - ``buyer_only``: the buyer alone (its agent got ``conversation.assigned``).
+    - ``buyer_only``: the buyer, and the supervisors watching (its agent got
+      ``conversation.assigned``).
     """
     payload: ConversationUpdatedData = {
         **(data or conversation_payload(conversation)),
@@ -309,9 +335,9 @@ def conversation_updated(
     if former_agent_id is not None:
         recipients = [to_account(former_agent_id)]
     elif warning is not None:
-        recipients = _holder(conversation)
+        recipients = _holding_agent(conversation)
     elif buyer_only:
-        recipients = [to_buyer(conversation.buyer_id)]
+        recipients = [to_buyer(conversation.buyer_id), *_watchers(conversation)]
     else:
         recipients = [to_buyer(conversation.buyer_id), *_holder(conversation)]
     _emit(conversation.shop_id, recipients, CONVERSATION_UPDATED, payload)
@@ -322,11 +348,13 @@ def agent_silence_warning(*, text: str, action: str, due_at: datetime) -> AgentW
     return {"kind": "agent_silence", "text": text, "action": action, "due_at": due_at.isoformat()}
 
 
-def conversation_closed(conversation: Conversation) -> None:
-    """The conversation ended: to the buyer and the agent who held it."""
+def conversation_closed(conversation: Conversation, *, watcher_ids: Iterable[int] = ()) -> None:
+    """The conversation ended: to the buyer, the agent who held it and the supervisors who
+    watched it (``watcher_ids``: the closing empties the row's list, SPEC I3)."""
     recipients = [to_buyer(conversation.buyer_id)]
     if conversation.agent_id is not None:
         recipients.append(to_account(conversation.agent_id))
+    recipients += [to_account(pk) for pk in (*watcher_ids, *(conversation.watcher_ids or ()))]
     _emit(conversation.shop_id, recipients, CONVERSATION_CLOSED, conversation_payload(conversation))
 
 
@@ -363,8 +391,8 @@ def queue_changed(shop_id: int, account_ids: Iterable[int], data: QueueChangedDa
 
 
 def note_created(conversation: Conversation, note: InternalNote) -> None:
-    """I3: an internal note, to the conversation's holding agent and to the author's own other
-    sessions; never to the buyer (staff only)."""
+    """I3: an internal note, to the conversation's holding agent, the supervisors watching it
+    and the author's own other sessions; never to the buyer (staff only)."""
     data: NoteCreatedData = {**internal_note_payload(note), "conversation": conversation.pk}
     recipients = _holder(conversation)
     if note.author_id is not None:
@@ -406,7 +434,7 @@ def quick_reply_suggested(conversation: Conversation, message: Message, replies:
         "message": message.pk,
         "replies": list(replies),
     }
-    _emit(conversation.shop_id, _holder(conversation), QUICK_REPLY_SUGGESTED, data)
+    _emit(conversation.shop_id, _holding_agent(conversation), QUICK_REPLY_SUGGESTED, data)
 
 
 def monitor_updated(shop_id: int, data: MonitorData) -> None:

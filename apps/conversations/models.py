@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -34,6 +38,39 @@ class Entrance(models.TextChoices):
     PRODUCT = "product", _("Product detail")
     ORDER = "order", _("Order detail")
     MEMBER = "member", _("Member centre")
+
+
+class IdArrayField(ArrayField):  # type: ignore[type-arg]
+    """A list of ids: a PostgreSQL ``bigint[]``; in the embedded mode (SQLite, which has no
+    arrays) the same list as JSON text. Nothing queries inside it (no ``__contains``): it is
+    read with its row and changed under the row's lock, so both databases behave alike."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.pop("base_field", None)
+        super().__init__(models.BigIntegerField(), **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("base_field", None)
+        return name, path, args, kwargs
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor != "postgresql":
+            return "text"
+        return super().db_type(connection)
+
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        if connection.vendor != "postgresql":
+            return "%s"
+        return super().get_placeholder(value, compiler, connection)  # type: ignore[no-any-return]
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if connection.vendor != "postgresql":
+            return None if value is None else json.dumps([int(v) for v in value])
+        return super().get_db_prep_value(value, connection, prepared)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class Conversation(ShopOwned):
@@ -91,6 +128,11 @@ class Conversation(ShopOwned):
     buyer_close_at = models.DateTimeField(null=True, blank=True)
     agent_warn_at = models.DateTimeField(null=True, blank=True)
     agent_due_at = models.DateTimeField(null=True, blank=True)
+    # SPEC I3 (amended): the supervisors watching it live (the main account, ``view_monitor``):
+    # they receive its events as the holding agent does (``events._holder``). On the row, so
+    # that the hot paths, which read the row anyway, find them with no query of their own;
+    # written under the row's lock (``apps.conversations.supervision``), emptied when it closes.
+    watcher_ids = IdArrayField(default=list, blank=True)
 
     class Meta:
         constraints = [

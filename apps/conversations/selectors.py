@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from apps.accounts.models import Account
-from apps.accounts.permissions import Perm, has_perm
+from apps.accounts.permissions import Perm, perms_of
 from apps.conversations.models import Conversation, PrivateContact, State
 from apps.core.errors import NotFound
 from apps.core.prepared import Prepared
@@ -25,34 +25,63 @@ from apps.shopdata.models import Order
 from apps.shops.models import ShopSettings
 
 
-def conversations_visible_to(account: Account) -> QuerySet[Conversation]:
+def _perms(account: Account) -> frozenset[str]:
+    """The account's permissions (A4, as ``has_perm`` answers them), read once: each
+    ``has_perm`` of a sub-account is a query or two, and the agent socket's every message asks
+    who may see its conversation."""
+    if not account.is_active:
+        return frozenset()
+    return frozenset(perms_of(account))
+
+
+def conversations_visible_to(
+    account: Account, *, perms: frozenset[str] | None = None
+) -> QuerySet[Conversation]:
     """SPEC E6: everything with ``view_all_history``, else the conversations it took part in
-    (held now, or wrote in); and the message pool to accounts that receive buyers, who claim
-    from it by hand (B11)."""
+    (held now, or wrote in); the message pool to accounts that receive buyers, who claim from
+    it by hand (B11); the live conversations (``active``) to ``view_monitor`` accounts, who may
+    watch them (I3, amended; ``conversation_get`` also finds one they watch that left
+    ``active``). ``perms``: the account's, when the caller has them (``_perms``)."""
+    held = _perms(account) if perms is None else perms
     base = Conversation.objects.filter(shop_id=account.shop_id).select_related(
         "buyer", "product", "order", "rating"
     )
-    if has_perm(account, Perm.VIEW_ALL_HISTORY):
+    if Perm.VIEW_ALL_HISTORY in held:
         return base
     took_part = Q(agent_id=account.pk) | Q(messages__agent_id=account.pk)
-    if has_perm(account, Perm.CHAT):
+    if Perm.CHAT in held:
         took_part |= Q(state=State.POOLED)
+    if Perm.VIEW_MONITOR in held:
+        took_part |= Q(state=State.ACTIVE)
     return base.filter(took_part).distinct()
 
 
 def conversation_get(*, account: Account, conversation_id: object) -> Conversation:
     """The conversation if ``account`` may see it; missing, foreign and hidden answer 404.
 
-    Pooled conversations are visible to every agent with the chat permission (they claim them).
+    Pooled conversations are visible to every agent with the chat permission (they claim them);
+    a conversation a ``view_monitor`` account watches stays visible to it while it does, even
+    once it left ``active`` (re-routed to the queue, say: watching ends when it closes).
     """
     try:
         pk = int(str(conversation_id))
     except ValueError:
         raise NotFound("No such conversation.") from None
-    visible = conversations_visible_to(account).filter(pk=pk).first()
+    held = _perms(account)
+    visible = conversations_visible_to(account, perms=held).filter(pk=pk).first()
     if visible is not None:
         return visible
-    if has_perm(account, Perm.CHAT):
+    if Perm.VIEW_MONITOR in held:
+        # A list of ids on the row, checked here rather than in SQL: the embedded mode's
+        # SQLite has no arrays to look into (``IdArrayField``).
+        watched = (
+            Conversation.objects.filter(shop_id=account.shop_id, pk=pk)
+            .select_related("buyer", "product", "order", "rating")
+            .first()
+        )
+        if watched is not None and account.pk in watched.watcher_ids:
+            return watched
+    if Perm.CHAT in held:
         pooled = (
             Conversation.objects.filter(shop_id=account.shop_id, pk=pk, state=State.POOLED)
             .select_related("buyer", "product", "order")

@@ -176,6 +176,9 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
                 state.max_concurrent, group_max, shop_settings.default_max_concurrent
             ),
             can_claim=has_perm(account, Perm.CHAT),  # B11: the message pool, claimed by hand
+            # I3 (amended): watching live conversations (supervise.js), and taking them over
+            can_supervise=has_perm(account, Perm.VIEW_MONITOR),
+            can_take_over=has_perm(account, Perm.VIEW_MONITOR) and has_perm(account, Perm.CHAT),
             # E4, E5: who edits order notes and sends after-sales cards (buyer_panel.js)
             can_handle_orders=has_perm(account, Perm.HANDLE_ORDERS),
             can_handle_after_sales=has_perm(account, Perm.HANDLE_AFTER_SALES),

@@ -25,7 +25,8 @@
 
   // --- Extensions -------------------------------------------------------------------------
   // Modules loaded after this file (the buyer panel, cards, images) register with
-  // window.Workbench.on(name, fn): "open" ({id, data}) when a chat opens, "bubble" ({item,
+  // window.Workbench.on(name, fn): "open" ({id, data, watching}) when a chat opens (watching:
+  // read-only, a supervisor watching it, SPEC I3), "bubble" ({item,
   // message}) for each message drawn (they may fill the item differently, e.g. a card), "event"
   // ({type, data}) for each event of this account's stream.
   var hooks = { open: [], bubble: [], event: [] };
@@ -525,16 +526,20 @@
     setComposer(false);
   }
 
+  function showHeader(name, d) {
+    chatTitle.textContent = name;
+    var entrance = d.entrance ? entranceLabels[d.entrance] || d.entrance : "";
+    chatMeta.textContent = [entrance, d.product, d.order, d.intent].filter(Boolean).join(" · ");
+  }
+
   function openChat(id) {
     var conv = convs[id];
     if (!conv) return;
     openId = conv.id;
     chat.hidden = false;
+    chat.classList.remove("chat--watching");
     placeholder.hidden = true;
-    chatTitle.textContent = conv.name;
-    var d = conv.data || {};
-    var entrance = d.entrance ? entranceLabels[d.entrance] || d.entrance : "";
-    chatMeta.textContent = [entrance, d.product, d.order, d.intent].filter(Boolean).join(" · ");
+    showHeader(conv.name, conv.data || {});
     chatClosed.hidden = true;
     chatTyping.hidden = true;
     transferForm.hidden = true;
@@ -549,8 +554,46 @@
     loadHistory(conv.id, convUrl + conv.id + "/messages/?after_seq=0");
     closeQuick();
     loadQuick(conv.id);
-    emit("open", { id: conv.id, data: conv.data || {} });
+    emit("open", { id: conv.id, data: conv.data || {}, watching: false });
     input.focus();
+  }
+
+  /** SPEC I3: a conversation this account watches (supervise.js), read-only in the chat view:
+   * its history, its notes (which may be added), and its events as they come; no reply box. */
+  function openReadOnly(data) {
+    openId = data.id;
+    chat.hidden = false;
+    chat.classList.add("chat--watching");
+    placeholder.hidden = true;
+    showHeader((data.buyer && (data.buyer.name || data.buyer.external_id)) || "?", data);
+    chatClosed.hidden = true;
+    chatTyping.hidden = true;
+    transferForm.hidden = true;
+    feedback("");
+    setComposer(false);
+    chatMessages.textContent = "";
+    renderNotes(data.id);
+    loadNotes(data.id);
+    renderList();
+    loadHistory(data.id, convUrl + data.id + "/messages/?after_seq=0");
+    emit("open", { id: data.id, data: data, watching: true });
+  }
+
+  /** No conversation in the chat view (a watched one left). */
+  function closeChat() {
+    openId = null;
+    chat.hidden = true;
+    chat.classList.remove("chat--watching");
+    placeholder.hidden = false;
+    renderList();
+  }
+
+  /** A conversation that became this account's (SPEC I3, taken over): listed and opened. */
+  function adopt(data) {
+    var conv = upsert(data);
+    loadTail(conv);
+    renderList();
+    openChat(conv.id);
   }
 
   /** History from REST (E2), page by page, oldest first. */
@@ -1125,6 +1168,9 @@
           if (shown) chatMessages.replaceChild(bubble(data), shown);
         }
         break;
+      case "note.created": // SPEC I3: a note by a colleague or a supervisor, live
+        if (data.conversation && data.body) addNote(data.conversation, data);
+        break;
       case "quick_reply.suggested":
         if (data.conversation === openId) loadQuick(openId);
         break;
@@ -1300,6 +1346,9 @@
     me: me,
     conversationsUrl: convUrl,
     addNote: addNote, // I3: a note written on this page (buyer_panel.js) joins the list
+    openReadOnly: openReadOnly, // I3: watching (supervise.js)
+    closeChat: closeChat,
+    adopt: adopt,
     openId: function () {
       return openId;
     },

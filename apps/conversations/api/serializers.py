@@ -142,6 +142,17 @@ class MessageSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+class LiveConversationSerializer(ConversationSerializer):
+    """SPEC I3: a live conversation as the supervisor's list shows it
+    (apps.conversations.supervision.LiveConversationData)."""
+
+    agent_name = serializers.CharField(read_only=True, help_text="The holding agent's name.")
+    last_message = MessageSerializer(read_only=True, allow_null=True)
+    watching = serializers.BooleanField(
+        read_only=True, help_text="Whether the caller watches it (POST .../watch/)."
+    )
+
+
 def page_of(
     child: type[serializers.BaseSerializer[Any]], name: str
 ) -> type[serializers.Serializer[Any]]:

@@ -27,6 +27,7 @@ from apps.conversations.api.serializers import (
     IntentRuleSerializer,
     InternalNoteCreateSerializer,
     InternalNoteSerializer,
+    LiveConversationSerializer,
     MessageCreateSerializer,
     MessageSerializer,
     PrivateContactSerializer,
@@ -62,6 +63,12 @@ from apps.conversations.selectors import (
     queue_figures,
     queue_figures_all,
     queue_list,
+)
+from apps.conversations.supervision import (
+    conversation_unwatch,
+    conversation_watch,
+    live_conversations,
+    live_conversations_data,
 )
 from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.core.selectors import get_by_id
@@ -273,6 +280,69 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
         )
         return Response(conversation_data(conversation))
 
+    # Supervision (SPEC I3, amended): watch a live conversation, take it over
+
+    @extend_schema(
+        request=None,
+        responses=LiveConversationSerializer(many=True),
+        description="SPEC I3: the shop's live conversations (`active`), longest served first, "
+        "with the agent's name, the last message and whether the caller watches each; for the "
+        "main account and `view_monitor` (else 403).",
+    )
+    @action(detail=False, methods=["get"])
+    def live(self, request: Request) -> Response:
+        account = _staff(request)
+        _may_watch(account)
+        page = self.paginate_queryset(live_conversations(shop_id=account.shop_id))
+        return self.get_paginated_response(live_conversations_data(page or [], account=account))
+
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses=ConversationSerializer,
+        description="SPEC I3: watch a live conversation: its events (messages, notes, state) "
+        "reach the caller's agent socket as they reach the holding agent, until it stops "
+        "watching, takes it over or the conversation closes. The main account and "
+        "`view_monitor` (else 403); 409 unless `active`, for the holding agent itself, or "
+        "beyond 10 watchers. Watching again changes nothing.",
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=None,
+        responses={204: None},
+        description="SPEC I3: stop watching (204, also when the caller was not watching).",
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def watch(self, request: Request, pk: str) -> Response:
+        account = _staff(request)
+        _may_watch(account)
+        conversation = self.get_object()
+        if request.method == "DELETE":
+            conversation_unwatch(conversation=conversation, account=account)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        conversation = conversation_watch(conversation=conversation, account=account)
+        return Response(conversation_data(conversation))
+
+    @extend_schema(
+        request=None,
+        responses=ConversationSerializer,
+        description="SPEC I3: the caller takes a live conversation over (a transfer to itself: "
+        "the agent it leaves is told, the buyer gets the transfer notice, an internal note "
+        "records it). The main account, or `view_monitor` with `chat` (else 403); 409 unless "
+        "`active`, or while the caller is offline.",
+    )
+    @action(detail=True, methods=["post"], url_path="take-over")
+    def take_over(self, request: Request, pk: str) -> Response:
+        account = _staff(request)
+        if not (has_perm(account, Perm.VIEW_MONITOR) and has_perm(account, Perm.CHAT)):
+            raise Forbidden(
+                _("Taking over a conversation needs the view_monitor and chat permissions.")
+            )
+        conversation = services.conversation_take_over(
+            conversation=self.get_object(), actor=account
+        )
+        return Response(conversation_data(conversation))
+
     # The agent's buyer panel, cards and internal notes (SPEC E3-E5, I1, I3)
 
     @extend_schema(
@@ -338,6 +408,12 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
             conversation=conversation, author=_staff(request), body=data.validated_data["body"]
         )
         return Response(internal_note_payload(note), status=status.HTTP_201_CREATED)
+
+
+def _may_watch(account: Account) -> None:
+    """SPEC I3 (amended): the main account and ``view_monitor`` watch live conversations."""
+    if not has_perm(account, Perm.VIEW_MONITOR):
+        raise Forbidden(_("Watching a conversation needs the view_monitor permission."))
 
 
 class MessageRecallView(APIView):

@@ -14,7 +14,8 @@ Modules, bottom up:
 - ``outcomes``: writing the engine's decisions, ``dispatch`` and ``reroute``;
 - ``agents``: status, presence expiry, capacity changes and leaving routing;
 - ``configuration``: what a settings or group change does to open conversations;
-- ``transitions``: what buyers and staff do (open, ask, write, transfer, claim, leave, close);
+- ``transitions``: what buyers and staff do (open, ask, write, transfer, claim, take over,
+  leave, close);
 - ``timed``: the silence timeouts (D5, D6) and the pool hand-out (B11), run by the beat tick.
 """
 
@@ -48,6 +49,7 @@ from apps.conversations.lifecycle.transitions import (
     conversation_leave,
     conversation_open,
     conversation_rate,
+    conversation_take_over,
     conversation_transfer,
     detect_intent,
     message_create,
@@ -76,6 +78,7 @@ __all__ = [
     "conversation_leave",
     "conversation_open",
     "conversation_rate",
+    "conversation_take_over",
     "conversation_transfer",
     "detect_intent",
     "dispatch",

@@ -684,8 +684,10 @@ def _closed(conv: Conversation, reason: CloseReason, now: datetime, notice: str 
     conv.closed_at = now
     conv.close_reason = reason
     timers.stop(conv)
+    # SPEC I3: watching ends with the conversation; the watchers are told it closed.
+    watchers, conv.watcher_ids = conv.watcher_ids, []
     save_conversation(conv)
-    events.conversation_closed(conv)
+    events.conversation_closed(conv, watcher_ids=watchers)
 
 
 def conversation_close(
@@ -868,6 +870,73 @@ def conversation_claim(
             snapshot,
             now,
         )
+    return conv
+
+
+def conversation_take_over(
+    *, conversation: Conversation, actor: Account, now: datetime | None = None
+) -> Conversation:
+    """SPEC I3 (amended): a supervisor takes a live conversation over. The entry point checks
+    who may (the main account, or ``view_monitor`` with ``chat``); this is B12's transfer to an
+    account, to the supervisor itself: past its max like any transfer to an account, the agent
+    it leaves told (``conversation.transferred``), the buyer the transfer notice, the freed slot
+    to the next waiting buyer. Decided here (docs/realtime.md, "Supervision"):
+
+    - the supervisor must be there, online or paused (paused keeps conversations, B10; it
+      receives no new buyers by taking one over), never offline: an offline holder would leave
+      the buyer unanswered;
+    - it stops watching it (it holds it now), other watchers keep watching;
+    - an internal note (kind ``transfer``) records who took it from whom, in the shop's
+      language, so that the history shows it;
+    - its assign reason is ``transfer``; taking over one's own conversation changes nothing.
+    """
+    now = now or timezone.now()
+    with transaction.atomic(), queue_news.watch(conversation.shop_id):
+        lock_shop(conversation.shop_id)
+        conv = _lock(conversation.pk)
+        if conv.state != State.ACTIVE:
+            raise Conflict(_("Only a live conversation (with an agent now) can be taken over."))
+        if conv.agent_id == actor.pk:
+            return conv
+        snapshot = load_snapshot(conv.shop_id, now)
+        me = snapshot.agent(actor.pk)
+        if me is None or not me.present:
+            raise Conflict(_("Go online to take over a conversation."))
+        previous = conv.agent_id
+        conv.watcher_ids = [pk for pk in conv.watcher_ids if pk != actor.pk]
+        release(conv, snapshot)
+        apply_assign(
+            conv,
+            engine.Assign(
+                actor.pk,
+                engine.Reason.TRANSFER,
+                not me.below_max,
+                engine.Candidates(frozenset({actor.pk})),
+            ),
+            snapshot,
+            now,
+        )
+        former = Account.objects.filter(pk=previous).first() if previous is not None else None
+        with translation.override(_language(conv.shop_id)):
+            body = _("Taken over from %(agent)s by %(supervisor)s.") % {
+                "agent": former.label if former is not None else "?",
+                "supervisor": actor.label,
+            }
+            text = _("You have been transferred to another agent, who can see your conversation.")
+        note = InternalNote.objects.create(
+            shop_id=conv.shop_id,
+            conversation=conv,
+            author=actor,
+            kind=NoteKind.TRANSFER,
+            body=body,
+            created_at=now,
+        )
+        # The agent it came from and the supervisor (no transfer note in it: the note is its
+        # own event, to the holder and the watchers, and stays in the notes for everyone).
+        events.conversation_transferred(conv, from_account=previous, note="")
+        events.note_created(conv, note)
+        _notice(conv, text, now)
+        dispatch(shop_id=conv.shop_id, now=now, snapshot=snapshot)
     return conv
 
 
