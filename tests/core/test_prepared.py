@@ -269,9 +269,11 @@ def test_a_new_conversation_and_its_first_message_in_one_statement(shop_a: ShopK
 
 
 QUOTED: Prepared[Conversation] = Prepared(
-    lambda shop_id: Conversation.objects.filter(shop_id=shop_id)
-    .filter(Q(intent="it's 100%") | Q(state="assistant", queue_priority=3))
-    .order_by("pk"),
+    lambda shop_id: (
+        Conversation.objects.filter(shop_id=shop_id)
+        .filter(Q(intent="it's 100%") | Q(state="assistant", queue_priority=3))
+        .order_by("pk")
+    ),
     shop_id=int,
 )
 
@@ -287,4 +289,3 @@ def test_constants_are_written_out_and_only_the_values_stay_parameters(shop_a: S
     assert params == [shop_a.shop.pk]
     assert "'it''s 100%%'" in sql and "'assistant'" in sql
     assert [c.pk for c in QUOTED.all(shop_id=shop_a.shop.pk)] == [made[0].pk]
-
