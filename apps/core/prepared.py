@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar, cast
 
 import psycopg
+import psycopg.sql
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import (  # type: ignore[attr-defined]  # not in django-stubs
@@ -60,6 +62,50 @@ class _Compiled:
     annotations: dict[str, int]
     # datetime parameters the backend passes as it stores them (SQLite: text), not as given
     adapted: frozenset[str] = frozenset()
+
+
+def _inline_constants(
+    sql: str, params: Sequence[Any], slots: dict[str, list[int]]
+) -> tuple[str, list[Any], dict[str, list[int]]]:
+    """The SQL with its constant parameters (those no placeholder fills: the queryset's own
+    values, the same on every run) written out as literals, for PostgreSQL.
+
+    psycopg prepares a statement on its fifth run on a connection, and PostgreSQL then plans it
+    once for any parameters (a generic plan) if that plan looks no worse than planning each run
+    anew. A constant passed as a parameter hides from that generic plan what the query asks:
+    the routing pass's read of the pending requests (``state = 'assistant'``) could not use the
+    partial index of pending requests with the state as ``$5``, so PostgreSQL planned it again on
+    every run, 1 ms under the shop's lock (issue 8, ``log_min_duration_statement``: the bind).
+    Only numbers, booleans and text (enumerations included) are written out; the rest stay
+    parameters."""
+    pieces = _PLACEHOLDER.split(sql)
+    markers = _PLACEHOLDER.findall(sql)
+    variable = {i for positions in slots.values() for i in positions}
+    out: list[str] = [pieces[0]]
+    kept: list[Any] = []
+    moved: dict[int, int] = {}
+    n = 0
+    for marker, piece in zip(markers, pieces[1:], strict=True):
+        if marker == "%%":
+            out.append(marker)
+        else:
+            value = params[n]
+            if n not in variable and type(value) is not bool and isinstance(value, int | str):
+                literal = psycopg.sql.Literal(value).as_string(None)
+                out.append(literal.replace("%", "%%"))  # still a statement with parameters
+            elif n not in variable and type(value) is bool:
+                out.append("true" if value else "false")
+            else:
+                moved[n] = len(kept)
+                kept.append(value)
+                out.append(marker)
+            n += 1
+        out.append(piece)
+    assert n == len(params), "Prepared: the SQL's placeholders and parameters disagree"
+    return "".join(out), kept, {name: [moved[i] for i in pos] for name, pos in slots.items()}
+
+
+_PLACEHOLDER = re.compile(r"%s|%%")
 
 
 class Prepared(Generic[M]):
@@ -105,6 +151,8 @@ class Prepared(Generic[M]):
             missing = [name for name, found in slots.items() if not found]
             if missing:
                 raise ValueError(f"Prepared: parameters not in the SQL as given: {missing}")
+            if connections[queryset.db].vendor == "postgresql":
+                sql, params, slots = _inline_constants(sql, params, slots)
             klass_info = compiler.klass_info
             select = compiler.select
             columns = [s[0] for s in select[0 : compiler.col_count]]

@@ -266,3 +266,26 @@ def test_a_new_conversation_and_its_first_message_in_one_statement(shop_a: ShopK
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_with_parent(again, orphan, "conversation")
     assert Message.objects.filter(body="x").count() == 0
+
+
+QUOTED: Prepared[Conversation] = Prepared(
+    lambda shop_id: (
+        Conversation.objects.filter(shop_id=shop_id)
+        .filter(Q(intent="it's 100%") | Q(state="assistant", queue_priority=3))
+        .order_by("pk")
+    ),
+    shop_id=int,
+)
+
+
+def test_constants_are_written_out_and_only_the_values_stay_parameters(shop_a: ShopKit) -> None:
+    # given a queryset with constants of its own: text with a quote and a percent sign, a number
+    made = _conversations(shop_a, 2)
+    Conversation.objects.filter(pk=made[0].pk).update(intent="it's 100%")
+    # when it runs
+    sql, params = QUOTED.statement(shop_id=shop_a.shop.pk)
+    # then only the shop is a parameter; the constants are literals, quoted, and select the same
+    # rows as Django's own evaluation
+    assert params == [shop_a.shop.pk]
+    assert "'it''s 100%%'" in sql and "'assistant'" in sql
+    assert [c.pk for c in QUOTED.all(shop_id=shop_a.shop.pk)] == [made[0].pk]
