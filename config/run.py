@@ -1,9 +1,10 @@
 """`make run`: the whole product in the foreground, stopped together by Ctrl-C.
 
 Full mode (PostgreSQL and Redis reachable): migrate, load the demo shop, then run the ASGI server
-(uvicorn), a Celery worker and Celery beat as child processes. Embedded mode (either one
-unreachable): the same product in one process, on SQLite, the in-memory channel layer, Celery
-tasks run eagerly and the beat schedule run by an in-process scheduler.
+(uvicorn), a Celery worker and Celery beat as child processes, each started again when it dies
+(``Children``). Embedded mode (either one unreachable): the same product in one process, on
+SQLite, the in-memory channel layer, Celery tasks run eagerly and the beat schedule run by an
+in-process scheduler.
 """
 
 from __future__ import annotations
@@ -215,21 +216,10 @@ def run_full(host: str, port: int) -> int:
             str(schedule),
         ],
     }
-    children = {name: subprocess.Popen(cmd, cwd=BASE_DIR) for name, cmd in commands.items()}  # noqa: S603
-
-    def stop(*_args: object) -> None:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+    children = Children(commands)
 
     def on_term(*_args: object) -> None:
-        stop()
+        children.stop()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
@@ -237,18 +227,95 @@ def run_full(host: str, port: int) -> int:
         if _wait_until_up(f"http://{host}:{port}/healthz"):
             print(banner(host, port), flush=True)
         while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(
-                        f"{name} exited with {child.returncode}; stopping everything.", flush=True
-                    )
-                    stop()
-                    return child.returncode or 1
+            failed = children.check()
+            if failed is not None:
+                print(failed, flush=True)
+                children.stop()
+                return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("Stopping…", flush=True)
-        stop()
+        children.stop()
         return 0
+
+
+class Children:
+    """The child processes of the full mode, restarted when one dies (issue 12, I7).
+
+    A child that exits is started again after a backoff that doubles from ``FIRST_BACKOFF`` up
+    to ``MAX_BACKOFF`` seconds, and the launcher says so. A child that ran ``STABLE_AFTER``
+    seconds counts as healthy again (its backoff starts over). A child that keeps dying at once
+    (``GIVE_UP_AFTER`` times in a row, each within ``STABLE_AFTER`` seconds of its start: a bad
+    setting, a port in use) stops everything with a message, as does Ctrl-C or SIGTERM. A
+    deployment restarts its containers itself (docker/compose.yaml, ``restart:``); this keeps
+    `make run` up when a child crashes or is killed (``kill -9`` of the worker, say)."""
+
+    FIRST_BACKOFF = 1.0
+    MAX_BACKOFF = 30.0
+    STABLE_AFTER = 30.0
+    GIVE_UP_AFTER = 5
+
+    def __init__(self, commands: dict[str, list[str]]) -> None:
+        self._commands = commands
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._started: dict[str, float] = {}
+        self._quick_deaths: dict[str, int] = dict.fromkeys(commands, 0)
+        self._restart_at: dict[str, float] = {}
+        for name in commands:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        self._processes[name] = subprocess.Popen(self._commands[name], cwd=BASE_DIR)  # noqa: S603
+        self._started[name] = time.monotonic()
+
+    def check(self) -> str | None:
+        """Restart what died (after its backoff); a message when one should stop everything."""
+        now = time.monotonic()
+        for name, child in self._processes.items():
+            if name in self._restart_at:
+                if now >= self._restart_at[name]:
+                    del self._restart_at[name]
+                    print(f"Restarting {name}.", flush=True)
+                    self._start(name)
+                continue
+            if child.poll() is None:
+                if now - self._started[name] >= self.STABLE_AFTER:
+                    self._quick_deaths[name] = 0
+                continue
+            ran = now - self._started[name]
+            quick = ran < self.STABLE_AFTER
+            self._quick_deaths[name] = self._quick_deaths[name] + 1 if quick else 1
+            if self._quick_deaths[name] >= self.GIVE_UP_AFTER:
+                return (
+                    f"{name} exited with {child.returncode} {self._quick_deaths[name]} times in a "
+                    f"row, each within {self.STABLE_AFTER:.0f} s of its start; stopping everything."
+                )
+            backoff = min(
+                self.MAX_BACKOFF, self.FIRST_BACKOFF * 2 ** (self._quick_deaths[name] - 1)
+            )
+            print(
+                f"{name} exited with {child.returncode} after {ran:.0f} s; restarting it in "
+                f"{backoff:.0f} s.",
+                flush=True,
+            )
+            self._restart_at[name] = now + backoff
+        return None
+
+    def pids(self) -> dict[str, int]:
+        return {name: child.pid for name, child in self._processes.items()}
+
+    def stop(self) -> None:
+        self._restart_at.clear()
+        children = list(self._processes.values())
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
 
 
 def main() -> int:

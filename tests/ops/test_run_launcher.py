@@ -69,6 +69,21 @@ def launcher_redis() -> Iterator[str]:
     client.flushdb()
 
 
+def _parent(pid: int) -> int:
+    """The parent process id of ``pid`` (from /proc), 0 once it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _answers(launcher) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return launcher.get("/healthz")[0] == 200
+    except OSError:
+        return False
+
+
 def _token_login(launcher, login: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
     status, body = launcher.post(
         "/api/v1/auth/token/", {"username": login, "password": DEMO_PASSWORD}
@@ -167,6 +182,28 @@ def test_full_mode_runs_web_worker_and_beat_and_stops_them_all(
             launcher.log,
         )
         assert (tmp_path / "beat").is_dir()
+
+        # when the worker and then the web server are killed (kill -9: a crash)
+        for name, marker in (("worker", "celery -A config worker"), ("web", "uvicorn")):
+            victim = next(
+                pid
+                for pid, cmd in launcher.children().items()
+                if marker in cmd and os.getppid() != pid and _parent(pid) == launcher.pid
+            )
+            os.kill(victim, signal.SIGKILL)
+            # then the launcher says so and starts it again (issue 12, self-healing run)
+            wait_for(
+                f"the launcher to restart the {name}",
+                lambda name=name: f"Restarting {name}." in launcher.output,  # type: ignore[misc]
+                30,
+                launcher.log,
+            )
+            assert f"{name} exited with -9" in launcher.output
+        # and the product serves again, with a worker that answers
+        wait_for("the web server to answer again", lambda: _answers(launcher), 60, launcher.log)
+        wait_for("the new Celery worker to answer a ping", worker_pongs, 60, launcher.log)
+        assert launcher.process.poll() is None
+        children = launcher.children()
 
         # when the launcher alone gets SIGINT (as from `kill -INT`)
         code = launcher.stop(signal.SIGINT, whole_group=False, timeout=40)
