@@ -313,6 +313,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    # JSON bodies within depth and length limits (apps.core.jsonlimits; issue 12, hardening).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
         "signup": env.str("THROTTLE_SIGNUP", default="10/hour"),
@@ -358,6 +364,14 @@ CELERY_TIMEZONE = "UTC"
 HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
 HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
 HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
+# Client JSON (REST bodies and socket frames; apps.core.jsonlimits): nesting depth, entries of any
+# one list or object, and a request body's size beyond its files (413 beyond it).
+HELPDESK_JSON_MAX_DEPTH = env.int("HELPDESK_JSON_MAX_DEPTH", default=20)
+HELPDESK_JSON_MAX_ITEMS = env.int("HELPDESK_JSON_MAX_ITEMS", default=1000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HELPDESK_MAX_BODY_BYTES", default=1024 * 1024)
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): the client's
+# address for throttles and the audit log (apps.core.clientip). None by default: REMOTE_ADDR.
+HELPDESK_TRUSTED_PROXIES = env.list("HELPDESK_TRUSTED_PROXIES", default=[])
 # Threads that run the sockets' database work (apps.core.db.db_async), per process. Half the
 # pool's default: sockets alone never take every connection, HTTP requests get the rest. More
 # threads than this mostly wait on the GIL or on PostgreSQL's cores.

@@ -121,7 +121,9 @@ def buyer_signature(secret: str, buyer_id: str) -> str:
 
 
 def signature_valid(secret: str, buyer_id: str, signature: str) -> bool:
-    return hmac.compare_digest(buyer_signature(secret, buyer_id), signature.strip().lower())
+    # Bytes: ``compare_digest`` refuses non-ASCII text with a TypeError (issue 12).
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(buyer_signature(secret, buyer_id).encode(), given)
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -50,6 +52,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, DomainError):
         return Response(exc.as_payload(), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):  # Django's HTML 400 otherwise (issue 12, hardening)
+        too_large = _("The request body is too large (at most %(n)d bytes, files apart).") % {
+            "n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        }
+        return Response({"detail": too_large}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         return Response(validation_payload(detail), status=status.HTTP_400_BAD_REQUEST)

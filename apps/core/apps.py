@@ -6,7 +6,9 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from apps.core import logs
         from apps.core.db import cache_long_statements, use_c_timestamp_loader
 
         cache_long_statements()
         use_c_timestamp_loader()
+        logs.install()

@@ -38,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from apps.core import jsonlimits
 from apps.core.db import db_async
 from apps.core.errors import DomainError
 from apps.core.realtime import remember_server_loop
@@ -262,9 +263,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error({"code": "throttled", "detail": detail})
             return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self.send_error({"code": "invalid", "detail": _("The frame is not valid JSON.")})
+            content = jsonlimits.loads(text_data)
+        except jsonlimits.JSONRefused as exc:  # not JSON, or nested too deeply (issue 12)
+            await self.send_error({"code": "invalid", "detail": str(exc)})
             return
         kind = content.get("type") if isinstance(content, dict) else None
         handler_name = self.frames.get(kind) if isinstance(kind, str) else None

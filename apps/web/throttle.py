@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 from django.http import HttpRequest
-from rest_framework.throttling import SimpleRateThrottle
+
+from apps.core.throttling import SimpleRateThrottle
 
 
 class PageThrottle(SimpleRateThrottle):

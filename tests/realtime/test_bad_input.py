@@ -52,8 +52,20 @@ async def scene(desk_a, desk_b, sockets):
         (json.dumps({"type": "message.send", "conversation": "x", "body": "hi"}), "invalid"),
         (json.dumps({"type": "message.send", "body": "hi"}), "invalid"),
         ("x" * 70_000, "too_large"),
+        # issue 12: nested 1,000 deep (2 KB) dropped the connection without a close frame
+        ("[" * 1000 + "]" * 1000, "invalid"),
+        (json.dumps({"type": "message.send", "body": "hi", "x": list(range(5000))}), "invalid"),
     ],
-    ids=["malformed-json", "not-an-object", "unknown-type", "bad-id", "no-id", "oversize-frame"],
+    ids=[
+        "malformed-json",
+        "not-an-object",
+        "unknown-type",
+        "bad-id",
+        "no-id",
+        "oversize-frame",
+        "nested-1000-deep",
+        "overlong-list",
+    ],
 )
 async def test_malformed_frames_get_an_error_and_change_nothing(scene, frame: str, code: str):
     socket = scene["socket"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
@@ -234,7 +235,14 @@ class IntentRuleSerializer(serializers.ModelSerializer[IntentRule]):
 class WidgetSessionSerializer(serializers.Serializer[dict[str, Any]]):
     shop = serializers.SlugField(max_length=30)
     buyer_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    signature = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    # H3: 64 hexadecimal digits (a non-ASCII signature reached the comparison and answered 500).
+    signature = serializers.RegexField(
+        r"^\s*[0-9A-Fa-f]{64}\s*$",
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": _("A signature is 64 hexadecimal digits (HMAC-SHA256).")},
+    )
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     entrance = serializers.ChoiceField(Entrance.choices)
     product = serializers.CharField(max_length=64, required=False, allow_blank=True)

@@ -13,7 +13,6 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.conversations import buyers
@@ -39,6 +38,7 @@ from apps.conversations.models import OPEN_STATES, Conversation, Message, Sender
 from apps.conversations.payloads import message_payload
 from apps.conversations.recall import buyer_message_recall
 from apps.core.errors import NotFound
+from apps.core.throttling import ScopedRateThrottle
 from apps.shops.models import ShopSettings
 
 

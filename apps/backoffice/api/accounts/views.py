@@ -12,7 +12,6 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.api_permissions import HasShopPerm, IsStaff
@@ -34,6 +33,7 @@ from apps.backoffice.api.accounts.serializers import (
 )
 from apps.conversations.lifecycle import agent_set_status
 from apps.core.errors import Forbidden, InvalidInput
+from apps.core.throttling import ScopedRateThrottle
 from apps.routing.models import AgentStatus
 
 
