@@ -364,6 +364,8 @@ CELERY_TIMEZONE = "UTC"
 HELPDESK_EVENT_RETENTION_SECONDS = env.int("HELPDESK_EVENT_RETENTION_SECONDS", default=86400)
 HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
 HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
+# A socket ticket (POST /api/v1/ws-ticket/, apps.core.tickets) opens one socket within this time.
+HELPDESK_WS_TICKET_SECONDS = env.int("HELPDESK_WS_TICKET_SECONDS", default=30)
 # Client JSON (REST bodies and socket frames; apps.core.jsonlimits): nesting depth, entries of any
 # one list or object, and a request body's size beyond its files (413 beyond it).
 HELPDESK_JSON_MAX_DEPTH = env.int("HELPDESK_JSON_MAX_DEPTH", default=20)

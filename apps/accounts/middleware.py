@@ -1,4 +1,5 @@
-"""Socket authentication by ``?token=`` (staff token), falling back to the session cookie.
+"""Socket authentication by ``?ticket=`` or ``?token=`` (staff token), falling back to the session
+cookie.
 
 Both read the database through :func:`apps.core.db.db_async` (the socket database threads, the
 connection handed back at once), channels' session user included."""
@@ -16,6 +17,7 @@ from django.contrib import auth
 from django.http import HttpRequest
 from rest_framework.authtoken.models import Token
 
+from apps.core import tickets
 from apps.core.db import db_async
 
 
@@ -41,14 +43,29 @@ class SessionAuthMiddleware(AuthMiddleware):
         scope["user"]._wrapped = await db_async(_session_user)(scope["session"])
 
 
+@db_async
+def _account_for_ticket(ticket: str) -> Any:
+    """The active account a staff ticket was issued to (consumed), or None."""
+    from apps.accounts.models import Account
+
+    found = tickets.redeem(ticket)
+    if found is None or found.kind != "staff":
+        return None
+    return Account.objects.filter(pk=int(found.value), is_active=True).first()
+
+
 class TokenAuthMiddleware(BaseMiddleware):
+    """``?ticket=`` (single use, from ``POST /api/v1/ws-ticket/``; the product's pages) or
+    ``?token=`` (API clients): either replaces the session's user; a bad one leaves nobody."""
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        ticket = (query.get("ticket") or [""])[0]
         key = (query.get("token") or [""])[0]
-        if key:
+        if ticket or key:
             from django.contrib.auth.models import AnonymousUser
 
-            account = await _account_for_token(key)
+            account = await (_account_for_ticket(ticket) if ticket else _account_for_token(key))
             scope = dict(scope, user=account or AnonymousUser())
         return await super().__call__(scope, receive, send)
 

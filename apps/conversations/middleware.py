@@ -11,17 +11,32 @@ from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.conf import settings
 
 from apps.conversations.buyers import BuyerPrincipal, principal_for_token
+from apps.core import tickets
 from apps.core.db import db_async
 from apps.shops.models import ShopSettings
 
 
+def _principal_for_ticket(ticket: str) -> BuyerPrincipal | None:
+    """The buyer a ticket was issued to (consumed; single use), or None."""
+    found = tickets.redeem(ticket)
+    if found is None or found.kind != "buyer":
+        return None
+    return principal_for_token(found.value)
+
+
 class BuyerTokenMiddleware(BaseMiddleware):
-    """``scope["buyer"]``: the :class:`BuyerPrincipal` of ``?token=``, or None."""
+    """``scope["buyer"]``: the :class:`BuyerPrincipal` of ``?ticket=`` (single use, from
+    ``POST /api/v1/ws-ticket/``; the widget page) or ``?token=``, or None."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        ticket = (query.get("ticket") or [""])[0]
         token = (query.get("token") or [""])[0]
-        principal = await db_async(principal_for_token)(token) if token else None
+        principal = None
+        if ticket:
+            principal = await db_async(_principal_for_ticket)(ticket)
+        elif token:
+            principal = await db_async(principal_for_token)(token)
         return await super().__call__(dict(scope, buyer=principal), receive, send)
 
 

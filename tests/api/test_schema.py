@@ -190,7 +190,12 @@ def test_id_path_parameters_are_integers(generated):
 PUBLIC_WIDGET = {"/api/v1/widget/session/", "/api/v1/widget/appearance/{slug}/"}
 # SPEC I1: an image message's file, for the conversation's buyer and its staff alike (one URL in
 # the message, which both sides receive).
-BOTH_SIDES = {"/api/v1/attachments/{id}/", "/api/v1/attachments/{id}/thumbnail/"}
+# Files of a chat, and the socket ticket (issue 12, I7): each side with its own credentials.
+BOTH_SIDES = {
+    "/api/v1/attachments/{id}/",
+    "/api/v1/attachments/{id}/thumbnail/",
+    "/api/v1/ws-ticket/",
+}
 
 
 def test_widget_routes_use_the_buyer_token_and_staff_routes_the_staff_token(generated):

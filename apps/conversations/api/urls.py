@@ -5,6 +5,7 @@ from apps.conversations.api import (
     files,
     quick_replies,
     staff_messages,
+    tickets,
     views,
     widget,
     widget_intents,
@@ -22,6 +23,7 @@ urlpatterns = [
     # conversations (E6).
     path("orders/<str:external_id>/notes/", views.OrderNotesView.as_view(), name="order-notes"),
     path("widget/session/", widget.WidgetSessionView.as_view(), name="widget-session"),
+    path("ws-ticket/", tickets.WebSocketTicketView.as_view(), name="ws-ticket"),
     path(
         "widget/appearance/<slug:slug>/",
         widget.WidgetAppearanceView.as_view(),
