@@ -29,6 +29,7 @@ WORKBENCH_ASSETS = (
     "css/chat_extras.css",
     "css/buyer_panel.css",
     "js/app.js",
+    "js/socket.js",
     "js/workbench.js",
     "js/widget_cards.js",
     "js/buyer_panel.js",

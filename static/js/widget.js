@@ -1,6 +1,7 @@
 /* The buyer widget (SPEC F1-F4): the widget REST API for state and actions, /ws/widget/ for
- * messages both ways (resume with ?after, resync; docs/realtime.md). Mobile first, no
- * dependencies; strings come translated from the page's data-msg-* attributes. */
+ * messages both ways through the shared client (static/js/socket.js, loaded before this file:
+ * resume with ?after, resync, heartbeat, reconnection, the send queue; docs/realtime.md).
+ * Mobile first, no dependencies; strings come translated from the page's data-msg-* attributes. */
 (function () {
   "use strict";
 
@@ -12,7 +13,6 @@
   }
 
   var API = "/api/v1/widget/";
-  var MAX_BACKOFF_MS = 30000;
 
   // The widget is as tall as what the buyer sees (CSS: 100dvh); while a phone's keyboard is up
   // the visual viewport is shorter still, and the composer must stay above the keyboard.
@@ -48,10 +48,7 @@
   var token = null;
   var conversation = null; // as GET /widget/conversation/ shows it
   var shownConversation = null; // the conversation whose messages were loaded last
-  var socket = null;
-  var streamSeq = null;
-  var attempts = 0;
-  var pingTimer = null;
+  var socket = null; // the shared client (HelpdeskSocket), once the session is open
   var typingTimer = null;
 
   function msg(name) {
@@ -287,22 +284,31 @@
     pending.querySelector(".bubble__sender").textContent = msg("sending");
     messages.appendChild(pending);
     pending.scrollIntoView({ block: "end" });
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "message.send", body: body, client_id: cid }));
-      return;
-    }
-    api("POST", "conversation/messages/", { body: body, client_id: cid }).then(function (r) {
-      if (r.ok) show(r.data);
-      else failed(cid, firstError(r.data) || r.status);
-    });
+    var frame = { type: "message.send", body: body, client_id: cid };
+    if (socket) socket.send(frame); // now, or queued and tried through REST (sendByRest)
+    else sendByRest(frame);
   });
+
+  /** A message while the socket is down: the same service through REST, with the same
+   * client_id. Unreachable (or a server error): it rejects, and the socket sends the frame
+   * once it is back (stored once whichever way arrives first). */
+  function sendByRest(frame) {
+    var cid = frame.client_id;
+    return api("POST", "conversation/messages/", { body: frame.body, client_id: cid }).then(
+      function (r) {
+        if (r.status >= 500) throw new Error(String(r.status));
+        if (r.ok) show(r.data);
+        else failed(cid, firstError(r.data) || r.status);
+      }
+    );
+  }
 
   var lastTyping = 0;
   input.addEventListener("input", function () {
     var active = conversation && conversation.state === "active";
-    if (active && Date.now() - lastTyping > 2000 && socket && socket.readyState === 1) {
+    if (active && Date.now() - lastTyping > 2000 && socket && socket.isOpen()) {
       lastTyping = Date.now();
-      socket.send(JSON.stringify({ type: "typing" }));
+      socket.send({ type: "typing" });
     }
   });
 
@@ -348,34 +354,9 @@
     }
   }
 
-  function onFrame(event) {
-    var frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch (error) {
-      return;
-    }
-    if (typeof frame.stream_seq === "number") {
-      if (streamSeq !== null && frame.stream_seq <= streamSeq) return;
-      streamSeq = frame.stream_seq;
-      onEvent(frame.type, frame.data || {});
-      return;
-    }
-    if (frame.type === "hello") {
-      attempts = 0;
-      connection.textContent = subtitle;
-      window.clearInterval(pingTimer);
-      pingTimer = window.setInterval(function () {
-        if (socket && socket.readyState === 1) socket.send('{"type":"ping"}');
-      }, frame.data.ping_seconds * 1000);
-      if (streamSeq === null) {
-        streamSeq = frame.data.last_seq;
-        loadConversation().then(loadMessages);
-      }
-    } else if (frame.type === "resync") {
-      streamSeq = frame.data.last_seq;
-      loadConversation().then(loadMessages);
-    } else if (frame.type === "ack") {
+  /** Frames outside the stream (hello, pong and resync are the client's). */
+  function onFrame(frame) {
+    if (frame.type === "ack") {
       show(frame.data.message);
     } else if (frame.type === "error") {
       var request = frame.data.request || {};
@@ -390,21 +371,66 @@
     }
   }
 
-  function connect() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var query = "?token=" + encodeURIComponent(token);
-    if (streamSeq !== null) query += "&after=" + streamSeq;
-    connection.textContent = msg("connecting");
-    socket = new WebSocket(scheme + window.location.host + root.dataset.wsPath + query);
-    socket.onmessage = onFrame;
-    socket.onclose = function () {
-      window.clearInterval(pingTimer);
-      socket = null;
+  function onState(state) {
+    if (state === "connected") {
+      connection.textContent = subtitle;
+    } else if (state === "connecting") {
+      connection.textContent = msg("connecting");
+    } else if (state === "reconnecting" || state === "offline") {
       connection.textContent = msg("reconnecting");
-      var delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts));
-      attempts += 1;
-      window.setTimeout(connect, Math.round(delay * (0.5 + Math.random() * 0.5)));
-    };
+    } else if (state === "unauthorized") {
+      // The buyer token is no longer accepted (it expired): only a new session helps.
+      connection.textContent = msg("session-ended");
+      say(msg("session-ended"));
+      composer.querySelector("button").disabled = true;
+    }
+  }
+
+  /** The socket of this buyer's session (static/js/socket.js). */
+  function connect() {
+    socket = window.HelpdeskSocket.create({
+      path: root.dataset.wsPath,
+      // A single-use ticket per connection, asked for with the buyer token (issue 12, I7): the
+      // token itself never travels in the socket's URL.
+      authQuery: window.HelpdeskSocket.ticketQuery(function () {
+        return fetch(root.dataset.wsTicketUrl, {
+          method: "POST",
+          headers: { Accept: "application/json", Authorization: "Buyer " + token },
+          credentials: "omit",
+        }).then(function (response) {
+          return response
+            .json()
+            .catch(function () {
+              return null;
+            })
+            .then(function (data) {
+              return { ok: response.ok, status: response.status, data: data };
+            });
+        });
+      }),
+      // A refused handshake (an expired token) looks like a dropped connection: ask REST.
+      checkAuth: function () {
+        return api("GET", "conversation/").then(
+          function (r) {
+            return r.status !== 401 && r.status !== 403;
+          },
+          function () {
+            return true; // unreachable: try again later
+          }
+        );
+      },
+      fallback: sendByRest,
+      onState: onState,
+      onHello: function (data, info) {
+        if (info.first) loadConversation().then(loadMessages);
+      },
+      onResync: function () {
+        loadConversation().then(loadMessages);
+      },
+      onEvent: onEvent,
+      onFrame: onFrame,
+    });
+    socket.start();
   }
 
   // --- Start: a signed session (H3), then the socket ----------------------------------------

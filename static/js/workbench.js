@@ -1,20 +1,18 @@
 /* Agent workbench (SPEC E1, E2): status switch, own max concurrent, the live conversation list and
- * the chat view over /ws/agent/ (docs/realtime.md: resume with ?after, resync, client_id acks).
- * No dependencies. Strings come translated from the page's data-msg-* attributes. */
+ * the chat view over /ws/agent/, through the shared client (static/js/socket.js, loaded before
+ * this file; docs/realtime.md: resume with ?after, resync, heartbeat, reconnection, client_id
+ * acks and the send queue). No dependencies. Strings come translated from the page's data-msg-*
+ * attributes. */
 (function () {
   "use strict";
 
   var root = document.querySelector("[data-workbench]");
   if (!root) return;
 
-  var DEFAULT_PING_MS = 20000;
   var WAIT_YELLOW_S = 60; // E1, the 2-minute rule: grey, then yellow past 1 min, red past 2 min
   var WAIT_RED_S = 120;
   var TAIL = 30; // messages read per conversation to know who spoke last
-  var MAX_BACKOFF_MS = 30000;
   var CLOSE_REVOKED = 4403; // account disabled, deleted or password changed
-  var CLOSE_UNAUTHENTICATED = 4401;
-  var REVOKED_CHECK_DELAY_MS = 1500;
 
   var csrfInput = root.querySelector("input[name=csrfmiddlewaretoken]");
   var csrfToken = csrfInput ? csrfInput.value : "";
@@ -102,7 +100,7 @@
   function leave(reason) {
     if (leaving) return;
     leaving = true;
-    stopSocket();
+    if (socket) socket.stop();
     showConnection("revoked", msg(reason));
     root.querySelectorAll("input, button").forEach(function (control) {
       control.disabled = true;
@@ -702,21 +700,21 @@
     pending.querySelector(".bubble__sender").textContent = msg("sending");
     chatMessages.appendChild(pending);
     chatMessages.scrollTop = chatMessages.scrollHeight;
-    var frame = { type: "message.send", conversation: id, body: body, client_id: cid };
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify(frame));
-      return;
-    }
-    // No socket right now: the same service through REST, with the same client_id.
-    api("POST", convUrl + id + "/messages/", { body: body, client_id: cid }).then(
-      function (r) {
-        if (r.ok) showMessage(r.data);
-        else failed(cid, firstError(r.data) || r.status);
-      },
-      function () {
-        failed(cid, msg("network"));
-      }
-    );
+    // Over the socket now, or queued there and tried through REST (sendByRest).
+    socket.send({ type: "message.send", conversation: id, body: body, client_id: cid });
+  }
+
+  /** No socket right now: the same service through REST, with the same client_id. Unreachable
+   * (or a server error): it rejects, and the socket sends the frame once it is back (stored
+   * once, whichever way arrives first). */
+  function sendByRest(frame) {
+    var cid = frame.client_id;
+    var body = { body: frame.body, client_id: cid };
+    return api("POST", convUrl + frame.conversation + "/messages/", body).then(function (r) {
+      if (r.status >= 500) throw new Error(String(r.status));
+      if (r.ok) showMessage(r.data);
+      else failed(cid, firstError(r.data) || r.status);
+    });
   }
 
   function failed(cid, why) {
@@ -747,9 +745,9 @@
     }
   });
   input.addEventListener("input", function () {
-    if (openId && Date.now() - lastTyping > 2000 && socket && socket.readyState === 1) {
+    if (openId && Date.now() - lastTyping > 2000 && socket.isOpen()) {
       lastTyping = Date.now();
-      socket.send(JSON.stringify({ type: "typing", conversation: openId }));
+      socket.send({ type: "typing", conversation: openId });
     }
   });
 
@@ -1182,103 +1180,24 @@
     }
   }
 
-  // --- WebSocket /ws/agent/ ---------------------------------------------------------------
+  // --- WebSocket /ws/agent/ (static/js/socket.js) ------------------------------------------
 
-  var socket = null;
-  var pingTimer = null;
-  var retryTimer = null;
-  var attempts = 0;
-  var awaitingPong = false;
-  var streamSeq = null; // the last stream_seq handled: reconnects resume after it
-
-  function socketUrl() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var after = streamSeq === null ? "" : "?after=" + streamSeq;
-    return scheme + window.location.host + root.dataset.wsPath + after;
-  }
-
-  function stopSocket() {
-    window.clearInterval(pingTimer);
-    window.clearTimeout(retryTimer);
-    if (socket) {
-      socket.onclose = null;
-      socket.close();
-      socket = null;
-    }
-  }
-
-  function sendFrame(frame) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
-  }
-
-  function ping() {
-    if (awaitingPong) {
-      // No answer to the last ping: the connection is dead even if the browser has not noticed.
-      if (socket) socket.close();
-      return;
-    }
-    awaitingPong = true;
-    sendFrame({ type: "ping" });
-  }
-
-  function scheduleReconnect() {
-    var delay = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempts));
-    delay = Math.round(delay * (0.5 + Math.random() * 0.5)); // jitter: not every tab at once
-    attempts += 1;
-    showConnection("lost", msg("reconnecting").replace("{seconds}", Math.ceil(delay / 1000)));
-    retryTimer = window.setTimeout(function () {
-      // A refused handshake looks like any dropped connection: ask whether we are still in.
-      checkSignedOut("signed-out").then(function (alive) {
-        if (alive) connect();
-      });
-    }, delay);
-  }
-
-  function onMessage(event) {
-    var frame;
-    try {
-      frame = JSON.parse(event.data);
-    } catch (error) {
-      return;
-    }
-    if (!frame || typeof frame !== "object") return;
-    if (typeof frame.stream_seq === "number") {
-      if (streamSeq !== null && frame.stream_seq <= streamSeq) return; // seen already
-      streamSeq = frame.stream_seq;
-      onEvent(frame.type, frame.data || {});
-      return;
-    }
+  /** Frames outside the stream (hello, pong and resync are the client's). */
+  function onFrame(frame) {
+    var data = frame.data || {};
     switch (frame.type) {
-      case "hello":
-        attempts = 0;
-        showConnection("connected", msg("connected"));
-        window.clearInterval(pingTimer);
-        pingTimer = window.setInterval(ping, (frame.data.ping_seconds * 1000) || DEFAULT_PING_MS);
-        if (streamSeq === null) {
-          // First connection of this page: live events from here, state from the REST API.
-          streamSeq = frame.data.last_seq;
-          loadConversations();
-        }
-        refreshQueue();
-        break;
-      case "resync":
-        // Missed events are no longer kept: fetch the state again, continue from last_seq.
-        streamSeq = frame.data.last_seq;
-        loadConversations();
-        refreshQueue();
-        break;
       case "ack":
-        showMessage(frame.data.message);
+        showMessage(data.message);
         break;
       case "error":
-        if (frame.data.request && frame.data.request.client_id) {
-          failed(frame.data.request.client_id, frame.data.detail || firstError(frame.data));
+        if (data.request && data.request.client_id) {
+          failed(data.request.client_id, data.detail || firstError(data));
         } else if (openId) {
-          feedback(msg("action-failed") + " " + (frame.data.detail || firstError(frame.data)));
+          feedback(msg("action-failed") + " " + (data.detail || firstError(data)));
         }
         break;
       case "typing":
-        if (frame.data.conversation === openId && frame.data.sender === "buyer") {
+        if (data.conversation === openId && data.sender === "buyer") {
           chatTyping.hidden = false;
           window.clearTimeout(typingTimer);
           typingTimer = window.setTimeout(function () {
@@ -1286,55 +1205,53 @@
           }, 4000);
         }
         break;
-      case "pong":
-        awaitingPong = false;
-        break;
       default:
         break;
     }
   }
 
-  function connect() {
+  function onState(state, info) {
     if (leaving) return;
-    window.clearTimeout(retryTimer);
-    showConnection("connecting", msg("connecting"));
-    awaitingPong = false;
-    try {
-      socket = new WebSocket(socketUrl());
-    } catch (error) {
-      scheduleReconnect();
-      return;
+    if (state === "connected") {
+      showConnection("connected", msg("connected"));
+    } else if (state === "connecting") {
+      showConnection("connecting", msg("connecting"));
+    } else if (state === "reconnecting" || state === "offline") {
+      var seconds = Math.ceil((info.delay || 0) / 1000);
+      showConnection("lost", msg("reconnecting").replace("{seconds}", seconds));
+    } else if (state === "unauthorized") {
+      leave(info.code === CLOSE_REVOKED ? "revoked" : "signed-out");
     }
-    socket.onmessage = onMessage;
-    socket.onclose = function (event) {
-      window.clearInterval(pingTimer);
-      socket = null;
-      if (leaving) return;
-      if (event.code === CLOSE_REVOKED) {
-        // Revoked for this account. This very session may have survived (the account reset its
-        // own password in another tab): give that tab's answer time to renew the session cookie.
-        showConnection("connecting", msg("connecting"));
-        retryTimer = window.setTimeout(function () {
-          checkSignedOut("revoked").then(function (alive) {
-            if (alive) scheduleReconnect();
-          });
-        }, REVOKED_CHECK_DELAY_MS);
-      } else if (event.code === CLOSE_UNAUTHENTICATED) {
-        leave("signed-out");
-      } else {
-        scheduleReconnect();
-      }
-    };
   }
 
-  window.addEventListener("online", function () {
-    if (!socket && !leaving) {
-      attempts = 0;
-      connect();
-    }
+  // The session cookie signs the socket in: no token in its URL (the default authQuery is
+  // empty without a token).
+  var socket = window.HelpdeskSocket.create({
+    path: root.dataset.wsPath,
+    // A single-use ticket per connection (issue 12, I7): no token in the socket's URL.
+    authQuery: window.HelpdeskSocket.ticketQuery(function () {
+      return api("POST", root.dataset.wsTicketUrl);
+    }),
+    // A refused handshake or a revoked socket (4403): still signed in? This very session may
+    // have survived a 4403 (the account reset its own password in another tab).
+    checkAuth: sessionAlive,
+    fallback: sendByRest,
+    onState: onState,
+    onHello: function (data, info) {
+      // First connection of this page: live events from here, state from the REST API.
+      if (info.first) loadConversations();
+      refreshQueue();
+    },
+    onResync: function () {
+      // Missed events are no longer kept: fetch the state again, continue from last_seq.
+      loadConversations();
+      refreshQueue();
+    },
+    onEvent: onEvent,
+    onFrame: onFrame,
   });
 
-  connect();
+  socket.start();
   window.Workbench = {
     el: el,
     firstError: firstError,
