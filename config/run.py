@@ -10,6 +10,7 @@ in-process scheduler.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -216,6 +217,12 @@ def run_full(host: str, port: int) -> int:
             str(schedule),
         ],
     }
+    # /metrics across the children (apps.core.metrics): prometheus_client's multiprocess mode,
+    # its files under var/ (emptied at each start: samples of a former run would add up).
+    metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", BASE_DIR / "var" / "prometheus"))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     children = Children(commands)
 
     def on_term(*_args: object) -> None:
@@ -237,6 +244,14 @@ def run_full(host: str, port: int) -> int:
         print("Stopping…", flush=True)
         children.stop()
         return 0
+
+
+def _forget_metrics_of(pid: int) -> None:
+    """A dead child's live gauges (open sockets) stop counting in /metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 class Children:
@@ -275,6 +290,7 @@ class Children:
             if name in self._restart_at:
                 if now >= self._restart_at[name]:
                     del self._restart_at[name]
+                    _forget_metrics_of(child.pid)
                     print(f"Restarting {name}.", flush=True)
                     self._start(name)
                 continue

@@ -131,6 +131,9 @@ MIDDLEWARE = [
     "apps.core.middleware.HealthCheckMiddleware",
     # 503 + Retry-After when a view fails for want of a database connection or Redis.
     "apps.core.middleware.UnavailableMiddleware",
+    # Request ids on every log line and answer, and latency by route for /metrics (SPEC I7).
+    "apps.core.middleware.RequestIdMiddleware",
+    "apps.core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Content-Security-Policy (django-csp): no framing but the buyer widget's (apps.core.csp).
     "apps.core.csp.FrameAncestorsMiddleware",
@@ -146,10 +149,27 @@ MIDDLEWARE = [
     "apps.core.middleware.SyncViewsMiddleware",
 ]
 
-# Only frame-ancestors for now: a page is framed by nobody, the widget by its shop's
-# widget_origins (apps.core.csp). django-csp's own default-src 'self' is left out (None) until
-# the pages' inline styles and the API docs' inline script are given nonces.
-CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": None, "frame-ancestors": ["'none'"]}}
+# A strict Content-Security-Policy (issue 12): every script, style, image, font and socket from
+# this site only, nothing inline (the pages have no inline script, style element or attribute;
+# the API docs load their script from the split view's URL), no plugins; no page may be framed
+# but the buyer widget, by its shop's widget_origins (apps.core.csp).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -366,6 +386,8 @@ HELPDESK_WS_PING_SECONDS = env.float("HELPDESK_WS_PING_SECONDS", default=20.0)
 HELPDESK_WS_MAX_FRAME_BYTES = env.int("HELPDESK_WS_MAX_FRAME_BYTES", default=65536)
 # A socket ticket (POST /api/v1/ws-ticket/, apps.core.tickets) opens one socket within this time.
 HELPDESK_WS_TICKET_SECONDS = env.int("HELPDESK_WS_TICKET_SECONDS", default=30)
+# /metrics (Prometheus, apps.core.metrics): off unless a scraper's bearer token is set.
+HELPDESK_METRICS_TOKEN = env.str("HELPDESK_METRICS_TOKEN", default="")
 # Client JSON (REST bodies and socket frames; apps.core.jsonlimits): nesting depth, entries of any
 # one list or object, and a request body's size beyond its files (413 beyond it).
 HELPDESK_JSON_MAX_DEPTH = env.int("HELPDESK_JSON_MAX_DEPTH", default=20)
@@ -382,14 +404,49 @@ HELPDESK_WS_DB_THREADS = env.int("HELPDESK_WS_DB_THREADS", default=8)
 # request rarely waits for a connection; more requests at once wait for a thread, holding nothing.
 HELPDESK_HTTP_THREADS = env.int("HELPDESK_HTTP_THREADS", default=16)
 
+# Webhooks (SPEC H4; docs/integrations.md). Addresses on private, loopback and link-local
+# networks are refused unless this is set (tests, or the shop's systems on the same network).
+HELPDESK_WEBHOOKS_ALLOW_PRIVATE = env.bool("HELPDESK_WEBHOOKS_ALLOW_PRIVATE", default=False)
+# A failed delivery is retried after this many seconds, doubling, 8 attempts in all.
+HELPDESK_WEBHOOK_RETRY_BASE_SECONDS = env.float("HELPDESK_WEBHOOK_RETRY_BASE_SECONDS", default=30)
+# Finished deliveries and their attempts are kept this many days (the delivery log).
+HELPDESK_WEBHOOK_LOG_DAYS = env.int("HELPDESK_WEBHOOK_LOG_DAYS", default=30)
+
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)
+# SPEC G2: the live board's monitor.updated, coalesced after commit to at most one a second per
+# shop (apps.core.coalesce, docs/metrics.md). Off: no board is pushed (the test suite turns it
+# off but for the tests of the board; the page then shows what it read when it opened).
+HELPDESK_COALESCE_ENABLED = env.bool("HELPDESK_COALESCE_ENABLED", default=True)
 
+# Structured logs (SPEC I7): LOG_FORMAT=json writes one JSON object per line (the Docker image's
+# default), with the request id of the HTTP request or socket that logged it (apps.core.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "apps.core.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Webhook deliveries: httpx logs every request's URL at INFO, and a shop's URL may hold
+        # a token of its own; the delivery log has the outcome.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

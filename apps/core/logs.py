@@ -1,11 +1,13 @@
-"""Secrets never reach the logs (issue 12, I7): the access log's request lines with ``token=``
-(staff and buyer tokens on the sockets, for API clients that cannot send a header) or
-``ticket=`` are written with the value replaced by ``[redacted]``."""
+"""Logs (SPEC I7): a request id on every line, and secrets never in them (issue 12): the access
+log's request lines with ``token=`` (staff and buyer tokens on the sockets, for API clients that
+cannot send a header) or ``ticket=`` are written with the value replaced by ``[redacted]``."""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
+import uuid
 
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|ticket|key)=)[^&#\s]*", re.IGNORECASE)
 
@@ -30,8 +32,39 @@ class RedactSecrets(logging.Filter):
 
 
 def install() -> None:
-    """Add the filter to the loggers that print request paths (idempotent)."""
+    """Add the filter to the loggers that print request paths (idempotent), and forget a
+    request's id when it is finished."""
+    from django.core.signals import request_finished
+
+    request_finished.connect(forget_request_id, dispatch_uid="helpdesk-forget-request-id")
     for name in LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
+
+
+# The id of the HTTP request (or socket) being handled, for every log line it writes (SPEC I7):
+# the client's own ``X-Request-ID`` when it sent a sane one, else a new one; answered back in the
+# response's ``X-Request-ID``.
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def new_request_id(given: str | None = None) -> str:
+    """``given`` when it is a sane id (a proxy's or a client's), else a new random one."""
+    if given and _SANE_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+def forget_request_id(**_kwargs: object) -> None:
+    """``request_finished``: the thread's later lines belong to no request."""
+    request_id.set("-")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from apps.core import views
+from apps.core import logs, metrics, views
 from apps.core.unavailable import is_unavailable, unavailable_response
 
 logger = logging.getLogger(__name__)
@@ -15,6 +15,8 @@ logger = logging.getLogger(__name__)
 PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/healthz": views.healthz,
     "/readyz": views.readyz,
+    # Prometheus scrapes by address too; the endpoint checks its own bearer token.
+    "/metrics": metrics.metrics_view,
 }
 
 
@@ -31,6 +33,23 @@ class HealthCheckMiddleware:
         if probe is not None:
             return probe(request)
         return self.get_response(request)
+
+
+class RequestIdMiddleware:
+    """SPEC I7: each request gets an id (the caller's ``X-Request-ID`` when sane), on every log
+    line written while it is handled (``apps.core.logs.RequestIdFilter``) and in the answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Set until the request is finished (``logs.forget_request_id``, on request_finished):
+        # Django logs a 4xx or 5xx answer after the middleware chain has returned it.
+        rid = logs.new_request_id(request.headers.get("X-Request-ID"))
+        logs.request_id.set(rid)
+        response = self.get_response(request)
+        response["X-Request-ID"] = rid
+        return response
 
 
 class UnavailableMiddleware:

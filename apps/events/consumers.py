@@ -38,9 +38,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from apps.core import jsonlimits
+from apps.core import jsonlimits, logs
 from apps.core.db import db_async
 from apps.core.errors import DomainError
+from apps.core.metrics import SOCKETS
 from apps.core.realtime import remember_server_loop
 from apps.core.unavailable import CLOSE_TRY_AGAIN_LATER, is_unavailable
 from apps.events.selectors import StreamEvent, stream_events, stream_head
@@ -84,6 +85,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # Client frame type -> name of the handler method (``async def on_x(self, content)``).
     frames: ClassVar[dict[str, str]] = {"ping": "on_ping"}
+    metrics_kind: ClassVar[str] = "stream"  # the label of the open sockets' gauge (/metrics)
 
     recipient: Recipient
     delivered: int
@@ -120,6 +122,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         remember_server_loop()
+        logs.request_id.set(logs.new_request_id())  # I7: this socket's lines in the logs
         self.recipient = recipient
         self.delivered = 0
         self.last_frame_at = time.monotonic()
@@ -131,6 +134,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.worker: asyncio.Task[None] | None = None
         await self.channel_layer.group_add(recipient.group, self.channel_name)
         await self.accept()
+        SOCKETS.labels(self.metrics_kind).inc()  # I7: /metrics
+        self.counted = True
         after, problem = self._after()
         if problem is not None:
             await self.send_json({"type": "error", "data": problem})
@@ -245,6 +250,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.channel_layer.group_discard(self.recipient.group, self.channel_name)
+        if getattr(self, "counted", False):
+            SOCKETS.labels(self.metrics_kind).dec()
+            self.counted = False
         await self.on_gone(clean=not getattr(self, "missed_pings", False))
 
     # --- Client frames -------------------------------------------------------------------------

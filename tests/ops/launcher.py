@@ -149,6 +149,8 @@ def launched(env: dict[str, str], log: Path) -> Iterator[Launcher]:
         and not k.startswith("PYTEST_")
     }
     full_env.update({"HOST": "127.0.0.1", "PORT": str(port), "PYTHONUNBUFFERED": "1", **env})
+    # Each run's /metrics files of its own (make run empties the directory when it starts).
+    full_env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(log.parent / f"prometheus-{port}"))
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "config.run"],

@@ -70,6 +70,7 @@ def ping_seconds(grace: float) -> float:
 
 
 class AgentConsumer(StreamConsumer):
+    metrics_kind = "agent"
     frames = {
         **StreamConsumer.frames,
         "message.send": "on_message_send",

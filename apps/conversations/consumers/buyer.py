@@ -53,6 +53,7 @@ def typing(principal: BuyerPrincipal, content: dict[str, Any]) -> LiveEvent:
 
 
 class BuyerConsumer(StreamConsumer):
+    metrics_kind = "widget"
     frames = {
         **StreamConsumer.frames,
         "message.send": "on_message_send",

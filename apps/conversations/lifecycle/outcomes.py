@@ -21,6 +21,7 @@ from apps.conversations.lifecycle import automatic, queue_news
 from apps.conversations.lifecycle.store import save_conversation
 from apps.conversations.models import Conversation, State
 from apps.conversations.selectors import routing_request
+from apps.core.metrics import ROUTING_DECISIONS
 from apps.core.prepared import Write
 from apps.routing import engine
 from apps.routing.models import AgentState
@@ -182,6 +183,16 @@ def apply_pool(
     return conversation
 
 
+def _count(decision: engine.Decision) -> None:
+    """I7: ``helpdesk_routing_decisions_total`` by outcome and reason (/metrics)."""
+    if isinstance(decision, engine.Assign):
+        ROUTING_DECISIONS.labels("assign", str(decision.reason.value)).inc()
+    elif isinstance(decision, engine.Queue):
+        ROUTING_DECISIONS.labels("queue", "").inc()
+    elif isinstance(decision, engine.Pool):
+        ROUTING_DECISIONS.labels("pool", "").inc()
+
+
 def apply_decision(
     conversation: Conversation,
     decision: engine.Decision,
@@ -192,6 +203,7 @@ def apply_decision(
     tell: bool = True,
 ) -> Conversation:
     """Write ``decision`` (``tell``: as ``apply_queue`` takes it)."""
+    _count(decision)
     if isinstance(decision, engine.Assign):
         return apply_assign(conversation, decision, snapshot, now)
     if isinstance(decision, engine.Queue):
