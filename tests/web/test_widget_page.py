@@ -12,13 +12,20 @@ from conftest import ShopKit
 pytestmark = pytest.mark.django_db
 
 
+def frame_ancestors(response) -> str:  # type: ignore[no-untyped-def]
+    """The ``frame-ancestors`` directive of the response's Content-Security-Policy (the rest of
+    the strict policy is the same on every page: tests/browser/test_csp.py)."""
+    directives = [d.strip() for d in response["Content-Security-Policy"].split(";")]
+    return next(d for d in directives if d.startswith("frame-ancestors"))
+
+
 def test_the_shops_widget_may_be_framed_by_its_origins_only(shop_a: ShopKit):
     ShopSettings.objects.filter(shop=shop_a.shop).update(
         widget_origins=["https://shop-a.example", "https://m.shop-a.example"]
     )
     response = Client().get("/widget/shop-a/?entrance=product&product=p-1")
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == (
+    assert frame_ancestors(response) == (
         "frame-ancestors 'self' https://shop-a.example https://m.shop-a.example"
     )
     assert "X-Frame-Options" not in response
@@ -29,13 +36,13 @@ def test_the_shops_widget_may_be_framed_by_its_origins_only(shop_a: ShopKit):
 
 def test_a_widget_with_no_origins_may_be_framed_by_the_helpdesk_alone(shop_a: ShopKit):
     response = Client().get("/widget/shop-a/")
-    assert response["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert frame_ancestors(response) == "frame-ancestors 'self'"
 
 
 def test_every_other_page_may_be_framed_by_nobody(shop_a: ShopKit):
     for path in ("/login/", "/signup/", "/demo/widget/"):
         response = Client().get(path)
-        assert response["Content-Security-Policy"] == "frame-ancestors 'none'", path
+        assert frame_ancestors(response) == "frame-ancestors 'none'", path
         assert response["X-Frame-Options"] == "DENY", path
 
 
