@@ -147,6 +147,9 @@ def run_embedded(host: str, port: int) -> int:
 
     import uvicorn
 
+    # One process: /metrics needs no shared files, but a given directory must exist.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     prepare()
     from apps.core.scheduler import start_in_process_scheduler
 
