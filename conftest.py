@@ -55,6 +55,13 @@ def _clear_throttles() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_coalesced_pushes(settings: Settings) -> None:
+    """No live board pushes (``monitor.updated``, apps.core.coalesce) from a daemon thread in
+    the middle of other tests' streams; the board's own tests turn them on (tests/metrics)."""
+    settings.HELPDESK_COALESCE_ENABLED = False
+
+
 @pytest.fixture
 def shop_a(db: None) -> ShopKit:
     return make_shop("shop-a", "Shop A")

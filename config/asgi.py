@@ -30,6 +30,7 @@ from apps.conversations.consumers.agent import AgentConsumer  # noqa: E402
 from apps.conversations.consumers.buyer import BuyerConsumer  # noqa: E402
 from apps.conversations.middleware import BuyerSocketStack  # noqa: E402
 from apps.core.unavailable import SocketUnavailableGuard  # noqa: E402
+from apps.metrics.consumers import MonitorConsumer  # noqa: E402
 
 # A handshake from an Origin that is not allowed is refused with 403 (API.md, WebSockets). A socket
 # whose database or Redis is unavailable (pool exhausted, server down), at the handshake or later,
@@ -37,6 +38,8 @@ from apps.core.unavailable import SocketUnavailableGuard  # noqa: E402
 websocket_urlpatterns = [
     path("ws/agent/", AllowedHostsOriginValidator(StaffAuthStack(AgentConsumer.as_asgi()))),
     path("ws/widget/", BuyerSocketStack(BuyerConsumer.as_asgi())),
+    # SPEC G2: the live board's socket (the account's stream, monitor.updated only, no presence).
+    path("ws/monitor/", AllowedHostsOriginValidator(StaffAuthStack(MonitorConsumer.as_asgi()))),
 ]
 
 application = ProtocolTypeRouter(

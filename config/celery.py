@@ -42,4 +42,12 @@ app.conf.beat_schedule = {
     },
     # SPEC B11: pooled conversations to free agents (also done at once when a slot frees).
     "pool-hand-out": {"task": "automation.pool_hand_out", **_every(10)},
+    # SPEC G3: the metrics' daily rows of the finished days (today is computed live).
+    "metrics-aggregate-days": {"task": "metrics.aggregate_days", **_every(600)},
+    # SPEC H4: webhook attempts due and not queued (long backoffs, lost tasks), and the log's
+    # retention.
+    "webhooks-due": {"task": "integrations.webhooks_due", **_every(30)},
+    "webhooks-delete-old": {"task": "integrations.webhooks_delete_old", **_every(3600)},
+    # SPEC I6: closed conversations past the shop's retention period, with their files.
+    "retention-purge": {"task": "conversations.retention_purge", **_every(3600)},
 }

@@ -117,11 +117,15 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.routing",
     "apps.shopdata",
+    "apps.audit",
+    "apps.integrations",
     "apps.events",
     "apps.conversations",
     "apps.automation",
     "apps.quickreplies",
+    "apps.safety",
     "apps.backoffice",
+    "apps.metrics",
     "apps.web",
 ]
 
@@ -143,6 +147,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # SPEC I5: the audit log records the client's address of the changes a request makes.
+    "apps.audit.context.AuditAddressMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: keeps the whole chain sync, one thread per request under ASGI (see its docstring).
@@ -362,6 +368,10 @@ SPECTACULAR_SETTINGS: dict[str, object] = {
         "AgentStatusEnum": "apps.routing.models.AgentStatus",
         "OrderStatusEnum": "apps.shopdata.models.OrderStatus",
         "EntranceEnum": "apps.conversations.models.Entrance",
+        "AuditActionEnum": "apps.audit.models.AuditAction",  # SPEC I5
+        "AuditTargetEnum": "apps.audit.models.AuditTarget",
+        # I6's sensitive words have an `action` too: each choice set its own name.
+        "SensitiveWordActionEnum": "apps.safety.models.WordAction",
     },
 }
 
@@ -411,6 +421,10 @@ HELPDESK_WEBHOOKS_ALLOW_PRIVATE = env.bool("HELPDESK_WEBHOOKS_ALLOW_PRIVATE", de
 HELPDESK_WEBHOOK_RETRY_BASE_SECONDS = env.float("HELPDESK_WEBHOOK_RETRY_BASE_SECONDS", default=30)
 # Finished deliveries and their attempts are kept this many days (the delivery log).
 HELPDESK_WEBHOOK_LOG_DAYS = env.int("HELPDESK_WEBHOOK_LOG_DAYS", default=30)
+
+# SPEC I6: messages one buyer may send (widget REST and socket alike; apps.safety.throttle), per
+# shop and buyer: "20/min", "5/s", "600/hour"; "0" turns the limit off.
+THROTTLE_BUYER_MESSAGES = env.str("THROTTLE_BUYER_MESSAGES", default="20/min")
 
 # Shop defaults (SPEC A2).
 HELPDESK_SUB_ACCOUNT_QUOTA = env.int("HELPDESK_SUB_ACCOUNT_QUOTA", default=20)

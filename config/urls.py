@@ -8,6 +8,10 @@ api_v1 = [
     path("", include("apps.backoffice.api.urls")),
     path("", include("apps.shopdata.api.urls")),
     path("", include("apps.conversations.api.urls")),
+    path("", include("apps.metrics.api.urls")),  # SPEC G2, G3
+    path("", include("apps.integrations.api.urls")),  # SPEC H2, H4
+    path("", include("apps.audit.api.urls")),  # SPEC I5
+    path("", include("apps.safety.api.urls")),  # SPEC I6
 ]
 
 urlpatterns = [

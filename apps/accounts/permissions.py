@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
+from apps.core.realtime import account_group, send_to_group_on_commit
+
 if TYPE_CHECKING:
     from apps.accounts.models import Account
 
@@ -27,6 +29,9 @@ class Perm(StrEnum):
     VIEW_MONITOR = "view_monitor"
     HANDLE_ORDERS = "handle_orders"
     HANDLE_AFTER_SALES = "handle_after_sales"
+    # SPEC I6: buyers' phone numbers and addresses unmasked (apps.safety.pii); the main account
+    # holds it, a sub-account only when given.
+    VIEW_BUYER_INFO = "view_buyer_info"
 
 
 ALL_PERMS: tuple[Perm, ...] = tuple(Perm)
@@ -50,6 +55,12 @@ def perms_of(account: Account) -> list[str]:
     return [p.value for p in ALL_PERMS if p.value in held]
 
 
+# A channel-layer message to an account's sockets: its permissions changed, what they show may
+# too (SPEC I6: the agent socket masks buyers' personal information unless the account may see
+# it; ``apps.events.consumers.StreamConsumer.access_changed``).
+ACCESS_CHANGED = {"type": "access.changed"}
+
+
 def set_perms(account: Account, perms: set[Perm]) -> None:
     """Store exactly ``perms`` for a sub-account (the main account's are implicit)."""
     held = {Perm(p) for p in get_perms(account, account.shop) if p in Perm._value2member_map_}
@@ -57,3 +68,5 @@ def set_perms(account: Account, perms: set[Perm]) -> None:
         assign_perm(f"shops.{perm.value}", account, account.shop)
     for perm in held - perms:
         remove_perm(f"shops.{perm.value}", account, account.shop)
+    if Perm.VIEW_BUYER_INFO in perms ^ held:
+        send_to_group_on_commit(account_group(account.pk), ACCESS_CHANGED)

@@ -12,6 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
+from apps.audit.models import AuditAction, AuditTarget
+from apps.audit.services import audit_record, audit_update, created, deleted, diff
+from apps.conversations import events
 from apps.conversations.lifecycle import capacity_changed, group_removed
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.types import UNSET, Unset
@@ -39,6 +42,18 @@ class GroupScope:
             "scope_intents": sorted({v.strip() for v in self.intents if v.strip()}),
             "scope_order_statuses": sorted(set(self.order_statuses)),
         }
+
+
+def _audited(group: Group) -> dict[str, object]:
+    """SPEC I5: what the audit log records of a group."""
+    return {
+        "name": group.name,
+        "max_concurrent": group.max_concurrent,
+        "scope_segments": list(group.scope_segments),
+        "scope_products": list(group.scope_products),
+        "scope_intents": list(group.scope_intents),
+        "scope_order_statuses": list(group.scope_order_statuses),
+    }
 
 
 def group_get(*, actor: Account, group_id: int | str, lock: bool = False) -> Group:
@@ -97,7 +112,17 @@ def group_create(
         **(scope or GroupScope()).columns(),
     )
     _save(group)
+    audit_record(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=AuditAction.GROUP_CREATED,
+        target_type=AuditTarget.GROUP,
+        target_id=group.pk,
+        target_name=group.name,
+        changes=created(_audited(group)),
+    )
     capacity_changed(shop_id=actor.shop_id, now=now or timezone.now())
+    events.monitor_changed(actor.shop_id)  # G2: the board lists the groups
     return group
 
 
@@ -116,6 +141,7 @@ def group_update(
     free slots to waiting buyers at once (C1, C3); a new scope applies to the next buyers."""
     lock_shop(actor.shop_id)
     group = group_get(actor=actor, group_id=group_id, lock=True)
+    before = _audited(group)
     if name is not None:
         group.name = _clean_name(actor, name, group)
     if max_concurrent is not UNSET:
@@ -124,7 +150,17 @@ def group_update(
         for column, values in scope.columns().items():
             setattr(group, column, values)
     _save(group)
+    audit_update(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=AuditAction.GROUP_UPDATED,
+        target_type=AuditTarget.GROUP,
+        target_id=group.pk,
+        target_name=group.name,
+        changes=diff(before, _audited(group)),
+    )
     capacity_changed(shop_id=actor.shop_id, now=now or timezone.now())
+    events.monitor_changed(actor.shop_id)  # G2: the board lists the groups
     return group
 
 
@@ -142,5 +178,15 @@ def group_delete(*, actor: Account, group_id: int | str, now: datetime | None = 
         settings.queue_groups = [g for g in settings.queue_groups if g != group.pk]
         settings.save(update_fields=["queue_groups"])
     group_pk = group.pk
+    audit_record(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=AuditAction.GROUP_DELETED,
+        target_type=AuditTarget.GROUP,
+        target_id=group_pk,
+        target_name=group.name,
+        changes=deleted(_audited(group)),
+    )
     group.delete()
     group_removed(shop_id=actor.shop_id, group_id=group_pk, now=now)
+    events.monitor_changed(actor.shop_id)  # G2: the board lists the groups

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
-from apps.accounts.models import Account, AccountKind, login_name
+from apps.accounts.models import Account, AccountKind, ShopAccountPermission, login_name
 from apps.accounts.permissions import (
     ALL_PERMS,
     DEFAULT_SUB_PERMS,
@@ -23,6 +24,17 @@ from apps.accounts.permissions import (
     perms_of,
     set_perms,
 )
+from apps.audit.models import AuditAction, AuditTarget
+from apps.audit.services import (
+    Change,
+    audit_record,
+    audit_update,
+    created,
+    deleted,
+    diff,
+    secret,
+)
+from apps.conversations import events
 from apps.conversations.lifecycle import (
     agent_left_routing,
     agent_remove,
@@ -141,6 +153,50 @@ def _check_acts_on(actor: Account, account: Account) -> None:
         )
 
 
+def _granted(account: Account) -> list[str]:
+    """The permissions stored for the account, in the order of ``Perm`` (``perms_of`` reads
+    none for a disabled account: django-guardian answers nothing for inactive users)."""
+    if account.is_main:
+        return [p.value for p in ALL_PERMS]
+    held = set(
+        ShopAccountPermission.objects.filter(
+            user=account, content_object_id=account.shop_id
+        ).values_list("permission__codename", flat=True)
+    )
+    return [p.value for p in ALL_PERMS if p.value in held]
+
+
+def _audited(account: Account, state: AgentState | None = None) -> dict[str, object]:
+    """SPEC I5: what the audit log records of an account (permissions included)."""
+    values: dict[str, object] = {
+        "display_name": account.display_name,
+        "permissions": _granted(account),
+        "is_active": account.is_active,
+    }
+    if state is not None:
+        values.update(
+            routing_enabled=state.routing_enabled,
+            group=state.group_id,
+            weight=state.weight,
+            max_concurrent=state.max_concurrent,
+        )
+    return values
+
+
+def _audit_account(
+    actor: Account, account: Account, action: AuditAction, changes: Mapping[str, Change]
+) -> None:
+    audit_record(
+        shop_id=account.shop_id,
+        actor=actor,
+        action=action,
+        target_type=AuditTarget.ACCOUNT,
+        target_id=account.pk,
+        target_name=account.username,
+        changes=changes,
+    )
+
+
 def _check_group(shop: Shop, group: Group | None) -> None:
     if group is not None and group.shop_id != shop.pk:
         raise InvalidInput(_("No such group."), field="group")
@@ -189,7 +245,7 @@ def account_create(
     _check_password(password, account)
     account.set_password(password)
     account.save()
-    AgentState.objects.create(
+    state = AgentState.objects.create(
         shop=shop,
         account=account,
         routing_enabled=routing_enabled,
@@ -198,6 +254,8 @@ def account_create(
         max_concurrent=max_concurrent,
     )
     set_perms(account, perms)
+    _audit_account(actor, account, AuditAction.ACCOUNT_CREATED, created(_audited(account, state)))
+    events.monitor_changed(account.shop_id)  # G2: the board lists accounts
     return account
 
 
@@ -221,6 +279,7 @@ def account_update(
     _check_acts_on(actor, account)
     lock_shop(account.shop_id)
     state = AgentState.objects.select_for_update().get(account=account)
+    before = _audited(account, state)
     if display_name is not None:
         account.display_name = display_name.strip()
         account.save(update_fields=["display_name"])
@@ -258,13 +317,30 @@ def account_update(
         state.save(update_fields=changed)
         capacity_changed(shop_id=account.shop_id)  # a raised max or a new member frees slots (C3)
     if is_active is not None and is_active != account.is_active:
-        account_set_active(actor=actor, account=account, active=is_active)
+        _set_active(actor=actor, account=account, active=is_active)
+    changes = diff(before, _audited(account, state))
+    if changes:  # SPEC I5: one row for the whole change, permissions included
+        _audit_account(actor, account, AuditAction.ACCOUNT_UPDATED, changes)
+    events.monitor_changed(account.shop_id)  # G2: the board lists accounts
     return account
 
 
 @transaction.atomic
 def account_set_active(*, actor: Account, account: Account, active: bool) -> Account:
     """SPEC A3: disabling ends the account's sessions, tokens and sockets at once."""
+    was = account.is_active
+    _set_active(actor=actor, account=account, active=active)
+    if was != active:
+        _audit_account(
+            actor,
+            account,
+            AuditAction.ACCOUNT_UPDATED,
+            {"is_active": {"before": was, "after": active}},
+        )
+    return account
+
+
+def _set_active(*, actor: Account, account: Account, active: bool) -> Account:
     if account.is_main:
         raise InvalidInput(_("The main account cannot be disabled."), field="is_active")
     if account.pk == actor.pk:
@@ -276,6 +352,7 @@ def account_set_active(*, actor: Account, account: Account, active: bool) -> Acc
         _end_access(account)
         # Goes offline like an explicit logout; the routing core re-routes its conversations (B9).
         agent_set_status(account=account, status=AgentStatus.OFFLINE, reason="disabled")
+    events.monitor_changed(account.shop_id)  # G2: the board lists accounts
     return account
 
 
@@ -299,6 +376,7 @@ def account_reset_password(*, actor: Account, account: Account, password: str) -
     account.set_password(password)
     account.save(update_fields=["password"])
     _end_access(account)
+    _audit_account(actor, account, AuditAction.ACCOUNT_PASSWORD_RESET, secret("password"))
 
 
 @transaction.atomic
@@ -308,12 +386,14 @@ def account_delete(*, actor: Account, account: Account) -> None:
     if account.pk == actor.pk:
         raise Forbidden(_("You cannot delete your own account."))
     _check_acts_on(actor, account)
+    _audit_account(actor, account, AuditAction.ACCOUNT_DELETED, deleted(_audited(account)))
     _end_access(account)
     # A3, B9a: its buyers are re-routed first, never left active with no agent.
     agent_remove(account=account)
     shop_id = account.shop_id
     account.delete()
     capacity_changed(shop_id=shop_id)  # C3: queued buyers it was the last candidate of
+    events.monitor_changed(shop_id)  # G2: the board lists accounts
 
 
 @transaction.atomic
@@ -321,6 +401,12 @@ def me_update(
     *, account: Account, display_name: str | None = None, max_concurrent: int | None = None
 ) -> Account:
     """An agent's own profile; its own max concurrent only when the shop allows it (SPEC C1)."""
+    before = {
+        "display_name": account.display_name,
+        "max_concurrent": AgentState.objects.filter(account=account)
+        .values_list("max_concurrent", flat=True)
+        .first(),
+    }
     if max_concurrent is not None:
         if not account.shop.settings.agents_set_own_max:
             raise Forbidden(_("This shop does not let agents set their own maximum."))
@@ -330,6 +416,14 @@ def me_update(
     if display_name is not None:
         account.display_name = display_name.strip()
         account.save(update_fields=["display_name"])
+    after = {
+        "display_name": account.display_name,
+        "max_concurrent": before["max_concurrent"] if max_concurrent is None else max_concurrent,
+    }
+    changes = diff(before, after)
+    if changes:  # SPEC I5: an account's own changes are recorded too
+        _audit_account(account, account, AuditAction.ACCOUNT_UPDATED, changes)
+    events.monitor_changed(account.shop_id)  # G2: the board lists accounts
     return account
 
 
@@ -353,6 +447,7 @@ def shop_profile_update(
     if errors:
         raise InvalidFields(errors)
     shop = Shop.objects.select_for_update().get(pk=actor.shop_id)
+    before = {"name": shop.name, "time_zone": shop.time_zone}
     changed = []
     if name is not None and name != shop.name:
         shop.name = name
@@ -362,6 +457,16 @@ def shop_profile_update(
         changed.append("time_zone")
     if changed:
         shop.save(update_fields=changed)
+    audit_update(
+        shop_id=shop.pk,
+        actor=actor,
+        action=AuditAction.SHOP_UPDATED,
+        target_type=AuditTarget.SHOP,
+        target_id=shop.pk,
+        target_name=shop.name,
+        changes=diff(before, {"name": shop.name, "time_zone": shop.time_zone}),
+    )
+    events.monitor_changed(shop.pk)  # G2: the board's day follows the time zone
     return shop
 
 

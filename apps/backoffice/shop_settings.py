@@ -14,7 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
+from apps.audit.models import AuditAction, AuditTarget
+from apps.audit.services import audit_record, audit_update, diff, secret
 from apps.automation import hours
+from apps.conversations import events
 from apps.conversations.lifecycle import settings_changed
 from apps.core.errors import InvalidFields, InvalidInput
 from apps.routing.locking import lock_shop
@@ -43,7 +46,9 @@ ROUTING_FIELDS = frozenset(
     }
 )
 # Never written through an update: rotated by ``widget_secret_rotate`` alone.
-READ_ONLY_FIELDS = frozenset({"id", "shop", "shop_id", "widget_secret", "quick_replies_version"})
+READ_ONLY_FIELDS = frozenset(
+    {"id", "shop", "shop_id", "widget_secret", "quick_replies_version", "sensitive_words_version"}
+)
 
 DURATION_FIELDS = (
     "avg_handling_seconds",
@@ -166,10 +171,21 @@ def settings_update(
     routing_moved = {
         f for f in changes if f in ROUTING_FIELDS and getattr(settings, f) != changes[f]
     }
+    before = {field: getattr(settings, field) for field in changes}
     for field, value in changes.items():
         setattr(settings, field, value)
     if changes:
         settings.save(update_fields=sorted(changes))
+    audit_update(  # SPEC I5: each changed field, before and after
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=AuditAction.SETTINGS_UPDATED,
+        target_type=AuditTarget.SETTINGS,
+        target_id=actor.shop_id,
+        target_name=settings.shop.name,
+        changes=diff(before, changes),
+    )
+    events.monitor_changed(actor.shop_id)  # G2: the effective max of the board's agents
     if routing_moved:
         settings_changed(
             shop_id=actor.shop_id,
@@ -186,4 +202,12 @@ def widget_secret_rotate(*, actor: Account) -> str:
     settings = ShopSettings.objects.select_for_update().get(shop_id=actor.shop_id)
     settings.widget_secret = secrets.token_hex(32)
     settings.save(update_fields=["widget_secret"])
+    audit_record(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=AuditAction.WIDGET_SECRET_ROTATED,
+        target_type=AuditTarget.SETTINGS,
+        target_id=actor.shop_id,
+        changes=secret("widget_secret"),
+    )
     return settings.widget_secret

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import OPEN_STATES, Conversation
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.prepared import Prepared
 from apps.routing.models import AgentState
+from apps.safety.models import BuyerBlock
 from apps.shopdata.models import Buyer, Order, Product, VisitSource
 from apps.shopdata.services import buyer_identify, visit_record
 from apps.shops.models import ShopSettings
@@ -38,6 +39,9 @@ class BuyerPrincipal:
     # The buyer's open conversation when the token was read (a hint for the request that read
     # it, which need not look again for a new buyer: ``conversation_open(open_id=...)``).
     open_conversation_id: int | None = None
+    # SPEC I6: the shop blocked this buyer (read with the token, no query of its own): every
+    # widget request is refused with 403 and the socket's handshake too.
+    blocked: bool = False
 
     is_authenticated = True
     is_active = True
@@ -61,8 +65,9 @@ def buyer_token(buyer: Buyer, entrance: str, product: Product | None, order: Ord
 
 
 # Every widget request and buyer socket reads its buyer, with the shop's settings (a new
-# conversation's greeting needs them) and the id of its open conversation, if any (so that the
-# widget's first request need not look for one again): compiled once (apps.core.prepared).
+# conversation's greeting needs them), the id of its open conversation, if any (so that the
+# widget's first request need not look for one again) and whether the shop blocked it (SPEC
+# I6): compiled once (apps.core.prepared).
 _BUYER: Prepared[Buyer] = Prepared(
     lambda pk, shop_id: (
         Buyer.objects.filter(pk=pk, shop_id=shop_id)
@@ -74,7 +79,12 @@ _BUYER: Prepared[Buyer] = Prepared(
                 )
                 .order_by("pk")
                 .values("pk")[:1]
-            )
+            ),
+            blocked=Exists(
+                BuyerBlock.objects.filter(
+                    shop_id=OuterRef("shop_id"), external_id=OuterRef("external_id")
+                )
+            ),
         )[:1]
     ),
     pk=int,
@@ -91,7 +101,13 @@ def principal_for_token(token: str) -> BuyerPrincipal | None:
     if buyer is None:
         return None
     open_id: int | None = buyer.open_conversation_id  # type: ignore[attr-defined]
-    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"], open_id)
+    blocked: bool = buyer.blocked  # type: ignore[attr-defined]
+    return BuyerPrincipal(buyer, data["e"], data["p"], data["o"], open_id, blocked)
+
+
+def blocked_error() -> Forbidden:
+    """SPEC I6: what a blocked buyer is told (403; the widget shows it)."""
+    return Forbidden(_("This shop's customer service is not available to you."))
 
 
 def principal_context(
@@ -182,6 +198,8 @@ def widget_session_start(
         ).first()
         if order_row is None:
             raise InvalidInput(_("Unknown order."), field="order")
+    if BuyerBlock.objects.filter(shop_id=shop_id, external_id=external_id).exists():
+        raise blocked_error()  # SPEC I6: before anything is stored
     buyer, _created = buyer_identify(
         shop_id=shop_id, external_id=external_id, name=name, field="buyer_id"
     )

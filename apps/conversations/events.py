@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
 
-from apps.accounts.models import Account
-from apps.accounts.permissions import Perm, has_perm
+from django.db.models import Q
+
+from apps.accounts.models import Account, AccountKind, ShopAccountPermission
+from apps.accounts.permissions import Perm
 from apps.conversations.models import Conversation, InternalNote, Message, Sender, State
 from apps.conversations.payloads import (
     ConversationData,
@@ -39,7 +41,10 @@ from apps.conversations.payloads import (
     message_payload,
     queue_data,
 )
+from apps.core import coalesce
 from apps.events.services import LiveEvent, Recipient, emit, to_account, to_buyer
+from apps.integrations import publish as webhooks
+from apps.integrations import subscriptions as webhook_subscriptions
 from apps.shops.models import StaffMessage
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +148,8 @@ class MonitorGroup(TypedDict):
     name: str
     waiting: int
     longest_wait_seconds: int
+    # Added by issue 11: when the longest waiting buyer started to wait (the page counts on).
+    waiting_since: str | None
 
 
 class MonitorAgent(TypedDict):
@@ -151,6 +158,13 @@ class MonitorAgent(TypedDict):
     status: str
     open_conversations: int
     max_concurrent: int
+    # Added by issue 11 (seed 002, 考核): the agent's day so far and whether it meets the
+    # shop's targets (null: no target set, or nothing to judge yet).
+    group: int | None
+    routing_enabled: bool
+    conversations_today: int
+    first_response_2min_rate: float | None
+    targets_met: bool | None
 
 
 class MonitorToday(TypedDict):
@@ -161,6 +175,18 @@ class MonitorToday(TypedDict):
     left_queue: int
     ratings_count: int
     ratings_avg: float | None
+    # Added by issue 11.
+    date: str
+    first_responses_within_2min: int
+    targets_met: bool | None
+
+
+class MonitorTargets(TypedDict):
+    """The shop's targets (seed 002, 考核); null: none set."""
+
+    first_response_2min_rate: float | None
+    avg_first_response_seconds: int | None
+    ratings_avg: float | None
 
 
 class MonitorData(TypedDict):
@@ -169,6 +195,9 @@ class MonitorData(TypedDict):
     groups: list[MonitorGroup]
     agents: list[MonitorAgent]
     today: MonitorToday
+    # Added by issue 11: when the board was read, and the targets it was judged against.
+    generated_at: str
+    targets: MonitorTargets
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,9 +279,60 @@ CATALOGUE: dict[str, EventType] = {
 }
 
 
+# Webhook event types (SPEC H4; API.md, "webhooks"): the socket events the shop's systems may
+# follow, and two that are no socket type of their own: a conversation entering the queue (its
+# ``conversation.updated``) and a rating. The one place they leave is ``_webhook``; their data is
+# the socket event's (a rating: the conversation as GET shows it, with its rating).
+CONVERSATION_QUEUED = "conversation.queued"
+CONVERSATION_RATED = "conversation.rated"
+WEBHOOK_TYPES = (
+    CONVERSATION_ASSIGNED,
+    CONVERSATION_QUEUED,
+    CONVERSATION_TRANSFERRED,
+    CONVERSATION_CLOSED,
+    MESSAGE_CREATED,
+    CONVERSATION_RATED,
+)
+webhook_subscriptions.declare(WEBHOOK_TYPES)
+
+
+def _webhook(shop_id: int, type: str, data: Any) -> None:
+    """H4: the event to the shop's webhooks that take ``type``, after commit. Free for a shop
+    with none (no query, no Redis: ``apps.integrations.publish``), so the hot paths' counts
+    stay as they are."""
+    assert type in WEBHOOK_TYPES
+    webhooks.publish(shop_id=shop_id, type=type, data=data)
+
+
+# The events after which the live board (G2) may read differently: who waits, who holds what,
+# who is online. Emitting one marks the shop's board as changed (``monitor_changed``).
+_BOARD_MOVES = frozenset(
+    {
+        CONVERSATION_ASSIGNED,
+        CONVERSATION_UPDATED,
+        CONVERSATION_CLOSED,
+        CONVERSATION_TRANSFERRED,
+        QUEUE_CHANGED,
+        AGENT_STATUS,
+    }
+)
+MONITOR_TOPIC = "monitor"  # apps.core.coalesce's topic of the live board
+
+
 def _emit(shop_id: int, recipients: Iterable[Recipient], type: str, data: Any) -> None:
     assert type in CATALOGUE
     emit(shop_id=shop_id, recipients=recipients, type=type, data=data)
+    if type in _BOARD_MOVES:
+        monitor_changed(shop_id)
+
+
+def monitor_changed(shop_id: int) -> None:
+    """G2: the shop's live board may have changed (not an event: ``monitor.updated`` follows,
+    coalesced to at most one a second per shop, from ``apps.metrics.board``). Free for the
+    caller: taken when its transaction commits, by a set insert (``apps.core.coalesce``). The
+    catalogue calls it for the events that move the board; other writers (a rating, an account
+    or group change) call it themselves."""
+    coalesce.changed(MONITOR_TOPIC, shop_id)
 
 
 def _holding_agent(conversation: Conversation) -> list[Recipient]:
@@ -288,7 +368,11 @@ def message_created(conversation: Conversation, message: Message) -> None:
     waits for the message."""
     buyer, holder = [to_buyer(conversation.buyer_id)], _holder(conversation)
     recipients = [*holder, *buyer] if message.sender == Sender.BUYER else [*buyer, *holder]
-    _emit(conversation.shop_id, recipients, MESSAGE_CREATED, message_payload(message))
+    data = message_payload(message)
+    _emit(conversation.shop_id, recipients, MESSAGE_CREATED, data)
+    _webhook(conversation.shop_id, MESSAGE_CREATED, data)
+    if message.sender == Sender.AGENT and conversation.first_response_at == message.created_at:
+        monitor_changed(conversation.shop_id)  # G2: today's answered conversations moved
 
 
 def message_updated(conversation: Conversation, message: Message) -> None:
@@ -307,6 +391,7 @@ def conversation_assigned(conversation: Conversation) -> None:
     assert conversation.agent_id is not None
     data = conversation_payload(conversation)
     _emit(conversation.shop_id, [to_account(conversation.agent_id)], CONVERSATION_ASSIGNED, data)
+    _webhook(conversation.shop_id, CONVERSATION_ASSIGNED, data)
     conversation_updated(conversation, buyer_only=True, data=data)
 
 
@@ -317,6 +402,7 @@ def conversation_updated(
     warning: AgentWarning | None = None,
     buyer_only: bool = False,
     data: ConversationData | None = None,
+    entered_queue: bool = False,
 ) -> None:
     """The conversation's state moved. Recipients:
 
@@ -326,6 +412,9 @@ def conversation_updated(
     - ``warning`` (D6): the holding agent alone;
     - ``buyer_only``: the buyer, and the supervisors watching (its agent got
       ``conversation.assigned``).
+
+    ``entered_queue``: the conversation has just started to wait (C3), which the shop's
+    webhooks hear of as ``conversation.queued`` (H4).
     """
     payload: ConversationUpdatedData = {
         **(data or conversation_payload(conversation)),
@@ -341,6 +430,8 @@ def conversation_updated(
     else:
         recipients = [to_buyer(conversation.buyer_id), *_holder(conversation)]
     _emit(conversation.shop_id, recipients, CONVERSATION_UPDATED, payload)
+    if entered_queue:
+        _webhook(conversation.shop_id, CONVERSATION_QUEUED, payload)
 
 
 def agent_silence_warning(*, text: str, action: str, due_at: datetime) -> AgentWarning:
@@ -355,7 +446,9 @@ def conversation_closed(conversation: Conversation, *, watcher_ids: Iterable[int
     if conversation.agent_id is not None:
         recipients.append(to_account(conversation.agent_id))
     recipients += [to_account(pk) for pk in (*watcher_ids, *(conversation.watcher_ids or ()))]
-    _emit(conversation.shop_id, recipients, CONVERSATION_CLOSED, conversation_payload(conversation))
+    data = conversation_payload(conversation)
+    _emit(conversation.shop_id, recipients, CONVERSATION_CLOSED, data)
+    _webhook(conversation.shop_id, CONVERSATION_CLOSED, data)
 
 
 def conversation_transferred(
@@ -371,6 +464,14 @@ def conversation_transferred(
     if from_account is not None:
         recipients.append(to_account(from_account))
     _emit(conversation.shop_id, recipients, CONVERSATION_TRANSFERRED, data)
+    _webhook(conversation.shop_id, CONVERSATION_TRANSFERRED, data)
+
+
+def conversation_rated(conversation: Conversation) -> None:
+    """F4, D4: the buyer rated the conversation (read with its ``rating``). No socket event:
+    for the shop's webhooks alone (H4), and the live board (G2: today's ratings)."""
+    monitor_changed(conversation.shop_id)
+    _webhook(conversation.shop_id, CONVERSATION_RATED, conversation_payload(conversation))
 
 
 def queue_updated(conversation: Conversation, figures: Mapping[str, Any]) -> None:
@@ -438,9 +539,15 @@ def quick_reply_suggested(conversation: Conversation, message: Message, replies:
 
 
 def monitor_updated(shop_id: int, data: MonitorData) -> None:
-    """G2: the live board, to the main account and the accounts with ``view_monitor``."""
-    accounts = Account.objects.filter(shop_id=shop_id, is_active=True)
-    recipients = [to_account(a.pk) for a in accounts if a.is_main or has_perm(a, Perm.VIEW_MONITOR)]
+    """G2: the live board, to the main account and the accounts with ``view_monitor`` (one
+    query: the active main account, or a grant of the permission on the shop)."""
+    grants = ShopAccountPermission.objects.filter(
+        content_object_id=shop_id, permission__codename=Perm.VIEW_MONITOR.value
+    )
+    accounts = Account.objects.filter(shop_id=shop_id, is_active=True).filter(
+        Q(kind=AccountKind.MAIN) | Q(pk__in=grants.values("user_id"))
+    )
+    recipients = [to_account(pk) for pk in accounts.order_by("pk").values_list("pk", flat=True)]
     _emit(shop_id, recipients, MONITOR_UPDATED, data)
 
 

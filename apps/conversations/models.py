@@ -133,6 +133,24 @@ class Conversation(ShopOwned):
     # that the hot paths, which read the row anyway, find them with no query of their own;
     # written under the row's lock (``apps.conversations.supervision``), emptied when it closes.
     watcher_ids = IdArrayField(default=list, blank=True)
+    # SPEC G3 (issue 11): the facts the metrics need that the columns above forget when a
+    # conversation moves on (``agent``, ``assigned_at``, ``assign_reason`` and ``queued_at``
+    # change with a transfer, a re-route or a re-queue). Written once, by the lifecycle's own
+    # saves (``outcomes.apply_assign`` / ``apply_queue``, ``transitions.conversation_leave``),
+    # so the hot paths send no statement more. A conversation counts for its first agent.
+    first_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_assigned_at = models.DateTimeField(null=True, blank=True)
+    first_assign_reason = models.CharField(max_length=16, blank=True)
+    # The first time it waited in the queue, and for which group (the lowest of its candidate
+    # groups then; null: the whole shop's candidates), for the queue report (seed 004).
+    first_queued_at = models.DateTimeField(null=True, blank=True)
+    queue_group = models.ForeignKey(
+        "routing.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # C5: the buyer left the queue (closed as buyer_left, or turned into an offline message).
+    left_queue_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -161,6 +179,16 @@ class Conversation(ShopOwned):
             ),
             models.Index(fields=["shop", "agent", "state"], name="conversation_agent_idx"),
             models.Index(fields=["shop", "buyer", "-closed_at"], name="conversation_buyer_idx"),
+            models.Index(  # SPEC I6: the retention job reads a shop's oldest closed ones
+                fields=["shop", "closed_at"],
+                condition=Q(state="closed"),
+                name="conversation_closed_idx",
+            ),
+            models.Index(  # G3: the metrics read a shop's conversations by the request's day
+                fields=["shop", "human_requested_at"],
+                condition=Q(human_requested_at__isnull=False),
+                name="conversation_requested_idx",
+            ),
             *(
                 models.Index(  # (due, shop): the tick asks "what is due" and "of this shop"
                     fields=[field, "shop"],

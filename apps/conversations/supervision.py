@@ -32,6 +32,7 @@ from apps.conversations.payloads import (
     conversation_payload,
     message_payload,
 )
+from apps.conversations.privacy import message_view
 from apps.core.errors import Conflict
 
 # At most this many accounts watch one conversation at once (each is one more recipient of
@@ -107,6 +108,7 @@ def live_conversations_data(
     last messages in one query more."""
     ids = [c.last_message_id for c in conversations if c.last_message_id]  # type: ignore[attr-defined]
     messages = Message.objects.select_related("attachment").in_bulk(ids)
+    shown = message_view(account)  # SPEC I6: masked without view_buyer_info
     rows: list[LiveConversationData] = []
     for c in conversations:
         last = messages.get(c.last_message_id)  # type: ignore[attr-defined]
@@ -114,7 +116,7 @@ def live_conversations_data(
             {
                 **conversation_payload(c),
                 "agent_name": c.agent.label if c.agent is not None else "",
-                "last_message": message_payload(last) if last is not None else None,
+                "last_message": shown(message_payload(last)) if last is not None else None,
                 "watching": account.pk in c.watcher_ids,
             }
         )

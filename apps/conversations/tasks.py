@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from apps.conversations import lifecycle
+from apps.conversations import lifecycle, retention
 from apps.conversations.models import Conversation, State
 
 logger = logging.getLogger(__name__)
@@ -72,3 +72,9 @@ def silence_timeouts() -> int:
 def pool_hand_out() -> int:
     """SPEC B11: pooled conversations to agents who are free, oldest first."""
     return lifecycle.pool_hand_out()
+
+
+@shared_task(name="conversations.retention_purge")
+def retention_purge() -> int:
+    """SPEC I6: closed conversations past their shop's retention period, with their files."""
+    return retention.retention_purge()

@@ -51,7 +51,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DomainError):
-        return Response(exc.as_payload(), status=exc.status_code)
+        return Response(exc.as_payload(), status=exc.status_code, headers=exc.headers())
     if isinstance(exc, RequestDataTooBig):  # Django's HTML 400 otherwise (issue 12, hardening)
         too_large = _("The request body is too large (at most %(n)d bytes, files apart).") % {
             "n": settings.DATA_UPLOAD_MAX_MEMORY_SIZE

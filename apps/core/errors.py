@@ -19,6 +19,10 @@ class DomainError(Exception):
             return {"errors": {self.field: [self.message]}}
         return {"detail": self.message}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers of the answer (``Retry-After`` of a ``Throttled``)."""
+        return {}
+
 
 class InvalidInput(DomainError):
     """Bad input: 400 with the field named where there is one."""
@@ -53,3 +57,21 @@ class Conflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+class Throttled(DomainError):
+    """Too many requests (429 with ``Retry-After``; on a socket an ``error`` frame with code
+    ``throttled`` and ``retry_after``): SPEC I6's per-buyer message rate."""
+
+    status_code = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"detail": self.message, "retry_after": self.retry_after}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -108,6 +108,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def on_gone(self, clean: bool) -> None:
         """The socket closed (``clean``: by the client or the server, not for missed pings)."""
 
+    def shape(self, event_type: str, data: Any) -> Any:
+        """A stored event's data as this socket delivers it (live or replayed); the agent
+        socket masks what its account may not see (SPEC I6). As stored by default."""
+        return data
+
+    async def on_access_changed(self) -> None:
+        """The account's permissions changed (``access.changed``): what ``shape`` decides may."""
+
     async def on_ping(self, content: dict[str, Any]) -> None:
         """``{"type": "ping"}``: a heartbeat; also delivers what a lost push left behind."""
         await self.heartbeat()
@@ -185,7 +193,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 return
             from_oldest = False
             for event in batch:
-                await self.send_json(event.frame())
+                frame = event.frame()
+                frame["data"] = self.shape(event.type, frame["data"])
+                await self.send_json(frame)
                 self.delivered = event.stream_seq
 
     async def _resync(self, head: int) -> None:
@@ -210,7 +220,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if seq != self.delivered + 1:
             await self._catch_up(seq)  # a push was lost or overtaken: the outbox has it
             return
-        await self.send_json({"type": message["event"], "stream_seq": seq, "data": message["data"]})
+        data = self.shape(message["event"], message["data"])
+        await self.send_json({"type": message["event"], "stream_seq": seq, "data": data})
         self.delivered = seq
 
     async def live_event(self, message: dict[str, Any]) -> None:
@@ -219,6 +230,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.backlog.qsize() < BACKLOG_MAX:
             frame = {"type": message["event"], "data": message["data"]}
             self.backlog.put_nowait(lambda: self.send_json(frame))
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        """``access.changed`` (``apps.accounts.permissions.set_perms``): handled by the socket's
+        worker, in order with the events around it."""
+        self.backlog.put_nowait(self.on_access_changed)
 
     async def relay(self, event: LiveEvent) -> None:
         """Send ``event`` to its recipient's sockets now (a client frame's live answer)."""

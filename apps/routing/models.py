@@ -121,4 +121,8 @@ class StatusChange(ShopOwned):
     at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["shop", "at"])]
+        indexes = [
+            models.Index(fields=["shop", "at"]),
+            # G3: an agent's status when a day starts (its last change before), per account.
+            models.Index(fields=["account", "at"], name="statuschange_account_at"),
+        ]

@@ -111,6 +111,8 @@ class Shop(models.Model):
             ("view_monitor", _("View the live board and metrics")),
             ("handle_orders", _("Handle orders and order notes")),
             ("handle_after_sales", _("Handle after-sales")),
+            # SPEC I6: without it, buyers' phone numbers and addresses reach the account masked.
+            ("view_buyer_info", _("See buyers' phone numbers and addresses")),
         ]
 
     def __str__(self) -> str:
@@ -141,6 +143,9 @@ class OfflineHandling(models.TextChoices):
 class AgentSilenceAction(models.TextChoices):
     CLOSE = "close", _("Close")
     REASSIGN = "reassign", _("Reassign")
+
+
+RETENTION_DAYS_MAX = 3650  # SPEC I6: ten years; 0 keeps conversations for ever
 
 
 def _seconds(default: int, minimum: int = 0) -> models.PositiveIntegerField:
@@ -240,6 +245,18 @@ class ShopSettings(models.Model):
     # The language of automatic messages buyers read (the texts above, when left empty).
     language = models.CharField(
         max_length=8, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
+    )
+    # SPEC I6 (apps.safety, docs/safety.md). Bumped with every change of the shop's sensitive
+    # words, in the same transaction, like ``quick_replies_version``: a process keeps the shop's
+    # compiled words while it is unchanged, and a message, which reads the settings anyway,
+    # needs no query to screen its text (0: the shop never had a word). Not a setting.
+    sensitive_words_version = models.PositiveIntegerField(default=0)
+    # Whether the sensitive words apply to the agents' messages too (buyers' always).
+    sensitive_words_agents = models.BooleanField(default=True)
+    # Closed conversations, their messages, notes and images are deleted this many days after
+    # they closed (0: kept for ever).
+    retention_days = models.PositiveIntegerField(
+        default=365, validators=[MaxValueValidator(RETENTION_DAYS_MAX)]
     )
 
     def __str__(self) -> str:

@@ -4,8 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apps.accounts.permissions import perms_of
-from apps.web.menu import admin_menu, first_admin_page
+from apps.web.menu import admin_menu, first_admin_page, held_by
 
 
 def shop_context(request: HttpRequest) -> dict[str, Any]:
@@ -14,7 +13,7 @@ def shop_context(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    held = set(perms_of(user))
+    held = held_by(user)  # its permissions, and the main account's own pages (SPEC I5)
     match = getattr(request, "resolver_match", None)
     current = match.url_name if match is not None else None
     on_admin = bool(current and current.startswith("admin"))

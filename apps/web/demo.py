@@ -23,7 +23,14 @@ DEMO_PASSWORD = "demo-pass-2026"
 DEMO_AGENTS: list[tuple[str, str, str, int, set[Perm]]] = [
     ("xiaowang", "小王", "售前", 20, set()),
     ("xiaoli", "小李", "售前", 10, set()),
-    ("xiaozhang", "小张", "售后", 15, {Perm.HANDLE_AFTER_SALES, Perm.HANDLE_ORDERS}),
+    # after-sales: sees the buyers' addresses and phone numbers (SPEC I6, view_buyer_info)
+    (
+        "xiaozhang",
+        "小张",
+        "售后",
+        15,
+        {Perm.HANDLE_AFTER_SALES, Perm.HANDLE_ORDERS, Perm.VIEW_BUYER_INFO},
+    ),
     ("xiaozhao", "小赵", "售后", 5, {Perm.HANDLE_AFTER_SALES, Perm.VIEW_MONITOR}),
 ]
 DEMO_LOGINS: list[tuple[str, str]] = [(DEMO_SLUG, DEMO_PASSWORD)] + [

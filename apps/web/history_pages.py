@@ -25,6 +25,7 @@ from apps.accounts.permissions import Perm, has_perm
 from apps.conversations.models import Conversation, State
 from apps.conversations.notes import internal_notes
 from apps.conversations.payloads import message_payload
+from apps.conversations.privacy import message_view
 from apps.conversations.selectors import conversation_get, conversations_visible_to
 from apps.core.errors import NotFound
 from apps.web.mixins import StaffPageMixin
@@ -147,8 +148,9 @@ class HistoryConversationPage(StaffPageMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         conv = self.conversation
+        shown = message_view(self.account)  # SPEC I6: masked without view_buyer_info
         messages: list[dict[str, Any]] = [
-            dict(message_payload(m))
+            dict(shown(message_payload(m)))
             for m in conv.messages.filter(shop_id=conv.shop_id)
             .select_related("attachment")
             .order_by("seq")

@@ -11,9 +11,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.permissions import Perm
+from apps.accounts.models import Account
+from apps.accounts.permissions import Perm, perms_of
 
 Held = Collection[str]  # the permission names an account holds (``perms_of``)
+# Not a permission: added to what the main account holds (``held_by``), for its own pages.
+MAIN_ACCOUNT = "main_account"
 
 
 def _any(*perms: Perm) -> Callable[[Held], bool]:
@@ -78,9 +81,45 @@ MENU = (
         (
             Entry("admin-shop", _("Shop profile"), _any(Perm.MANAGE_SETTINGS), "admin-shop"),
             Entry("admin-widget", _("Widget"), _any(Perm.MANAGE_SETTINGS), "admin-widget"),
+            # SPEC H2, H4 (issue 12): API keys and webhooks, as the API rules.
+            Entry(
+                "admin-integrations",
+                _("Integrations"),
+                _any(Perm.MANAGE_SETTINGS),
+                "admin-integration",
+            ),
+            # SPEC I6: sensitive words, blocked buyers, retention; as the API rules.
+            Entry("admin-safety", _("Safety"), _any(Perm.MANAGE_SETTINGS), "admin-safety"),
+            # SPEC I5: the main account's alone.
+            Entry("admin-audit", _("Audit log"), lambda held: MAIN_ACCOUNT in held, "admin-audit"),
+        ),
+    ),
+    Section(  # SPEC G2, G3 (issue 11)
+        _("Data"),
+        (
+            Entry("admin-board", _("Live board"), _any(Perm.VIEW_MONITOR), "admin-board"),
+            Entry("admin-metrics", _("Metrics"), _any(Perm.VIEW_MONITOR), "admin-metrics"),
+            Entry("admin-targets", _("Targets"), _any(Perm.MANAGE_SETTINGS), "admin-targets"),
+        ),
+    ),
+    Section(  # SPEC G4 (issue 11): gated like the metrics (A4, view_monitor)
+        _("Planning"),
+        (
+            Entry(
+                "admin-forecast", _("Staffing forecast"), _any(Perm.VIEW_MONITOR), "admin-forecast"
+            ),
         ),
     ),
 )
+
+
+def held_by(account: Account) -> set[str]:
+    """What the menu checks for ``account``: its permissions, and ``MAIN_ACCOUNT`` for the main
+    account (SPEC I5: pages only the owner opens)."""
+    held = set(perms_of(account))
+    if account.is_main:
+        held.add(MAIN_ACCOUNT)
+    return held
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,17 @@
 from django.urls import path
 
-from apps.web import automation_pages, groups_pages, history_pages, pwa, routing_pages, views
+from apps.web import (
+    automation_pages,
+    forecast_pages,
+    groups_pages,
+    history_pages,
+    integrations_pages,
+    metrics_pages,
+    pwa,
+    routing_pages,
+    safety_pages,
+    views,
+)
 
 app_name = "web"
 
@@ -60,5 +71,13 @@ urlpatterns = [
 urlpatterns += groups_pages.urlpatterns + routing_pages.urlpatterns + automation_pages.urlpatterns
 # History (SPEC E6).
 urlpatterns += history_pages.urlpatterns
+# The live board, the metrics and their targets (SPEC G2, G3).
+urlpatterns += metrics_pages.urlpatterns
 # The installable workbench (seed 002): the manifest and the service worker.
 urlpatterns += pwa.urlpatterns
+# The staffing forecast (SPEC G4).
+urlpatterns += forecast_pages.urlpatterns
+# API keys, webhooks and the audit log (SPEC H2, H4, I5).
+urlpatterns += integrations_pages.urlpatterns
+# Sensitive words, blocked buyers and the retention period (SPEC I6).
+urlpatterns += safety_pages.urlpatterns

@@ -182,6 +182,8 @@ class WorkbenchPage(StaffPageMixin, TemplateView):
             # E4, E5: who edits order notes and sends after-sales cards (buyer_panel.js)
             can_handle_orders=has_perm(account, Perm.HANDLE_ORDERS),
             can_handle_after_sales=has_perm(account, Perm.HANDLE_AFTER_SALES),
+            # I6: who blocks and unblocks a buyer from the panel (buyer_block.js), as the API
+            can_block_buyers=has_perm(account, Perm.MANAGE_SETTINGS),
             image_max_bytes=django_settings.HELPDESK_IMAGE_MAX_BYTES,  # I1: checked before upload
         )
         return context

@@ -120,6 +120,12 @@
     }
     body.appendChild(ordersSection(panel, orders));
     body.appendChild(afterSalesSection(panel.after_sales || []));
+    // Other modules show their part of the panel (buyer_block.js: SPEC I6's block).
+    root.dispatchEvent(
+      new CustomEvent("buyer-panel:rendered", {
+        detail: { panel: panel, conversation: current, reload: function () { load(current); } },
+      })
+    );
   }
 
   function buyerSection(panel) {

@@ -354,6 +354,8 @@
     }
   }
 
+  var blockedText = ""; // SPEC I6: what the shop's block says, once told
+
   /** Frames outside the stream (hello, pong and resync are the client's). */
   function onFrame(frame) {
     if (frame.type === "ack") {
@@ -361,6 +363,16 @@
     } else if (frame.type === "error") {
       var request = frame.data.request || {};
       if (request.client_id) failed(request.client_id, frame.data.detail || firstError(frame.data));
+      else if (frame.data.code === "blocked") {
+        // SPEC I6: the shop blocked this buyer; the server closes the socket next.
+        blockedText = frame.data.detail || msg("error");
+        stateText.textContent = blockedText;
+        say(blockedText);
+        input.disabled = true;
+        Array.prototype.forEach.call(composer.querySelectorAll("button"), function (b) {
+          b.disabled = true;
+        });
+      }
     } else if (frame.type === "typing") {
       typing.textContent = msg("typing");
       typing.hidden = false;
@@ -379,9 +391,9 @@
     } else if (state === "reconnecting" || state === "offline") {
       connection.textContent = msg("reconnecting");
     } else if (state === "unauthorized") {
-      // The buyer token is no longer accepted (it expired): only a new session helps.
-      connection.textContent = msg("session-ended");
-      say(msg("session-ended"));
+      // The buyer token is no longer accepted (it expired, or the shop blocked the buyer).
+      connection.textContent = blockedText || msg("session-ended");
+      say(blockedText || msg("session-ended"));
       composer.querySelector("button").disabled = true;
     }
   }

@@ -52,6 +52,7 @@ def test_signup_creates_the_shop_and_its_main_account(anon: APIClient, db):
         "view_monitor",
         "handle_orders",
         "handle_after_sales",
+        "view_buyer_info",  # SPEC I6
     ]
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Token {body['token']}")

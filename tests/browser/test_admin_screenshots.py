@@ -39,7 +39,16 @@ PAGES = [
     ("timeouts", "/admin/timeouts/", "Timeouts", "超时设置"),
     ("widget", "/admin/widget/", "Widget", "咨询窗口"),
     ("shop", "/admin/shop/", "Shop profile", "店铺资料"),
+    ("safety", "/admin/safety/", "Safety", "安全设置"),  # SPEC I6
     ("history", "/history/", "History", "历史记录"),
+    # issue 11: the live board, the metrics, their targets and the staffing forecast
+    ("board", "/admin/board/", "Live board", "实时看板"),
+    ("metrics", "/admin/metrics/", "Metrics", "数据指标"),
+    ("targets", "/admin/targets/", "Targets", "考核目标"),
+    ("forecast", "/admin/forecast/", "Staffing forecast", "排班预测"),
+    # issue 12: API keys and webhooks, the audit log
+    ("integrations", "/admin/integrations/", "Integrations", "集成"),
+    ("audit", "/admin/audit/", "Audit log", "操作日志"),
 ]
 
 

@@ -7,6 +7,7 @@ API route looks up by id; the isolation test fails and points here until you do.
 from __future__ import annotations
 
 import itertools
+import uuid
 from decimal import Decimal
 
 from django.utils import timezone
@@ -25,8 +26,13 @@ from apps.conversations.models import (
     PrivateContact,
     Sender,
 )
+from apps.integrations import keys as integration_keys
+from apps.integrations import webhooks as integration_webhooks
+from apps.integrations.models import ApiKey, Webhook, WebhookAttempt, WebhookDelivery
 from apps.quickreplies.models import QuickReply
 from apps.routing.models import AgentStatus, Group
+from apps.safety import services as safety_services
+from apps.safety.models import BuyerBlock, SensitiveWord
 from apps.shopdata import services as shopdata_services
 from apps.shopdata.models import AfterSale, Buyer, Order, OrderNote, Product, Visit, VisitSource
 from apps.shops.models import Shop
@@ -240,3 +246,61 @@ def make_visit(shop: Shop) -> Visit:
     return shopdata_services.visit_record(
         buyer=make_buyer(shop), source=VisitSource.API, page="https://private.example/page"
     )
+
+
+@register_tenant_factory(ApiKey)
+def make_api_key(shop: Shop) -> ApiKey:
+    return integration_keys.api_key_create(
+        actor=main_account(shop), name=f"{shop.slug} private ERP key"
+    ).api_key
+
+
+@register_tenant_factory(Webhook)
+def make_webhook(shop: Shop) -> Webhook:
+    """A webhook (to a literal public address: no DNS) with a delivery and its attempt."""
+    webhook = integration_webhooks.webhook_create(
+        shop_id=shop.pk,
+        actor=main_account(shop),
+        url=f"https://93.184.215.14/{shop.slug}-private-hook",
+        events=["conversation.closed"],
+    ).webhook
+    delivery = WebhookDelivery.objects.create(
+        shop=shop,
+        webhook=webhook,
+        event_id=uuid.uuid4(),
+        type="conversation.closed",
+        body='{"private": "body of the other shop"}',
+        state="failed",
+        attempts=1,
+        created_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    WebhookAttempt.objects.create(
+        shop=shop,
+        delivery=delivery,
+        webhook=webhook,
+        number=1,
+        status_code=500,
+        error="private error of the other shop",
+        created_at=timezone.now(),
+    )
+    return webhook
+
+
+@register_tenant_factory(SensitiveWord)
+def make_sensitive_word(shop: Shop) -> SensitiveWord:
+    """SPEC I6: a word of the shop's list."""
+    return safety_services.sensitive_word_add(
+        actor=main_account(shop), word=f"{shop.slug}-private-word-{next(_serial)}", action="block"
+    )
+
+
+@register_tenant_factory(BuyerBlock)
+def make_buyer_block(shop: Shop) -> BuyerBlock:
+    """SPEC I6: a blocked buyer of the shop (its external id names it in the route)."""
+    block, _created = safety_services.buyer_block(
+        actor=main_account(shop),
+        external_id=f"isolation-blocked-{next(_serial)}",
+        reason=f"{shop.slug} private block reason",
+    )
+    return block

@@ -30,6 +30,13 @@ PAGES = {
     "web:admin-timeouts": Perm.MANAGE_SETTINGS,
     "web:admin-shop": Perm.MANAGE_SETTINGS,
     "web:admin-widget": Perm.MANAGE_SETTINGS,
+    # SPEC G2, G3 (issue 11): the live board and the metrics; their targets are a setting
+    "web:admin-board": Perm.VIEW_MONITOR,
+    "web:admin-metrics": Perm.VIEW_MONITOR,
+    "web:admin-targets": Perm.MANAGE_SETTINGS,
+    "web:admin-forecast": Perm.VIEW_MONITOR,  # SPEC G4, gated like the metrics
+    "web:admin-integrations": Perm.MANAGE_SETTINGS,  # SPEC H2, H4, as the API rules
+    "web:admin-safety": Perm.MANAGE_SETTINGS,  # SPEC I6, as the API rules
 }
 
 

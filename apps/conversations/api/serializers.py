@@ -16,8 +16,10 @@ from apps.conversations.models import (
     State,
 )
 from apps.routing.models import AgentStatus
+from apps.safety.api.serializers import BuyerBlockSerializer
 from apps.shopdata.api.serializers import (
     AfterSaleSerializer,
+    BuyerPanelSerializer,
     OrderCardSerializer,
     ProductCardSerializer,
 )
@@ -345,3 +347,11 @@ class InternalNoteSerializer(serializers.Serializer[dict[str, Any]]):
     author = serializers.IntegerField(read_only=True, allow_null=True, help_text="Account id.")
     author_name = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+
+class StaffBuyerPanelSerializer(BuyerPanelSerializer):
+    """The buyer panel with the shop's block of the buyer (SPEC I6), or null."""
+
+    blocked = BuyerBlockSerializer(
+        read_only=True, allow_null=True, help_text="The shop blocked this buyer (SPEC I6)."
+    )

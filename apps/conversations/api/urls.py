@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.conversations.api import (
     files,
+    forecast,
     quick_replies,
     staff_messages,
     tickets,
@@ -19,6 +20,8 @@ router.register("quick-replies", quick_replies.QuickReplyViewSet, basename="quic
 
 urlpatterns = [
     path("queue/", views.QueueView.as_view(), name="queue"),
+    # SPEC G4: the staffing forecast (docs/forecast.md).
+    path("forecast/", forecast.ForecastView.as_view(), name="forecast"),
     # SPEC E4: here, not in apps.shopdata: who reads an order's notes follows who sees
     # conversations (E6).
     path("orders/<str:external_id>/notes/", views.OrderNotesView.as_view(), name="order-notes"),

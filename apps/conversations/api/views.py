@@ -33,6 +33,7 @@ from apps.conversations.api.serializers import (
     PrivateContactSerializer,
     QueueFilterSerializer,
     QueuePageSerializer,
+    StaffBuyerPanelSerializer,
     TransferSerializer,
 )
 from apps.conversations.cards import card_send
@@ -54,6 +55,7 @@ from apps.conversations.payloads import (
     internal_note_payload,
     message_payload,
 )
+from apps.conversations.privacy import message_view, sees_buyer_info
 from apps.conversations.recall import agent_message_recall
 from apps.conversations.selectors import (
     QUEUE_FIGURES,
@@ -73,10 +75,12 @@ from apps.conversations.supervision import (
 from apps.core.errors import DomainError, Forbidden, NotFound
 from apps.core.selectors import get_by_id
 from apps.routing.models import Group
+from apps.safety import redact
+from apps.safety.selectors import buyer_block_of
+from apps.safety.services import block_data
 from apps.shopdata import selectors as shopdata_selectors
 from apps.shopdata import services as shopdata_services
 from apps.shopdata.api.serializers import (
-    BuyerPanelSerializer,
     OrderNoteCreateSerializer,
     OrderNoteSerializer,
 )
@@ -207,14 +211,16 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
                 .order_by("seq")
             )
             page = self.paginate_queryset(rows)  # type: ignore[arg-type]
-            return self.get_paginated_response([message_payload(m) for m in page or []])  # type: ignore[attr-defined]
+            shown = message_view(_staff(request))  # SPEC I6: masked without view_buyer_info
+            return self.get_paginated_response([shown(message_payload(m)) for m in page or []])  # type: ignore[attr-defined]
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message, created = services.agent_message_send(
             account=_staff(request), conversation=conversation, **data.validated_data
         )
         return Response(
-            message_payload(message), status=status.HTTP_201_CREATED if created else 200
+            message_view(_staff(request))(message_payload(message)),
+            status=status.HTTP_201_CREATED if created else 200,
         )
 
     @extend_schema(
@@ -347,20 +353,26 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
 
     @extend_schema(
         request=None,
-        responses=BuyerPanelSerializer,
-        description="SPEC E3-E5: the buyer panel of the conversation's buyer.",
+        responses=StaffBuyerPanelSerializer,
+        description="SPEC E3-E5: the buyer panel of the conversation's buyer; `blocked`: the "
+        "shop's block of this buyer, or null (SPEC I6). Phone numbers and addresses are masked "
+        "for staff without `view_buyer_info`.",
     )
     @action(detail=True, methods=["get"])
     def buyer(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
-        return Response(
-            shopdata_selectors.buyer_panel(
-                buyer=conversation.buyer,
-                entrance=conversation.entrance,
-                product=conversation.product,
-                order=conversation.order,
-            )
+        panel = shopdata_selectors.buyer_panel(
+            buyer=conversation.buyer,
+            entrance=conversation.entrance,
+            product=conversation.product,
+            order=conversation.order,
         )
+        if not sees_buyer_info(_staff(request)):
+            panel = redact.buyer_panel(panel)  # SPEC I6
+        block = buyer_block_of(
+            shop_id=conversation.shop_id, external_id=conversation.buyer.external_id
+        )
+        return Response({**panel, "blocked": block_data(block) if block is not None else None})
 
     @extend_schema(
         request=CardCreateSerializer,
@@ -380,7 +392,9 @@ class ConversationViewSet(viewsets.GenericViewSet[Conversation]):
         message = card_send(
             account=account, conversation=conversation, kind=kind, ref=data.validated_data["ref"]
         )
-        return Response(message_payload(message), status=status.HTTP_201_CREATED)
+        return Response(
+            message_view(account)(message_payload(message)), status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         methods=["GET"],
@@ -430,7 +444,7 @@ class MessageRecallView(APIView):
         message = agent_message_recall(
             account=_staff(request), conversation=conversation, message_id=message_id
         )
-        return Response(message_payload(message))
+        return Response(message_view(_staff(request))(message_payload(message)))
 
 
 class QueueView(APIView):

@@ -6,10 +6,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,7 +39,14 @@ from apps.conversations.payloads import message_payload
 from apps.conversations.recall import buyer_message_recall
 from apps.core.errors import NotFound
 from apps.core.throttling import ScopedRateThrottle
+from apps.safety.throttle import buyer_message_throttle
 from apps.shops.models import ShopSettings
+
+# SPEC I6: the per-buyer message rate (THROTTLE_BUYER_MESSAGES); nothing stored.
+THROTTLED = OpenApiResponse(
+    description="Too many messages from this buyer: `{detail, retry_after}` with a "
+    "`Retry-After` header (seconds); nothing was stored."
+)
 
 
 class BuyerTokenAuthentication(BaseAuthentication):
@@ -57,6 +64,8 @@ class BuyerTokenAuthentication(BaseAuthentication):
         principal = principal_for_token(token)
         if principal is None:
             raise AuthenticationFailed(_("Invalid or expired buyer token."))
+        if principal.blocked:  # SPEC I6: every widget request of a blocked buyer
+            raise PermissionDenied(buyers.blocked_error().message)
         return principal, token
 
     def authenticate_header(self, request: Request) -> str:
@@ -218,12 +227,13 @@ class WidgetMessagesView(_WidgetView):
 
     @extend_schema(
         request=MessageCreateSerializer,
-        responses={201: MessageSerializer, 200: MessageSerializer},
+        responses={201: MessageSerializer, 200: MessageSerializer, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         p = _principal(request)
+        buyer_message_throttle(shop_id=p.shop_id, buyer_id=p.buyer.pk)  # SPEC I6: 429
         # Writing again after the end opens a new conversation (the socket does the same).
         message, created = services.buyer_message_send(
             buyer=p.buyer, entrance=p.entrance, **data.validated_data
@@ -236,13 +246,14 @@ class WidgetImagesView(_WidgetView):
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadSerializer},
-        responses={201: MessageSerializer, 200: MessageSerializer},
+        responses={201: MessageSerializer, 200: MessageSerializer, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
         p = _principal(request)
         conversation = services.buyer_open_conversation(buyer=p.buyer)
         if conversation is None:
             raise NotFound(_("No open conversation."))
+        buyer_message_throttle(shop_id=p.shop_id, buyer_id=p.buyer.pk)  # SPEC I6: 429
         upload, client_id = image_upload(request)
         message, created = image_message_send(
             conversation=conversation,

@@ -18,6 +18,7 @@ from apps.accounts.models import Account
 from apps.conversations import lifecycle as conversations
 from apps.conversations.consumers.frames import conversation_of, message_fields
 from apps.conversations.payloads import message_payload
+from apps.conversations.privacy import masked_event, masked_message, sees_buyer_info
 from apps.conversations.selectors import conversation_get
 from apps.conversations.typing_relay import typing_relay
 from apps.core.db import db_async
@@ -40,15 +41,23 @@ def _account(account_id: int) -> Account:
     return account
 
 
-def send_message(account_id: int, content: dict[str, Any]) -> dict[str, Any]:
-    """``message.send``: the same path as ``POST /conversations/{id}/messages/``."""
+def send_message(account_id: int, content: dict[str, Any], *, masked: bool) -> dict[str, Any]:
+    """``message.send``: the same path as ``POST /conversations/{id}/messages/``; ``masked``:
+    the socket's account may not see buyers' personal information (SPEC I6)."""
     fields = message_fields(content)
     account = _account(account_id)
     conversation = conversation_get(account=account, conversation_id=conversation_of(content))
     message, created = conversations.agent_message_send(
         account=account, conversation=conversation, **fields
     )
-    return {"created": created, "message": message_payload(message)}
+    data = message_payload(message)
+    return {"created": created, "message": masked_message(data) if masked else data}
+
+
+def masks_buyer_info(account_id: int) -> bool:
+    """SPEC I6: whether the socket's account gets buyers' phone numbers and addresses masked."""
+    account = Account.objects.select_related("shop").filter(pk=account_id).first()
+    return account is None or not sees_buyer_info(account)
 
 
 def typing(account_id: int, content: dict[str, Any]) -> LiveEvent:
@@ -83,6 +92,8 @@ class AgentConsumer(StreamConsumer):
             return None  # refused at the handshake: the client sees HTTP 403
         self.account_id: int = user.pk
         self.shop_id: int = user.shop_id
+        # SPEC I6: read once here (and again on ``access.changed``), not per event.
+        self.masked: bool = await db_async(masks_buyer_info)(user.pk)
         return to_account(user.pk)
 
     async def hello_data(self) -> dict[str, Any]:
@@ -107,8 +118,14 @@ class AgentConsumer(StreamConsumer):
         if clean:  # the grace period (SPEC B9) counts from the moment the socket left
             await db_async(agent_heartbeat)(account_id=self.account_id, every=0)
 
+    def shape(self, event_type: str, data: Any) -> Any:
+        return masked_event(event_type, data) if self.masked else data
+
+    async def on_access_changed(self) -> None:
+        self.masked = await db_async(masks_buyer_info)(self.account_id)
+
     async def on_message_send(self, content: dict[str, Any]) -> None:
-        result = await db_async(send_message)(self.account_id, content)
+        result = await db_async(send_message)(self.account_id, content, masked=self.masked)
         await self.send_json(
             {"type": "ack", "data": {"client_id": content.get("client_id") or None, **result}}
         )

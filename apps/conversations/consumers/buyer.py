@@ -9,15 +9,16 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from apps.conversations import lifecycle as services
-from apps.conversations.buyers import BuyerPrincipal
+from apps.conversations.buyers import BuyerPrincipal, blocked_error
 from apps.conversations.consumers.frames import conversation_of, message_fields
 from apps.conversations.models import Conversation
 from apps.conversations.payloads import message_payload
 from apps.conversations.typing_relay import typing_relay
 from apps.core.db import db_async
 from apps.core.errors import NotFound
-from apps.events.consumers import StreamConsumer
+from apps.events.consumers import CLOSE_REVOKED, StreamConsumer
 from apps.events.services import LiveEvent, Recipient, to_buyer
+from apps.safety.throttle import buyer_message_throttle
 from apps.shopdata.models import Buyer
 
 
@@ -40,6 +41,8 @@ def send_message(principal: BuyerPrincipal, content: dict[str, Any]) -> dict[str
     """``message.send``: the same path as ``POST /widget/conversation/messages/``."""
     fields = message_fields(content)
     _named_conversation(principal.buyer, content)
+    # SPEC I6: the same rate as the REST API's, counted before anything is stored.
+    buyer_message_throttle(shop_id=principal.shop_id, buyer_id=principal.buyer.pk)
     message, created = services.buyer_message_send(
         buyer=principal.buyer, entrance=principal.entrance, **fields
     )
@@ -62,7 +65,7 @@ class BuyerConsumer(StreamConsumer):
 
     async def authorize(self) -> Recipient | None:
         principal: BuyerPrincipal | None = self.scope.get("buyer")
-        if principal is None:
+        if principal is None or principal.blocked:  # SPEC I6: a blocked buyer too
             return None  # refused at the handshake (HTTP 403)
         self.principal = principal
         return to_buyer(principal.buyer.pk)
@@ -79,3 +82,11 @@ class BuyerConsumer(StreamConsumer):
 
     async def on_typing(self, content: dict[str, Any]) -> None:
         await self.relay(await db_async(typing)(self.principal, content))
+
+    # Channel-layer handlers beyond the stream's.
+    async def buyer_blocked(self, message: dict[str, Any]) -> None:
+        """SPEC I6: the shop blocked this buyer (``apps.safety.services.buyer_block``): it is
+        told why, and the socket closes (4403, like revoked staff access)."""
+        error = blocked_error()
+        await self.send_error({"code": "blocked", **error.as_payload()})
+        await self.close(code=CLOSE_REVOKED)

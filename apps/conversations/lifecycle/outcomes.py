@@ -58,6 +58,10 @@ def apply_assign(
     conversation.group_id = agent.group_id
     conversation.assigned_at = now
     conversation.assign_reason = decision.reason.value
+    if conversation.first_agent_id is None:  # G3: it counts for its first agent, saved below
+        conversation.first_agent_id = agent.id
+        conversation.first_assigned_at = now
+        conversation.first_assign_reason = decision.reason.value
     if leaving_pool or decision.reason == engine.Reason.OFFLINE_MAIN:
         conversation.from_offline_message = True  # B11
     _store_candidates(conversation, decision.candidates)
@@ -153,15 +157,19 @@ def apply_queue(
     ``tell=False``: the caller sends the queueing reply (D3) itself, as a routing pass does
     once for all the buyers it queued (``automatic.queueing_many``)."""
     queue_news.touched(conversation.shop_id, snapshot)  # E1 (a re-queued one moves too)
+    entered = conversation.state != State.QUEUED  # H4: a webhook event when it starts to wait
     conversation.state = State.QUEUED
     conversation.agent_id = None
     conversation.queue_priority = 1 if front else 0
     if conversation.queued_at is None or front:
         conversation.queued_at = now
+    if conversation.first_queued_at is None:  # G3, seed 004: the queue report's arrival
+        conversation.first_queued_at = now
+        conversation.queue_group_id = min(candidates.group_ids, default=None)
     _store_candidates(conversation, candidates)
     timers.stop(conversation)
     save_conversation(conversation)
-    events.conversation_updated(conversation)
+    events.conversation_updated(conversation, entered_queue=entered)
     if tell:
         automatic.queueing(conversation, now=now, snapshot=snapshot)  # D3
     return conversation

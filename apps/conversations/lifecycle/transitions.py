@@ -63,7 +63,8 @@ from apps.quickreplies import suggestions
 from apps.routing import engine
 from apps.routing.locking import lock_shop
 from apps.routing.models import AgentState, Group
-from apps.routing.snapshot import Snapshot, load_snapshot, locked_reads
+from apps.routing.snapshot import SETTINGS, Snapshot, load_snapshot, locked_reads
+from apps.safety import words as sensitive_words
 from apps.shopdata.models import Buyer, Order, Product
 from apps.shops.models import QueueMode, Shop, ShopSettings
 
@@ -171,6 +172,8 @@ def _message_create_locked(
             existing = None if resent is None else Message.objects.get(pk=cast(int, resent))
         if existing is not None:
             return existing, False
+    if kind == MessageKind.TEXT:
+        body = _screened(shop_settings(conv), sender, body)
     also_save = []
     if sender == Sender.BUYER and conv.state == State.ASSISTANT and not conv.intent:
         intent = detect_intent(shop_id=conv.shop_id, text=body)
@@ -192,6 +195,28 @@ def _message_create_locked(
         automatic.offhours(conv, now=now)
         _suggest_quick_replies(conv, message)
     return message, True
+
+
+def _screened(settings: ShopSettings, sender: Sender, body: str) -> str:
+    """SPEC I6: a buyer's text (and an agent's, unless the shop says otherwise) with the shop's
+    masked words starred; a blocked word refuses it (``SensitiveWordRefused``, 400) before
+    anything is stored. No query while the process has the shop's words (``safety.words``)."""
+    if sender == Sender.BUYER or (sender == Sender.AGENT and settings.sensitive_words_agents):
+        return sensitive_words.screen(
+            shop_id=settings.shop_id, version=settings.sensitive_words_version, text=body
+        )
+    return body
+
+
+def _buyer_settings(buyer: Buyer) -> ShopSettings:
+    """The buyer's shop's settings: read with the buyer token (``buyers._BUYER``), else one
+    query."""
+    if Buyer.shop.is_cached(buyer) and Shop.settings.related.is_cached(buyer.shop):
+        return buyer.shop.settings
+    settings = SETTINGS.first(shop_id=buyer.shop_id)
+    if settings is None:
+        raise ShopSettings.DoesNotExist(f"no settings for shop {buyer.shop_id}")
+    return settings
 
 
 def _suggest_quick_replies(conv: Conversation, message: Message) -> None:
@@ -730,7 +755,11 @@ def conversation_leave(*, conversation: Conversation, now: datetime | None = Non
             snapshot = load_snapshot(conv.shop_id, now)
             request = routing_request(conv, left_queue=True)
             decision = engine.decide(request, snapshot.agents, snapshot.groups, snapshot.rules, now)
+            if not isinstance(decision, engine.Keep):
+                conv.left_queue_at = now  # G3: saved with the decision's write
             return apply_decision(conv, decision, snapshot, now)
+        if conv.state == State.QUEUED:
+            conv.left_queue_at = now  # G3: saved with the close
         _closed(conv, CloseReason.BUYER_LEFT, now)
         dispatch(shop_id=conv.shop_id, now=now)
     return conv
@@ -759,9 +788,11 @@ def conversation_rate(
             raise Conflict(_("There is no recent conversation to rate."))
         if Rating.objects.filter(conversation=conv).exists():
             raise Conflict(_("This conversation is rated already."))
-        return Rating.objects.create(
+        rating = Rating.objects.create(
             shop_id=buyer.shop_id, conversation=conv, score=score, comment=comment.strip()
         )
+        events.conversation_rated(conv)  # G2: today's ratings; H4: the shop's webhooks
+        return rating
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1024,6 +1055,8 @@ def buyer_message_send(
         ).first()
         if existing is not None:
             return existing, False
+    # SPEC I6: a blocked word refuses the message before a new conversation opens for it.
+    checked = _screened(_buyer_settings(buyer), Sender.BUYER, checked)
     conversation = conversation_open(buyer=buyer, entrance=entrance)
     return message_create(
         conversation=conversation, sender=Sender.BUYER, body=checked, client_id=client_id

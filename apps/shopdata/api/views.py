@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.api_permissions import HasShopPerm
 from apps.accounts.permissions import Perm
+from apps.integrations.authentication import KEY_OR_STAFF, IsApiKey
 from apps.shopdata import selectors, services
 from apps.shopdata.api.serializers import (
     AfterSaleSerializer,
@@ -28,14 +29,17 @@ from apps.shopdata.api.serializers import (
 )
 from apps.shopdata.models import AfterSale, Buyer, Order, Product, VisitSource
 
+# API.md, shop data: an API key of the shop (SPEC H2), or the main account or manage_settings.
+INTEGRATION = [IsApiKey | HasShopPerm.of(Perm.MANAGE_SETTINGS)]
+
 
 def _answer(data: dict[str, Any], created: bool) -> Response:
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class _Upsert(APIView):
-    # API keys come with the integration issue; until then the main account or manage_settings.
-    permission_classes = [HasShopPerm.of(Perm.MANAGE_SETTINGS)]
+    authentication_classes = KEY_OR_STAFF
+    permission_classes = INTEGRATION
     tenant_lookup = "upsert"
 
 
@@ -119,7 +123,8 @@ class AfterSaleUpsertView(_Upsert):
 class BuyerVisitView(APIView):
     """SPEC E3: a visit of a buyer the shop pushed (a widget session start counts as one too)."""
 
-    permission_classes = [HasShopPerm.of(Perm.MANAGE_SETTINGS)]
+    authentication_classes = KEY_OR_STAFF
+    permission_classes = INTEGRATION
     tenant_model = Buyer
     tenant_probe_body = {"page": "isolation-probe"}
 

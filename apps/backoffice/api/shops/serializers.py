@@ -78,7 +78,7 @@ class SettingsSerializer(serializers.ModelSerializer[ShopSettings]):
 
     class Meta:
         model = ShopSettings
-        exclude = ["id", "shop", "quick_replies_version"]
+        exclude = ["id", "shop", "quick_replies_version", "sensitive_words_version"]
         read_only_fields = ["widget_secret"]
         extra_kwargs = {
             "widget_secret": {
