@@ -7,11 +7,15 @@ does, then checks that nothing it started is left running.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import os
 import signal
 import subprocess
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +71,54 @@ def launcher_redis() -> Iterator[str]:
     client.flushdb()
     yield url
     client.flushdb()
+
+
+def _call(launcher, method: str, path: str, body: object, auth: str | None) -> dict:  # type: ignore[no-untyped-def]
+    request = urllib.request.Request(
+        launcher.base + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", **({"Authorization": auth} if auth else {})},
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.loads(response.read() or b"null")
+
+
+def _buyer_chat(launcher) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The demo shop's main account online with a new buyer who asked for a human."""
+    staff = f"Token {_token_login(launcher, DEMO_SLUG)['token']}"
+    _call(launcher, "POST", "/api/v1/me/status/", {"status": "online"}, staff)
+    secret = _call(launcher, "GET", "/api/v1/settings/", None, staff)["widget_secret"]
+    buyer_id = f"resume-{uuid.uuid4().hex[:8]}"
+    signature = hmac.new(secret.encode(), buyer_id.encode(), hashlib.sha256).hexdigest()
+    session = _call(
+        launcher,
+        "POST",
+        "/api/v1/widget/session/",
+        {"shop": DEMO_SLUG, "buyer_id": buyer_id, "signature": signature, "entrance": "product"},
+        None,
+    )
+    buyer = f"Buyer {session['token']}"
+    conversation = _call(launcher, "POST", "/api/v1/widget/conversation/", {"human": True}, buyer)
+    return {"staff": staff, "buyer_token": session["token"], "conversation": conversation["id"]}
+
+
+async def _read_stream(launcher, token: str, after: dict | None) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The buyer socket's stream events (``?after=`` the given frame's seq), until it is quiet."""
+    from websockets.asyncio.client import connect
+
+    query = f"token={token}" + (f"&after={after['stream_seq']}" if after else "&after=0")
+    url = launcher.base.replace("http://", "ws://") + f"/ws/widget/?{query}"
+    frames: list[dict] = []
+    async with connect(url, origin=launcher.base, proxy=None, open_timeout=15) as ws:  # type: ignore[arg-type]
+        while True:
+            try:
+                async with asyncio.timeout(2):
+                    frame = json.loads(await ws.recv())
+            except TimeoutError:
+                return frames
+            if "stream_seq" in frame:
+                frames.append(frame)
 
 
 def _parent(pid: int) -> int:
@@ -183,6 +235,10 @@ def test_full_mode_runs_web_worker_and_beat_and_stops_them_all(
         )
         assert (tmp_path / "beat").is_dir()
 
+        # given a buyer chatting with the main account, its socket having read its stream
+        chat = _buyer_chat(launcher)
+        seen = asyncio.run(_read_stream(launcher, chat["buyer_token"], after=None))
+
         # when the worker and then the web server are killed (kill -9: a crash)
         for name, marker in (("worker", "celery -A config worker"), ("web", "uvicorn")):
             victim = next(
@@ -202,6 +258,23 @@ def test_full_mode_runs_web_worker_and_beat_and_stops_them_all(
         # and the product serves again, with a worker that answers
         wait_for("the web server to answer again", lambda: _answers(launcher), 60, launcher.log)
         wait_for("the new Celery worker to answer a ping", worker_pongs, 60, launcher.log)
+        # and the buyer, whose socket died with the server, misses nothing: what the agent wrote
+        # meanwhile comes on resuming with ?after=, once, in order
+        for n in range(3):
+            _call(
+                launcher,
+                "POST",
+                f"/api/v1/conversations/{chat['conversation']}/messages/",
+                {"body": f"while you were away {n}"},
+                chat["staff"],
+            )
+        resumed = asyncio.run(_read_stream(launcher, chat["buyer_token"], after=seen[-1]))
+        bodies = [f["data"]["body"] for f in resumed if f["type"] == "message.created"]
+        assert bodies == [f"while you were away {n}" for n in range(3)], resumed
+        seqs = [f["stream_seq"] for f in resumed]
+        assert seqs == list(
+            range(seen[-1]["stream_seq"] + 1, seen[-1]["stream_seq"] + 1 + len(seqs))
+        )
         assert launcher.process.poll() is None
         children = launcher.children()
 
