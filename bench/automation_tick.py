@@ -152,7 +152,9 @@ def run(args: argparse.Namespace) -> None:
     for c in rng.sample(rows, args.due):
         timers.stop(c)
         c.buyer_close_at = now - timedelta(seconds=1)
-    Conversation.objects.bulk_create(rows, batch_size=5000)
+    # 1,000 rows a statement: the conversation has an array column, so Django inserts with
+    # VALUES (not UNNEST), one parameter a value, and PostgreSQL takes at most 65,535.
+    Conversation.objects.bulk_create(rows, batch_size=1000)
     for agent_ids in agents_by_shop.values():
         for agent_id in agent_ids:
             AgentState.objects.filter(account_id=agent_id).update(
