@@ -91,6 +91,12 @@ else:
         if env.int("CONN_MAX_AGE", default=0) != 0:
             raise ImproperlyConfigured("CONN_MAX_AGE needs the pool off (HELPDESK_DB_POOL_MAX=0).")
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # A pooled connection is checked (an empty query) when handed out only if it was given
+        # back more than HELPDESK_DB_POOL_CHECK_AFTER seconds ago (0: every time, as Django's
+        # CONN_HEALTH_CHECKS does): apps.core.postgres, issue 8.
+        if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+            DATABASES["default"]["ENGINE"] = "apps.core.postgres"
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(env.int("HELPDESK_DB_POOL_MIN", default=2), DB_POOL_MAX),
             "max_size": DB_POOL_MAX,
@@ -99,6 +105,9 @@ else:
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+
+# Seconds a pooled connection may sit idle and still be handed out unchecked (see above).
+HELPDESK_DB_POOL_CHECK_AFTER = env.float("HELPDESK_DB_POOL_CHECK_AFTER", default=5.0)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

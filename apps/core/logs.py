@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import random
 import re
-import uuid
 
 _SECRET_PARAMS = re.compile(r"((?:^|[?&])(?:token|ticket|key)=)[^&#\s]*", re.IGNORECASE)
 
@@ -50,11 +51,19 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+_ids = random.Random()  # noqa: S311 (ids, not secrets)
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def new_request_id(given: str | None = None) -> str:
     """``given`` when it is a sane id (a proxy's or a client's), else a new random one."""
     if given and _SANE_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    # Not uuid4(): its os.urandom() is a system call that lets go of the GIL, and under a burst
+    # every request thread then waited for the GIL again (issue 8, a profile of the widget
+    # burst). A request id needs to be unique, not unguessable: 128 bits of the process's
+    # Mersenne Twister, seeded from the system's randomness (again after a fork).
+    return f"{_ids.getrandbits(128):032x}"
 
 
 class RequestIdFilter(logging.Filter):
