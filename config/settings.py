@@ -11,6 +11,7 @@ Two modes, chosen by ``HELPDESK_EMBEDDED``:
 
 from __future__ import annotations
 
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -57,7 +58,10 @@ if EMBEDDED:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env.str("EMBEDDED_SQLITE_PATH", default=str(VAR_DIR / "helpdesk.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: every transaction takes SQLite's write lock when it begins. A deferred
+            # one that read first and then wrote (the live board's push thread beside a request)
+            # could not wait for the lock and failed with "database is locked" at once.
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 else:
@@ -324,6 +328,12 @@ else:
     # every event is in the outbox and a socket fills any gap from there. Each event loop using
     # the layer (the server's, the publisher's in apps.core.realtime) holds two connections:
     # the subscriber and one for publishing.
+    # Redis's pub/sub channels are one name space for the whole server, whatever the database
+    # number: two deployments (a test run and a benchmark, staging and production) sharing one
+    # Redis would hear each other's pushes. The prefix names the database, or whatever
+    # HELPDESK_CHANNEL_PREFIX says.
+    _redis_db = urllib.parse.urlsplit(REDIS_URL).path.strip("/") or "0"
+    CHANNEL_PREFIX = env.str("HELPDESK_CHANNEL_PREFIX", default=f"helpdesk:{_redis_db}:asgi")
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -331,7 +341,7 @@ else:
                 "hosts": [
                     {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 3}
                 ],
-                "prefix": "helpdesk:asgi",
+                "prefix": CHANNEL_PREFIX,
             },
         }
     }

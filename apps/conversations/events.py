@@ -441,11 +441,11 @@ def agent_silence_warning(*, text: str, action: str, due_at: datetime) -> AgentW
 
 def conversation_closed(conversation: Conversation, *, watcher_ids: Iterable[int] = ()) -> None:
     """The conversation ended: to the buyer, the agent who held it and the supervisors who
-    watched it (``watcher_ids``: the closing empties the row's list, SPEC I3)."""
+    watched it (``watcher_ids``: the closing has emptied the row's list, SPEC I3)."""
     recipients = [to_buyer(conversation.buyer_id)]
     if conversation.agent_id is not None:
         recipients.append(to_account(conversation.agent_id))
-    recipients += [to_account(pk) for pk in (*watcher_ids, *(conversation.watcher_ids or ()))]
+    recipients += [to_account(pk) for pk in watcher_ids]
     data = conversation_payload(conversation)
     _emit(conversation.shop_id, recipients, CONVERSATION_CLOSED, data)
     _webhook(conversation.shop_id, CONVERSATION_CLOSED, data)

@@ -2,37 +2,7 @@
 (function () {
   "use strict";
 
-  function legacyCopy(text) {
-    var area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.opacity = "0";
-    document.body.appendChild(area);
-    area.select();
-    var ok = false;
-    try {
-      ok = document.execCommand("copy");
-    } catch (e) {
-      ok = false;
-    }
-    document.body.removeChild(area);
-    return ok;
-  }
-
-  function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).then(
-        function () {
-          return true;
-        },
-        function () {
-          return legacyCopy(text);
-        }
-      );
-    }
-    return Promise.resolve(legacyCopy(text));
-  }
+  var copyText = window.HelpdeskClipboard.copyText; // static/js/clipboard.js
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {

@@ -47,37 +47,9 @@
     return (value && msg(prefix + value)) || value || "";
   }
 
-  /** navigator.clipboard where the page may use it, else a hidden textarea and execCommand. */
+  /** static/js/clipboard.js: the API where the page may use it, else execCommand. */
   function copyText(text) {
-    if (navigator.clipboard && window.isSecureContext) {
-      return navigator.clipboard.writeText(text).then(
-        function () {
-          return true;
-        },
-        function () {
-          return legacyCopy(text);
-        }
-      );
-    }
-    return Promise.resolve(legacyCopy(text));
-  }
-
-  function legacyCopy(text) {
-    var area = document.createElement("textarea");
-    area.value = text;
-    area.setAttribute("readonly", "");
-    area.style.position = "fixed";
-    area.style.top = "-1000px";
-    document.body.appendChild(area);
-    area.select();
-    var ok = false;
-    try {
-      ok = document.execCommand("copy");
-    } catch (error) {
-      ok = false;
-    }
-    document.body.removeChild(area);
-    return ok;
+    return window.HelpdeskClipboard.copyText(text);
   }
 
   function facts(rows) {

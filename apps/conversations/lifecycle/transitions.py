@@ -856,25 +856,35 @@ def conversation_transfer(
         apply_decision(conv, decision, snapshot, now, front=True)
         note = note.strip()
         if note:
-            # Amended B12 / I3: the note is an internal note (staff only, never the buyer's
-            # messages or stream), stored with the transfer so that whoever takes the
-            # conversation later (a group's queue, the pool) still reads it.
-            InternalNote.objects.create(
-                shop_id=conv.shop_id,
-                conversation=conv,
-                author=actor,
-                kind=NoteKind.TRANSFER,
-                body=note,
-                created_at=now,
-            )
+            _transfer_note(conv, actor, note, now)
         events.conversation_transferred(conv, from_account=previous, note=note)
         if from_pool:  # the buyer hears from its agent (D1's welcome); no slot freed
             return conv
-        with translation.override(_language(conv.shop_id)):
-            text = _("You have been transferred to another agent, who can see your conversation.")
-        _notice(conv, text, now)
-        dispatch(shop_id=conv.shop_id, now=now, snapshot=snapshot)
+        _transferred(conv, now, snapshot)
     return conv
+
+
+def _transfer_note(conv: Conversation, author: Account, body: str, now: datetime) -> InternalNote:
+    """Amended B12 / I3: a transfer's note is an internal note (staff only, never in the
+    buyer's messages or stream), stored with the transfer so that whoever takes the conversation
+    later (a group's queue, the pool) still reads it."""
+    return InternalNote.objects.create(
+        shop_id=conv.shop_id,
+        conversation=conv,
+        author=author,
+        kind=NoteKind.TRANSFER,
+        body=body,
+        created_at=now,
+    )
+
+
+def _transferred(conv: Conversation, now: datetime, snapshot: Snapshot) -> None:
+    """B12: after a transfer between agents, the buyer's notice in the shop's language, and the
+    slot it freed to the next waiting buyer."""
+    with translation.override(_language(conv.shop_id)):
+        text = _("You have been transferred to another agent, who can see your conversation.")
+    _notice(conv, text, now)
+    dispatch(shop_id=conv.shop_id, now=now, snapshot=snapshot)
 
 
 def conversation_claim(
@@ -953,21 +963,12 @@ def conversation_take_over(
                 "agent": former.label if former is not None else "?",
                 "supervisor": actor.label,
             }
-            text = _("You have been transferred to another agent, who can see your conversation.")
-        note = InternalNote.objects.create(
-            shop_id=conv.shop_id,
-            conversation=conv,
-            author=actor,
-            kind=NoteKind.TRANSFER,
-            body=body,
-            created_at=now,
-        )
+        note = _transfer_note(conv, actor, body, now)
         # The agent it came from and the supervisor (no transfer note in it: the note is its
         # own event, to the holder and the watchers, and stays in the notes for everyone).
         events.conversation_transferred(conv, from_account=previous, note="")
         events.note_created(conv, note)
-        _notice(conv, text, now)
-        dispatch(shop_id=conv.shop_id, now=now, snapshot=snapshot)
+        _transferred(conv, now, snapshot)
     return conv
 
 
