@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import metrics as core_metrics
+from apps.core import schema  # noqa: F401  (every view's error answers in the schema)
 from apps.core import views as core_views
 
 api_v1 = [
@@ -25,3 +26,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.web.urls")),
 ]
+
+# Errors outside DRF's views (no route, a failure in a middleware): JSON under /api/.
+handler400 = core_views.bad_request
+handler403 = core_views.permission_denied
+handler404 = core_views.page_not_found
+handler500 = core_views.server_error

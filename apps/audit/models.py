@@ -1,7 +1,8 @@
 """The audit log (SPEC I5, 操作日志): who changed which account, permission, setting, group, API
-key or webhook, when and from which address. Rows are written by the services that make the
-change, in the change's own transaction (``apps.audit.services.audit_record``), and never
-changed afterwards; the main account reads them (``GET /api/v1/audit/``, the audit page)."""
+key, webhook, sensitive word or blocked buyer (SPEC I6), when and from which address. Rows are
+written by the services that make the change, in the change's own transaction
+(``apps.audit.services.audit_record``), and never changed afterwards; the main account reads them
+(``GET /api/v1/audit/``, the audit page)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ class AuditAction(models.TextChoices):
     WEBHOOK_UPDATED = "webhook.updated", _("Webhook changed")
     WEBHOOK_DELETED = "webhook.deleted", _("Webhook deleted")
     WEBHOOK_DISABLED = "webhook.disabled", _("Webhook switched off after failures")
+    # SPEC I6's lists
+    SENSITIVE_WORD_CREATED = "sensitive_word.created", _("Sensitive word added")
+    SENSITIVE_WORD_UPDATED = "sensitive_word.updated", _("Sensitive word changed")
+    SENSITIVE_WORD_DELETED = "sensitive_word.deleted", _("Sensitive word removed")
+    BUYER_BLOCKED = "buyer.blocked", _("Buyer blocked")
+    BUYER_BLOCK_UPDATED = "buyer.block_updated", _("Block reason changed")
+    BUYER_UNBLOCKED = "buyer.unblocked", _("Buyer unblocked")
 
 
 class AuditTarget(models.TextChoices):
@@ -41,6 +49,8 @@ class AuditTarget(models.TextChoices):
     GROUP = "group", _("Group")
     API_KEY = "api_key", _("API key")
     WEBHOOK = "webhook", _("Webhook")
+    SENSITIVE_WORD = "sensitive_word", _("Sensitive word")
+    BUYER = "buyer", _("Buyer")  # a blocked buyer, by its external id
 
 
 class ActorKind(models.TextChoices):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -18,6 +19,8 @@ from apps.core.errors import DomainError
 from apps.core.unavailable import RETRY_AFTER_SECONDS, is_unavailable, unavailable_payload
 
 NON_FIELD_KEYS = ("non_field_errors", "__all__")
+# The formats an error keeps: JSON, and DRF's browsable pages (a person reading in a browser).
+ERROR_FORMATS = ("json", "api")
 
 
 def _flatten(detail: Any) -> list[str]:
@@ -42,7 +45,17 @@ def validation_payload(detail: Any) -> dict[str, Any]:
     return {"detail": " ".join(_flatten(detail))}
 
 
+def _errors_in_json(request: Any) -> None:
+    """An error is JSON whatever format the request chose (API.md, General): a ``format=csv``
+    request with a bad date gets the JSON error, not a CSV with the error in a cell."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is not None and renderer.format not in ERROR_FORMATS:
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = JSONRenderer.media_type
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    _errors_in_json(context.get("request"))
     if is_unavailable(exc):  # pool exhausted, PostgreSQL or Redis down: try again, not a bug
         set_rollback()
         return Response(

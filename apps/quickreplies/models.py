@@ -11,6 +11,7 @@ TEXT_MAX = 500
 KEYWORD_MAX = 20  # characters of one keyword
 KEYWORDS_MAX = 20  # keywords of one reply
 CATEGORY_MAX = 50
+POSITION_MAX = 2_147_483_647  # PositiveIntegerField's column (PostgreSQL integer)
 
 
 class QuickReply(ShopOwned):

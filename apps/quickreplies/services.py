@@ -21,6 +21,7 @@ from apps.quickreplies.models import (
     CATEGORY_MAX,
     KEYWORD_MAX,
     KEYWORDS_MAX,
+    POSITION_MAX,
     TEXT_MAX,
     QuickReply,
 )
@@ -82,6 +83,11 @@ def cleaned(
         errors["category"] = [_("A category has at most %(n)d characters.") % {"n": CATEGORY_MAX}]
     if position < 0:
         errors["position"] = [_("Ensure this value is greater than or equal to 0.")]
+    elif position > POSITION_MAX:  # the column's limit: beyond it the database refused (a 500)
+        errors["position"] = [
+            _("Ensure this value is less than or equal to %(limit_value)s.")
+            % {"limit_value": POSITION_MAX}
+        ]
     if errors:
         raise InvalidFields(errors)
     return Fields(text=text, keywords=words, category=category, position=position)

@@ -1,7 +1,8 @@
 """Writes of SPEC I6's lists: the shop's sensitive words and its blocked buyers (docs/safety.md).
 
 Permission checks happen at the entry points (the main account or ``manage_settings``); these
-take the acting account for its shop and the record of who blocked a buyer."""
+take the acting account for its shop, the record of who blocked a buyer and the audit log (SPEC
+I5: every change of either list is one row, in the change's transaction)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Account
+from apps.audit.models import AuditAction, AuditTarget
+from apps.audit.services import Change, audit_record, created, deleted, diff
 from apps.core.errors import InvalidInput
 from apps.core.realtime import buyer_group, send_to_group_on_commit
 from apps.safety.models import (
@@ -119,9 +122,11 @@ def sensitive_word_add(*, actor: Account, word: str, action: str) -> SensitiveWo
         raise _duplicate()
     try:
         with transaction.atomic():
-            return SensitiveWord.objects.create(shop_id=shop_id, word=word, action=kind)
+            row = SensitiveWord.objects.create(shop_id=shop_id, word=word, action=kind)
     except IntegrityError:  # the constraint compares lower(word): a case iexact did not fold
         raise _duplicate() from None
+    _audit_word(actor, row, AuditAction.SENSITIVE_WORD_CREATED, created(_audited_word(row)))
+    return row
 
 
 @transaction.atomic
@@ -129,6 +134,7 @@ def sensitive_word_update(
     *, actor: Account, word_id: object, word: str | None = None, action: str | None = None
 ) -> SensitiveWord:
     row = sensitive_word_get(shop_id=actor.shop_id, word_id=word_id)
+    before = _audited_word(row)
     changed: list[str] = []
     if word is not None:
         row.word = _checked_word(word)
@@ -149,6 +155,9 @@ def sensitive_word_update(
                 row.save(update_fields=changed)
         except IntegrityError:
             raise _duplicate() from None
+    changes = diff(before, _audited_word(row))
+    if changes:
+        _audit_word(actor, row, AuditAction.SENSITIVE_WORD_UPDATED, changes)
     return row
 
 
@@ -156,6 +165,7 @@ def sensitive_word_update(
 def sensitive_word_delete(*, actor: Account, word_id: object) -> None:
     row = sensitive_word_get(shop_id=actor.shop_id, word_id=word_id)
     _words_changed(actor.shop_id)
+    _audit_word(actor, row, AuditAction.SENSITIVE_WORD_DELETED, deleted(_audited_word(row)))
     row.delete()
 
 
@@ -177,23 +187,69 @@ def buyer_block(*, actor: Account, external_id: str, reason: str = "") -> tuple[
         raise InvalidInput(
             _("A reason has at most %(n)d characters.") % {"n": BLOCK_REASON_MAX}, field="reason"
         )
-    block, created = BuyerBlock.objects.get_or_create(
+    block, is_new = BuyerBlock.objects.get_or_create(
         shop_id=actor.shop_id,
         external_id=external_id,
         defaults={"reason": reason, "created_by": actor, "created_at": timezone.now()},
     )
-    if not created and block.reason != reason:
+    if not is_new and block.reason != reason:
+        before = _audited_block(block)
         block.reason = reason
         block.save(update_fields=["reason"])
-    if created:
+        changes = diff(before, _audited_block(block))
+        _audit_block(actor, block, AuditAction.BUYER_BLOCK_UPDATED, changes)
+    if is_new:
+        _audit_block(actor, block, AuditAction.BUYER_BLOCKED, created(_audited_block(block)))
         for buyer_id in Buyer.objects.filter(
             shop_id=actor.shop_id, external_id=external_id
         ).values_list("pk", flat=True):
             send_to_group_on_commit(buyer_group(buyer_id), BUYER_BLOCKED)
-    return block, created
+    return block, is_new
 
 
 @transaction.atomic
 def buyer_unblock(*, actor: Account, external_id: str) -> None:
     """The buyer may open a session and write again (404 when it is not blocked)."""
-    buyer_block_get(shop_id=actor.shop_id, external_id=external_id).delete()
+    block = buyer_block_get(shop_id=actor.shop_id, external_id=external_id)
+    _audit_block(actor, block, AuditAction.BUYER_UNBLOCKED, deleted(_audited_block(block)))
+    block.delete()
+
+
+# SPEC I5: what the audit log records of a word and of a block. The target of a block is the
+# buyer, by its external id (blocked whether or not it has written yet).
+
+
+def _audited_word(word: SensitiveWord) -> dict[str, object]:
+    return {"word": word.word, "action": str(word.action)}
+
+
+def _audit_word(
+    actor: Account, word: SensitiveWord, action: AuditAction, changes: dict[str, Change]
+) -> None:
+    audit_record(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=action,
+        target_type=AuditTarget.SENSITIVE_WORD,
+        target_id=word.pk,
+        target_name=word.word,
+        changes=changes,
+    )
+
+
+def _audited_block(block: BuyerBlock) -> dict[str, object]:
+    return {"reason": block.reason}
+
+
+def _audit_block(
+    actor: Account, block: BuyerBlock, action: AuditAction, changes: dict[str, Change]
+) -> None:
+    audit_record(
+        shop_id=actor.shop_id,
+        actor=actor,
+        action=action,
+        target_type=AuditTarget.BUYER,
+        target_id=block.external_id,
+        target_name=block.external_id,
+        changes=changes,
+    )

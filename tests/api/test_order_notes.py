@@ -115,3 +115,11 @@ def test_another_shops_order_notes_answer_404_and_stay_as_they_are(shop_data, sh
     write = client.post("/api/v1/orders/o-9/notes/", {"text": "A writes"}, format="json")
     assert write.status_code == 404
     assert list(OrderNote.objects.values_list("text", flat=True)) == ["B's secret note"]
+
+
+def test_options_describes_a_new_note_instead_of_failing(shop_data):
+    # issue 12 (schemathesis): OPTIONS answered 500, the view had no serializer to describe
+    response = shop_data.client().options(NOTES)
+    assert response.status_code == 200, response.content[:300]
+    assert set(response.json()["actions"]["POST"]) == {"text", "flag"}
+    assert not OrderNote.objects.exists()

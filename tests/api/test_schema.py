@@ -223,3 +223,29 @@ def test_schema_endpoint_serves_the_schema(anon):
     assert response.status_code == 200
     assert "/api/v1/conversations/{id}/transfer/" in response.json()["paths"]
     assert anon.get("/api/docs/").status_code == 200
+
+
+def test_every_operation_documents_the_errors_it_can_give(generated):
+    # issue 12: API.md's error answers in the schema (apps/core/schema.py), each with its body;
+    # schemathesis checks them against the app (test_schema_contract.py)
+    schema, _problems = generated
+    bodies = {"Error", "Throttled", "Unavailable"}
+    assert bodies <= set(schema["components"]["schemas"])
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            assert "503" in responses, (method, path)
+            for code, answer in responses.items():
+                if code >= "400":
+                    ref = answer["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.rsplit("/", 1)[1] in bodies, (method, path, code)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            if "requestBody" in op:
+                assert {"400", "413"} <= set(responses), (method, path)
+            if op.get("security"):
+                assert "401" in responses or {} in op["security"], (method, path)
+    widget_session = schema["paths"]["/api/v1/widget/session/"]["post"]["responses"]
+    assert {"400", "403", "429"} <= set(widget_session)  # a blocked buyer; THROTTLE_WIDGET
+    # an account in no group reads `group: null`
+    assert schema["components"]["schemas"]["Account"]["properties"]["group"]["nullable"] is True

@@ -221,6 +221,104 @@ def test_an_agent_changing_its_own_profile_is_recorded(shop_a):
     assert entry.changes == {"display_name": {"before": "", "after": "小李"}}
 
 
+def test_sensitive_words_added_changed_and_removed(shop_a, shop_b):
+    # SPEC I6's word list through the API: one row per change, with who, what and from where
+    api = client_from(shop_a)
+    word = api.post(
+        "/api/v1/sensitive-words/", {"word": "加微信", "action": "mask"}, format="json"
+    ).json()
+    entry = only_row(action="sensitive_word.created")
+    check(entry, shop_a, "sensitive_word.created", "sensitive_word", word["id"])
+    assert entry.target_name == "加微信"
+    assert entry.changes == {
+        "word": {"before": None, "after": "加微信"},
+        "action": {"before": None, "after": "mask"},
+    }
+    api.patch(f"/api/v1/sensitive-words/{word['id']}/", {"action": "block"}, format="json")
+    entry = only_row(action="sensitive_word.updated")
+    check(entry, shop_a, "sensitive_word.updated", "sensitive_word", word["id"])
+    assert entry.changes == {"action": {"before": "mask", "after": "block"}}
+    # a change that changes nothing leaves no row
+    api.patch(f"/api/v1/sensitive-words/{word['id']}/", {"action": "block"}, format="json")
+    assert AuditEntry.objects.filter(action="sensitive_word.updated").count() == 1
+    api.delete(f"/api/v1/sensitive-words/{word['id']}/")
+    entry = only_row(action="sensitive_word.deleted")
+    check(entry, shop_a, "sensitive_word.deleted", "sensitive_word", word["id"])
+    assert entry.changes == {
+        "word": {"before": "加微信", "after": None},
+        "action": {"before": "block", "after": None},
+    }
+    # a refused change (a duplicate) leaves nothing, and shop B's log has nothing of it
+    api.post("/api/v1/sensitive-words/", {"word": "淘宝", "action": "mask"}, format="json")
+    refused = api.post("/api/v1/sensitive-words/", {"word": "淘宝", "action": "mask"})
+    assert refused.status_code == 400
+    assert AuditEntry.objects.filter(action="sensitive_word.created").count() == 2
+    assert not AuditEntry.objects.filter(shop=shop_b.shop).exists()
+    assert shop_b.client().get("/api/v1/audit/").json()["count"] == 0
+
+
+def test_buyers_blocked_changed_and_unblocked(shop_a, shop_b):
+    api = client_from(shop_a)
+    api.post("/api/v1/blocked-buyers/", {"buyer": "b-17", "reason": "辱骂客服"}, format="json")
+    entry = only_row(action="buyer.blocked")
+    check(entry, shop_a, "buyer.blocked", "buyer", "b-17")
+    assert entry.changes == {"reason": {"before": None, "after": "辱骂客服"}}
+    # blocking again with another reason: the reason changed
+    api.post("/api/v1/blocked-buyers/", {"buyer": "b-17", "reason": "广告"}, format="json")
+    entry = only_row(action="buyer.block_updated")
+    check(entry, shop_a, "buyer.block_updated", "buyer", "b-17")
+    assert entry.changes == {"reason": {"before": "辱骂客服", "after": "广告"}}
+    # the same again changes nothing
+    api.post("/api/v1/blocked-buyers/", {"buyer": "b-17", "reason": "广告"}, format="json")
+    assert AuditEntry.objects.filter(action="buyer.block_updated").count() == 1
+    assert api.delete("/api/v1/blocked-buyers/b-17/").status_code == 204
+    entry = only_row(action="buyer.unblocked")
+    check(entry, shop_a, "buyer.unblocked", "buyer", "b-17")
+    assert entry.changes == {"reason": {"before": "广告", "after": None}}
+    # unblocking one that is not blocked is a 404 and no row
+    assert api.delete("/api/v1/blocked-buyers/b-17/").status_code == 404
+    assert AuditEntry.objects.filter(action="buyer.unblocked").count() == 1
+    # all of it is shop A's: the kind filter finds it, shop B sees nothing
+    assert api.get("/api/v1/audit/?action=buyer").json()["count"] == 3
+    assert not AuditEntry.objects.filter(shop=shop_b.shop).exists()
+    assert shop_b.client().get("/api/v1/audit/").json()["count"] == 0
+
+
+def test_the_safety_page_changes_are_recorded_with_the_address(shop_a, shop_b):
+    # the safety page (apps/web/safety_pages.py) writes through the same services
+    page = signed_in(shop_a.main)
+    page.defaults["REMOTE_ADDR"] = ADDRESS
+    safety = reverse("web:admin-safety")
+    page.post(safety, {"form": "word", "word": "刷单", "action": "mask"})
+    word = only_row(action="sensitive_word.created")
+    check(word, shop_a, "sensitive_word.created", "sensitive_word", word.target_id)
+    page.post(reverse("web:admin-safety-word", args=[int(word.target_id)]), {"op": "switch"})
+    entry = only_row(action="sensitive_word.updated")
+    assert entry.changes == {"action": {"before": "mask", "after": "block"}}
+    assert entry.address == ADDRESS
+    page.post(reverse("web:admin-safety-word", args=[int(word.target_id)]), {"op": "delete"})
+    check(
+        only_row(action="sensitive_word.deleted"),
+        shop_a,
+        "sensitive_word.deleted",
+        "sensitive_word",
+        word.target_id,
+    )
+    page.post(safety, {"form": "block", "buyer": "b-9", "reason": ""})
+    check(only_row(action="buyer.blocked"), shop_a, "buyer.blocked", "buyer", "b-9")
+    page.post(reverse("web:admin-safety-unblock"), {"buyer": "b-9"})
+    check(only_row(action="buyer.unblocked"), shop_a, "buyer.unblocked", "buyer", "b-9")
+    # the retention and who the words apply to are settings: settings.updated
+    page.post(safety, {"form": "settings", "retention_days": 30})  # the box left unticked
+    entry = only_row(action="settings.updated")
+    check(entry, shop_a, "settings.updated", "settings", shop_a.shop.pk)
+    assert entry.changes == {
+        "retention_days": {"before": 365, "after": 30},
+        "sensitive_words_agents": {"before": True, "after": False},
+    }
+    assert not AuditEntry.objects.filter(shop=shop_b.shop).exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading it
 

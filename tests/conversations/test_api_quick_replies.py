@@ -8,6 +8,7 @@ import io
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
 
 from apps.accounts.permissions import Perm
 from apps.conversations import lifecycle as conv
@@ -205,3 +206,34 @@ def test_suggestions_read_the_replies_again_only_after_a_change(desk):
     last = Event.objects.filter(type="quick_reply.suggested").order_by("id").last()
     assert last is not None and len(last.payload["replies"]) == 1
     assert QuickReply.objects.get(pk=last.payload["replies"][0]).text == "马上来"
+
+
+def test_a_position_beyond_the_column_is_a_400_not_a_500(desk):
+    # issue 12 (schemathesis): 2**41 - 1 reached the database, whose integer column refused it
+    client = desk.kit.client()
+    huge = 2_199_023_255_551
+    made = client.post(URL, {"text": "您好", "position": huge}, format="json")
+    assert made.status_code == 400, made.content
+    assert "position" in made.json()["errors"]
+    reply = QuickReply.objects.create(shop=desk.kit.shop, text="在的", position=3)
+    changed = client.patch(f"{URL}{reply.pk}/", {"position": huge}, format="json")
+    assert changed.status_code == 400, changed.content
+    csv_file = io.BytesIO(f"category,text,keywords,position\n,你好,,{huge}\n".encode())
+    imported = client.post(f"{URL}import/", {"file": csv_file}, format="multipart")
+    assert imported.status_code == 400, imported.content
+    assert "2" in " ".join(imported.json()["errors"]["file"])
+    # nothing stored, nothing changed
+    assert list(QuickReply.objects.values_list("text", "position")) == [("在的", 3)]
+
+
+def test_the_export_answers_its_documented_format_parameter(desk):
+    # issue 12 (schemathesis): `?format=csv`, the parameter the schema lists, answered 404
+    QuickReply.objects.create(shop=desk.kit.shop, text="您好", keywords=["在吗"], category="问候")
+    exported = desk.kit.client().get(f"{URL}export/?format=csv")
+    assert exported.status_code == 200, exported.content
+    assert exported["Content-Type"].startswith("text/csv")
+    assert exported.content.decode("utf-8-sig").splitlines()[1] == "问候,您好,在吗,0"
+    # an error is JSON, whatever the format asked for
+    refused = APIClient().get(f"{URL}export/?format=csv")
+    assert refused.status_code == 401
+    assert refused["Content-Type"] == "application/json"

@@ -1,24 +1,33 @@
 """Bad input as an attacker sends it (issue 12, hardening): deep, long or oversized JSON gets a
-clear JSON error and changes nothing; a non-ASCII widget signature is a 400; rotating
-``X-Forwarded-For`` gets no fresh login budget; tokens in query strings never reach the logs."""
+clear JSON error and changes nothing, on every JSON endpoint of the schema; a non-ASCII widget
+signature is a 400; rotating ``X-Forwarded-For`` gets no fresh login budget; tokens in query
+strings never reach the logs. The sockets' side: tests/realtime/test_bad_input.py."""
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
+from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
+from apps.audit.models import AuditEntry
+from apps.conversations.models import Message
 from apps.core.clientip import client_ip
 from apps.core.logs import redact
 from apps.routing.models import Group
 from apps.shopdata.models import Buyer
 from conftest import ShopKit
+from tests.support.api_world import build_world, openapi_schema, security_of
 
 pytestmark = pytest.mark.django_db
 
 DEEP = "[" * 1000 + "]" * 1000  # 2 KB
+LONG = json.dumps({"name": "x", "items": list(range(100_000))})
+HUGE = json.dumps({"name": "x" * (10 * 1024 * 1024)})  # 10 MB
 
 
 def _client(kit: ShopKit | None = None) -> APIClient:
@@ -43,6 +52,75 @@ def test_json_nested_1000_deep_is_a_400_in_json(shop_a: ShopKit, path: str, staf
     assert response["Content-Type"] == "application/json"
     assert "nested too deeply" in response.json()["detail"]
     assert (Group.objects.count(), Buyer.objects.count()) == before
+
+
+def _json_operations() -> list[tuple[str, str, set[str]]]:
+    """Every operation of the schema that takes a JSON body: (method, path, security)."""
+    return [
+        (method.upper(), path, security_of(operation))
+        for path, operations in openapi_schema()["paths"].items()
+        for method, operation in operations.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+def test_every_json_endpoint_refuses_deep_long_and_huge_bodies_in_json(
+    shop_a: ShopKit, settings: Any, tmp_path: Path
+) -> None:
+    # given a shop with something behind every route, each endpoint called as its security
+    # scheme says, on a real object (so that the body is what it reads next)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    world = build_world(shop_a)
+    operations = _json_operations()
+    assert ("POST", "/api/v1/auth/token/", set()) in operations  # the walk is not vacuous
+    assert len(operations) > 30
+    before = (Group.objects.count(), Buyer.objects.count(), Message.objects.count())
+    audited = AuditEntry.objects.count()
+    wrong = []
+    for method, path, security in operations:
+        client = _client()
+        client.credentials(
+            **{f"HTTP_{k.upper()}": v for k, v in world.credentials(path, security).items()}
+        )
+        url = world.fill(path)
+        for body, status, says in ((DEEP, 400, "nested too deeply"), (LONG, 400, "at most 1000")):
+            answer = client.generic(method, url, body, content_type="application/json")
+            if (answer.status_code, answer["Content-Type"]) != (status, "application/json") or (
+                says not in answer.json().get("detail", "")
+            ):
+                wrong.append((method, path, says, answer.status_code, answer.content[:120]))
+        answer = client.generic(method, url, HUGE, content_type="application/json")
+        if (answer.status_code, answer["Content-Type"]) != (413, "application/json"):
+            wrong.append((method, path, "10 MB", answer.status_code, answer.content[:120]))
+    # then each is a clear JSON error, and nothing was written
+    assert wrong == []
+    assert (Group.objects.count(), Buyer.objects.count(), Message.objects.count()) == before
+    assert AuditEntry.objects.count() == audited
+
+
+def test_errors_outside_the_api_views_are_json_under_api_and_pages_elsewhere(
+    shop_a: ShopKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 12 (schemathesis): an id that fits no route answered Django's HTML 404 page
+    answer = _client(shop_a).get("/api/v1/accounts/0.5/")
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json() == {"detail": "Not found."}
+    # a bug is still a 500, but in JSON for an API client
+    from apps.backoffice.api.accounts.views import MeView
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(MeView, "get", boom)
+    failed = _client(shop_a).get("/api/v1/me/")
+    assert failed.status_code == 500
+    assert failed["Content-Type"] == "application/json"
+    assert "a bug" not in failed.content.decode()
+    # the site's own pages keep their HTML pages
+    page = Client().get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
 
 
 def test_an_overlong_list_is_refused(shop_a: ShopKit) -> None:

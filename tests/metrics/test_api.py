@@ -90,6 +90,16 @@ def test_bad_ranges_are_400(desk):
     )  # > 2 years
 
 
+@pytest.mark.parametrize("url", ["/api/v1/metrics/", "/api/v1/metrics/queue/"])
+def test_an_error_asked_as_csv_is_json(desk, url):
+    # issue 12 (schemathesis): with format=csv an error was a CSV with its JSON in one cell,
+    # a content type the schema does not give for errors (API.md: errors are JSON)
+    answer = desk.kit.client().get(url, {"date_from": "yesterday", "format": "csv"})
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/json"
+    assert "date_from" in answer.json()["errors"]
+
+
 def test_the_board_has_the_fields_of_api_md_with_the_effective_max(desk):
     # API.md: groups (null: the shop queue) with waiting and longest wait; agents with status,
     # open conversations and the effective max of C1; today's figures

@@ -75,6 +75,31 @@ async def test_malformed_frames_get_an_error_and_change_nothing(scene, frame: st
     assert await sync(counts)() == before
 
 
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        ("[" * 1000 + "]" * 1000, "invalid"),
+        (json.dumps({"type": "message.send", "body": "hi", "x": list(range(5000))}), "invalid"),
+        # 100,000 entries are beyond the frame's size before they are beyond the list's length
+        (json.dumps({"type": "message.send", "x": list(range(100_000))}), "too_large"),
+    ],
+    ids=["nested-1000-deep", "overlong-list", "list-of-100000"],
+)
+async def test_the_widget_socket_answers_bad_json_with_an_error_frame(
+    desk_a, sockets, frame: str, code: str
+):
+    # issue 12: the same frames on the buyer's socket, an error frame and not a dropped
+    # connection; nothing stored
+    await sync(desk_a.agent)("agent")
+    buyer = await sync(desk_a.buyer)("buyer-1")
+    await sync(desk_a.ask)(buyer)
+    socket = await sockets(f"/ws/widget/?token={widget_token(buyer)}")
+    before = await sync(counts)()
+    await socket.ws.send_to(frame)
+    await assert_error_and_still_usable(socket, code)
+    assert await sync(counts)() == before
+
+
 async def test_oversize_body_is_refused_with_the_field_named(scene):
     # API.md errors: the field is named; nothing stored
     socket = scene["socket"]

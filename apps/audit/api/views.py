@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from apps.audit.models import AuditAction, AuditTarget
 from apps.audit.selectors import AuditFilters, audit_entries
-from apps.core.pagination import Pagination
+from apps.core.pagination import PAGE_PARAMETERS, Pagination
 
 
 class IsMainAccount(BasePermission):
@@ -77,12 +77,14 @@ class AuditPageSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class AuditLogView(APIView):
-    """SPEC I5: who changed which account, permission, setting, group, API key or webhook,
-    when and from which address; newest first, paginated."""
+    """SPEC I5: who changed which account, permission, setting, group, API key, webhook,
+    sensitive word or blocked buyer, when and from which address; newest first, paginated."""
 
     permission_classes = [IsMainAccount]
 
-    @extend_schema(parameters=[AuditFilterSerializer], responses=AuditPageSerializer)
+    @extend_schema(
+        parameters=[AuditFilterSerializer, *PAGE_PARAMETERS], responses=AuditPageSerializer
+    )
     def get(self, request: Request) -> Response:
         query = AuditFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -4,6 +4,7 @@ live in ``apps.quickreplies``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse
@@ -11,7 +12,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,9 +22,11 @@ from apps.accounts.models import Account
 from apps.conversations.models import Message, Sender
 from apps.conversations.selectors import conversation_get
 from apps.core.errors import InvalidFields
+from apps.core.parsers import LimitedJSONParser
+from apps.core.schema import UNKNOWN_REFERENCE
 from apps.quickreplies import services
 from apps.quickreplies.matching import ranked
-from apps.quickreplies.models import KEYWORD_MAX, KEYWORDS_MAX, TEXT_MAX, QuickReply
+from apps.quickreplies.models import KEYWORD_MAX, KEYWORDS_MAX, POSITION_MAX, TEXT_MAX, QuickReply
 from apps.quickreplies.selectors import replies_for, replies_visible_to, reply_get
 
 
@@ -38,7 +42,9 @@ class QuickReplySerializer(serializers.Serializer[QuickReply]):
     category = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     personal = serializers.BooleanField(required=False, default=False)
     owner = serializers.IntegerField(source="owner_id", read_only=True, allow_null=True)
-    position = serializers.IntegerField(min_value=0, required=False, default=0)
+    position = serializers.IntegerField(
+        min_value=0, max_value=POSITION_MAX, required=False, default=0
+    )
 
 
 class QuickReplyFilterSerializer(serializers.Serializer[dict[str, Any]]):
@@ -79,6 +85,24 @@ def reply_payload(reply: QuickReply) -> dict[str, Any]:
     }
 
 
+class CSVFileRenderer(BaseRenderer):
+    """``?format=csv``, the export's documented parameter, selects this renderer (DRF answered
+    it 404 while no renderer had that format). The export writes its own CSV; errors are JSON
+    (``apps.core.api``)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        return b"" if data is None else str(data).encode(self.charset)
+
+
 class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
     """The shop-wide replies and the caller's own (``personal``); another account's personal
     reply is 404 like another shop's."""
@@ -87,7 +111,9 @@ class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
     serializer_class = QuickReplySerializer
     tenant_model = QuickReply
     tenant_probe_body = {"text": "isolation-probe"}
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # The API's JSON parser (depth and length limits, apps.core.parsers): DRF's own answered a
+    # body nested 1,000 deep with a 500.
+    parser_classes = [LimitedJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
@@ -134,7 +160,10 @@ class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
         services.quick_reply_delete(actor=_staff(request), reply=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(parameters=[SuggestQuerySerializer], responses=SuggestionSerializer)
+    @extend_schema(
+        parameters=[SuggestQuerySerializer],
+        responses={200: SuggestionSerializer, 404: UNKNOWN_REFERENCE},
+    )
     @action(detail=False, methods=["get"])
     def suggest(self, request: Request) -> Response:
         """The replies, those whose keywords occur in the buyer's latest message first."""
@@ -161,7 +190,12 @@ class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
         parameters=[OpenApiParameter("format", str, enum=["csv"], required=False)],
         responses={(200, "text/csv"): str},
     )
-    @action(detail=False, methods=["get"], url_path="export")
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        renderer_classes=[JSONRenderer, CSVFileRenderer],
+    )
     def export(self, request: Request) -> HttpResponse:
         """The shop-wide replies as CSV (header: category, text, keywords, position)."""
         body = services.export_csv(shop_id=_staff(request).shop_id)
@@ -170,7 +204,8 @@ class QuickReplyViewSet(viewsets.GenericViewSet[QuickReply]):
         return response
 
     @extend_schema(
-        request={"multipart/form-data": ImportSerializer}, responses=QuickReplySerializer(many=True)
+        request={"multipart/form-data": ImportSerializer},
+        responses={201: QuickReplySerializer(many=True)},
     )
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:

@@ -20,7 +20,8 @@ from apps.conversations.staff_messages import (
     staff_message_send,
     staff_messages_of,
 )
-from apps.core.pagination import Pagination
+from apps.core.pagination import PAGE_PARAMETERS, Pagination
+from apps.core.schema import UNKNOWN_REFERENCE
 from apps.shops.models import StaffMessage
 
 
@@ -61,7 +62,10 @@ def _data(message: StaffMessage) -> dict[str, Any]:
 class StaffMessagesView(APIView):
     permission_classes = [IsStaff]
 
-    @extend_schema(parameters=[StaffMessageFilterSerializer], responses=StaffMessagePageSerializer)
+    @extend_schema(
+        parameters=[StaffMessageFilterSerializer, *PAGE_PARAMETERS],
+        responses={200: StaffMessagePageSerializer, 404: UNKNOWN_REFERENCE},
+    )
     def get(self, request: Request) -> Response:
         query = StaffMessageFilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -71,7 +75,10 @@ class StaffMessagesView(APIView):
         page = paginator.paginate_queryset(rows, request, view=self) or []
         return paginator.get_paginated_response([_data(m) for m in page])
 
-    @extend_schema(request=StaffMessageCreateSerializer, responses=StaffMessageSerializer)
+    @extend_schema(
+        request=StaffMessageCreateSerializer,
+        responses={201: StaffMessageSerializer, 404: UNKNOWN_REFERENCE},
+    )
     def post(self, request: Request) -> Response:
         data = StaffMessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -73,6 +73,7 @@ from apps.conversations.supervision import (
     live_conversations_data,
 )
 from apps.core.errors import DomainError, Forbidden, NotFound
+from apps.core.schema import UNKNOWN_REFERENCE
 from apps.core.selectors import get_by_id
 from apps.routing.models import Group
 from apps.safety import redact
@@ -452,7 +453,10 @@ class QueueView(APIView):
 
     permission_classes = [IsStaff]
 
-    @extend_schema(parameters=[QueueFilterSerializer], responses=QueuePageSerializer)
+    @extend_schema(
+        parameters=[QueueFilterSerializer],
+        responses={200: QueuePageSerializer, 404: UNKNOWN_REFERENCE},
+    )
     def get(self, request: Request) -> Response:
         from django.utils import timezone
 
@@ -573,6 +577,9 @@ class OrderNotesView(GenericAPIView[OrderNote]):
 
     tenant_model = Order
     tenant_probe_body = {"text": "isolation-probe", "flag": "red"}
+    # What OPTIONS describes (DRF's metadata for POST): without it, OPTIONS answered 500. A plain
+    # serializer (the note's form), not one of the view's model.
+    serializer_class = OrderNoteCreateSerializer  # type: ignore[assignment]
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "POST":

@@ -107,7 +107,16 @@ class WidgetSessionView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "widget"
 
-    @extend_schema(request=WidgetSessionSerializer, responses=WidgetSessionResultSerializer)
+    @extend_schema(
+        request=WidgetSessionSerializer,
+        responses={
+            200: WidgetSessionResultSerializer,
+            403: OpenApiResponse(
+                description="The shop does not offer customer service now or on this entrance, "
+                "or it blocked this buyer (SPEC I6)."
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = WidgetSessionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -173,8 +182,12 @@ def _current(principal: BuyerPrincipal) -> Conversation | None:
     return rows.filter(state__in=OPEN_STATES).first() or rows.order_by("-created_at", "-id").first()
 
 
+NO_CONVERSATION = OpenApiResponse(description="The buyer has no conversation yet.")
+NO_OPEN_CONVERSATION = OpenApiResponse(description="The buyer has no open conversation.")
+
+
 class WidgetConversationView(_WidgetView):
-    @extend_schema(responses=ConversationSerializer)
+    @extend_schema(responses={200: ConversationSerializer, 404: NO_CONVERSATION})
     def get(self, request: Request) -> Response:
         conversation = _current(_principal(request))
         if conversation is None:
@@ -208,7 +221,10 @@ class WidgetConversationView(_WidgetView):
 
 
 class WidgetMessagesView(_WidgetView):
-    @extend_schema(parameters=[AfterSeqSerializer], responses=WidgetMessagePageSerializer)
+    @extend_schema(
+        parameters=[AfterSeqSerializer],
+        responses={200: WidgetMessagePageSerializer, 404: NO_CONVERSATION},
+    )
     def get(self, request: Request) -> Response:
         conversation = _current(_principal(request))
         if conversation is None:
@@ -246,7 +262,12 @@ class WidgetImagesView(_WidgetView):
 
     @extend_schema(
         request={"multipart/form-data": ImageUploadSerializer},
-        responses={201: MessageSerializer, 200: MessageSerializer, 429: THROTTLED},
+        responses={
+            201: MessageSerializer,
+            200: MessageSerializer,
+            404: NO_OPEN_CONVERSATION,
+            429: THROTTLED,
+        },
     )
     def post(self, request: Request) -> Response:
         p = _principal(request)
@@ -281,7 +302,13 @@ class WidgetMessageRecallView(_WidgetView):
 
 
 class WidgetLeaveView(_WidgetView):
-    @extend_schema(request=None, responses=ConversationSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: ConversationSerializer,
+            404: NO_OPEN_CONVERSATION,
+        },
+    )
     def post(self, request: Request) -> Response:
         p = _principal(request)
         conversation = Conversation.objects.filter(

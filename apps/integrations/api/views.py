@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.api_permissions import HasShopPerm
 from apps.accounts.permissions import Perm
-from apps.core.pagination import Pagination
+from apps.core.pagination import PAGE_PARAMETERS, Pagination
 from apps.core.types import UNSET
 from apps.integrations import keys, webhooks
 from apps.integrations.api.serializers import (
@@ -51,7 +51,9 @@ def _page(request: Request, view: APIView, rows: Any, serializer: type[Any]) -> 
 class ApiKeyListView(APIView):
     permission_classes = [MANAGE_SETTINGS]
 
-    @extend_schema(operation_id="v1_api_keys_list", responses=ApiKeyPageSerializer)
+    @extend_schema(
+        operation_id="v1_api_keys_list", parameters=PAGE_PARAMETERS, responses=ApiKeyPageSerializer
+    )
     def get(self, request: Request) -> Response:
         return _page(request, self, keys.api_keys_of(shop_id=_shop_id(request)), ApiKeySerializer)
 
@@ -87,7 +89,9 @@ class _WebhookView(APIView):
 
 
 class WebhookListView(_WebhookView):
-    @extend_schema(operation_id="v1_webhooks_list", responses=WebhookPageSerializer)
+    @extend_schema(
+        operation_id="v1_webhooks_list", parameters=PAGE_PARAMETERS, responses=WebhookPageSerializer
+    )
     def get(self, request: Request) -> Response:
         rows = webhooks.webhooks_of(shop_id=_shop_id(request))
         return _page(request, self, rows, WebhookSerializer)
@@ -144,7 +148,9 @@ class WebhookDeliveriesView(_WebhookView):
     tenant_model = Webhook
 
     @extend_schema(
-        operation_id="v1_webhooks_deliveries_list", responses=DeliveryAttemptPageSerializer
+        operation_id="v1_webhooks_deliveries_list",
+        parameters=PAGE_PARAMETERS,
+        responses=DeliveryAttemptPageSerializer,
     )
     def get(self, request: Request, pk: str) -> Response:
         webhook = webhooks.webhook_get(shop_id=_shop_id(request), webhook_id=pk)

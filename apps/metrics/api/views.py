@@ -23,6 +23,7 @@ from apps.accounts.api_permissions import HasShopPerm
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm, has_perm
 from apps.core.errors import Forbidden, InvalidInput, NotFound
+from apps.core.schema import UNKNOWN_REFERENCE
 from apps.metrics.api.serializers import (
     MetricsQuerySerializer,
     MetricsSerializer,
@@ -74,8 +75,8 @@ def _cell(value: Any) -> str:
 
 class CSVRenderer(BaseRenderer):
     """``format=csv`` or ``Accept: text/csv``: the rows of ``results`` as CSV with a header line
-    (API.md), the same rows and values as the JSON. Nested objects are spread over columns;
-    an error answer is its JSON in one cell."""
+    (API.md), the same rows and values as the JSON. Nested objects are spread over columns.
+    Errors are JSON (``apps.core.api``); anything else without rows is its JSON in one cell."""
 
     media_type = "text/csv"
     format = "csv"
@@ -163,6 +164,7 @@ class MetricsView(APIView):
         responses={
             (200, "application/json"): MetricsSerializer,
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=CSV_DESCRIPTION),
+            404: UNKNOWN_REFERENCE,
         },
         description="Rows per day (the shop's time zone) and agent plus the shop's row per day "
         "(`agent` null); today's rows are computed when asked, the finished days come from the "
@@ -190,6 +192,7 @@ class QueueReportView(APIView):
         responses={
             (200, "application/json"): QueueReportSerializer,
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=CSV_DESCRIPTION),
+            404: UNKNOWN_REFERENCE,
         },
         description="Per day: the whole shop's queue (`group` null) and each group's, for the "
         "buyers who waited for their first agent. " + CSV_DESCRIPTION,

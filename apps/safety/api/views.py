@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from apps.accounts.api_permissions import HasShopPerm
 from apps.accounts.models import Account
 from apps.accounts.permissions import Perm
-from apps.core.pagination import Pagination
+from apps.core.pagination import PAGE_PARAMETERS, Pagination
 from apps.safety import selectors, services
 from apps.safety.api.serializers import (
     BuyerBlockPageSerializer,
@@ -42,7 +42,11 @@ def _page(request: Request, view: APIView, rows: Any, shape: Any) -> Response:
 class SensitiveWordListView(APIView):
     permission_classes = [MANAGE_SETTINGS]
 
-    @extend_schema(operation_id="v1_sensitive_words_list", responses=SensitiveWordPageSerializer)
+    @extend_schema(
+        operation_id="v1_sensitive_words_list",
+        parameters=PAGE_PARAMETERS,
+        responses=SensitiveWordPageSerializer,
+    )
     def get(self, request: Request) -> Response:
         rows = selectors.sensitive_words_of(shop_id=_actor(request).shop_id)
         return _page(request, self, rows, services.word_data)
@@ -84,7 +88,11 @@ class SensitiveWordDetailView(APIView):
 class BuyerBlockListView(APIView):
     permission_classes = [MANAGE_SETTINGS]
 
-    @extend_schema(operation_id="v1_blocked_buyers_list", responses=BuyerBlockPageSerializer)
+    @extend_schema(
+        operation_id="v1_blocked_buyers_list",
+        parameters=PAGE_PARAMETERS,
+        responses=BuyerBlockPageSerializer,
+    )
     def get(self, request: Request) -> Response:
         rows = selectors.buyer_blocks_of(shop_id=_actor(request).shop_id)
         return _page(request, self, rows, services.block_data)

@@ -28,7 +28,7 @@ class AccountSerializer(serializers.ModelSerializer[Account]):
     permissions = serializers.SerializerMethodField()
     routing_enabled = serializers.BooleanField(source="agent_state.routing_enabled")
     group: serializers.PrimaryKeyRelatedField[Group] = serializers.PrimaryKeyRelatedField(
-        source="agent_state.group", read_only=True
+        source="agent_state.group", read_only=True, allow_null=True, help_text="null: no group"
     )
     weight = serializers.IntegerField(source="agent_state.weight")
     max_concurrent = serializers.IntegerField(source="agent_state.max_concurrent", allow_null=True)
