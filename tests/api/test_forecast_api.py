@@ -284,3 +284,12 @@ def test_a_shop_replays_only_its_own_recorded_day(shop_a: ShopKit, shop_b: ShopK
     summary = answer.json()["summary"]
     assert summary["arrivals"] == 1
     assert answer.json()["inputs"]["arrivals"] == "recorded"
+
+
+@pytest.mark.parametrize("day", ["0240-08-04", "1999-12-31", "2999-01-01"])
+def test_a_day_out_of_range_is_a_400_naming_the_field(shop_a: ShopKit, day: str):
+    # The schema contract run found a forecast of 0240-08-04: Asia/Shanghai's local mean time
+    # then (+08:05:43) gave bucket times no client could read as RFC 3339.
+    answer = shop_a.client().post(URL, {"date": day}, format="json")
+    assert answer.status_code == 400
+    assert "date" in answer.json()["errors"]

@@ -7,8 +7,10 @@ never written to (``apps.conversations.forecasting``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
@@ -30,6 +32,10 @@ from apps.conversations.forecasting import (
 
 DAY_SECONDS = 24 * 3600
 MAX_ROSTER_ROWS = 500
+# The days a forecast may replay: none before this one holds a recorded day, and far back the
+# shop's time zone has a local mean time offset in seconds that no RFC 3339 time can carry (the
+# schema contract run found "0240-08-04T00:00:00+08:05:43").
+EARLIEST_DAY = dt.date(2000, 1, 1)
 MAX_DURATION = 24 * 3600
 HHMM = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
@@ -153,6 +159,15 @@ class ForecastRequestSerializer(serializers.Serializer[dict[str, Any]]):
         help_text="The suggested agents' max (default: their group's, else the shop's, C1).",
     )
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+    def validate_date(self, value: dt.date) -> dt.date:
+        latest = timezone.localdate() + dt.timedelta(days=366)
+        if not EARLIEST_DAY <= value <= latest:
+            raise serializers.ValidationError(
+                _("Choose a day from %(first)s to a year from today.")
+                % {"first": EARLIEST_DAY.isoformat()}
+            )
+        return value
 
     def validate_roster(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(rows) > MAX_ROSTER_ROWS:

@@ -23,7 +23,6 @@ from psycopg_pool import ConnectionPool
 
 # An attribute on the psycopg connection: when Django last gave it back to the pool.
 _RETURNED = "_helpdesk_returned_at"
-_ATTEMPTS = 3  # connections tried before the last one is handed out unchecked
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -33,7 +32,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if not pool:
             return connection
         fresh = settings.HELPDESK_DB_POOL_CHECK_AFTER
-        for _ in range(_ATTEMPTS):
+        # Every connection of a full pool may have died together (PostgreSQL restarted): the
+        # pool opens a new one once the dead ones are discarded.
+        for _ in range(pool.max_size + 1):
             returned = getattr(connection, _RETURNED, None)
             if returned is not None and time.monotonic() - returned < fresh:
                 return connection
@@ -44,6 +45,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 connection = super().get_new_connection(conn_params)
             else:
                 return connection
+        try:
+            ConnectionPool.check_connection(connection)
+        except psycopg.Error:  # still failing: the database is down (503, apps.core.unavailable)
+            connection._pool.putconn(connection)
+            raise
         return connection
 
     def _close(self) -> None:
