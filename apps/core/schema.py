@@ -13,8 +13,9 @@ written on each view:
 * 404 when its path names an object (missing and another shop's alike, SPEC A1), or it takes
   ``page`` (a page past the last one; views that paginate by hand list
   ``apps.core.pagination.PAGE_PARAMETERS``) or ``format`` (DRF answers an unknown one 404);
-* 409 on writes (a state that does not allow the action) and 413 when it reads a body
-  (``HELPDESK_MAX_BODY_BYTES``; ``apps.core.api``);
+* 409 on writes (a state that does not allow the action), 413 when it reads a body
+  (``HELPDESK_MAX_BODY_BYTES``; ``apps.core.api``) and 415 (a Content-Type it has no parser
+  for, or a multipart body DRF cannot read);
 * 429 (``Throttled``: ``{"detail", "retry_after"?}``, ``Retry-After``) when it is throttled;
 * 503 (``Unavailable``, ``Retry-After``) everywhere: the database pool or Redis is
   exhausted or down (``apps.core.unavailable``), which is "try again", never a 500.
@@ -110,6 +111,7 @@ ERRORS: dict[int, tuple[str, str, bool]] = {
     404: ("Error", "Unknown, or another shop's.", False),
     409: ("Error", "The object's state does not allow this.", False),
     413: ("Error", "The request body is too large.", False),
+    415: ("Error", "The body's Content-Type is not one this operation reads.", False),
     429: ("Throttled", "Too many requests: try again after Retry-After seconds.", True),
     503: ("Unavailable", "Briefly unavailable: try again after Retry-After seconds.", True),
 }
@@ -141,7 +143,7 @@ class ErrorsAutoSchema(AutoSchema):
         if self.method in BODIES or any(p["in"] == "query" for p in parameters):
             codes.add(400)
         if self.method in BODIES:
-            codes.add(413)
+            codes.update((413, 415))
         if self.method in WRITES:
             codes.add(409)
         if view.get_authenticators():

@@ -242,7 +242,7 @@ def test_every_operation_documents_the_errors_it_can_give(generated):
             if "{" in path:
                 assert "404" in responses, (method, path)
             if "requestBody" in op:
-                assert {"400", "413"} <= set(responses), (method, path)
+                assert {"400", "413", "415"} <= set(responses), (method, path)
             if op.get("security"):
                 assert "401" in responses or {} in op["security"], (method, path)
     widget_session = schema["paths"]["/api/v1/widget/session/"]["post"]["responses"]
