@@ -356,7 +356,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ErrorsAutoSchema",  # issue 12: error answers
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     # JSON bodies within depth and length limits (apps.core.jsonlimits; issue 12, hardening).
     "DEFAULT_PARSER_CLASSES": [

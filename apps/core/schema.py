@@ -26,26 +26,18 @@ id given in a query parameter or the body that is unknown: 404; a public view wh
 403) names those codes in its ``extend_schema(responses=...)`` with a description alone
 (``OpenApiResponse(description=...)``, ``UNKNOWN_REFERENCE``): the body is added here.
 
-Every view gets ``ErrorsAutoSchema`` through ``AllViews``, an ``OpenApiViewExtension`` matching
-every ``APIView``, registered by importing this module (``config/urls.py`` does, beside the
-schema's view): no view names it, and ``DEFAULT_SCHEMA_CLASS`` stays drf-spectacular's (setting it
-to ``ErrorsAutoSchema`` would do the same; then ``AllViews`` can go). ``extend_schema`` on a view
-still applies on top.
+Every view gets ``ErrorsAutoSchema`` as REST framework's ``DEFAULT_SCHEMA_CLASS``
+(config/settings.py); ``extend_schema`` on a view builds on it, so it still applies on top.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent, get_class
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Query parameters DRF answers 404 for: a page past the last one, a format without a renderer.
@@ -169,49 +161,3 @@ class ErrorsAutoSchema(AutoSchema):
         if retry_after:
             answer["headers"] = dict(RETRY_AFTER)
         return answer
-
-
-class AllViews(OpenApiViewExtension):
-    """Every API view documented with ``ErrorsAutoSchema`` (see the module).
-
-    drf-spectacular builds the schema class of a handler decorated with ``extend_schema`` on
-    the original view's class, not on this replacement's, so such handlers are wrapped here with
-    their ``extend_schema`` class rebased on ``ErrorsAutoSchema`` too."""
-
-    target_class = "rest_framework.views.APIView"
-    match_subclasses = True
-
-    def view_replacement(self) -> type[APIView]:
-        view: type[APIView] = self.target
-        attrs: dict[str, Any] = {
-            "schema": with_errors(type(view.schema))(),
-            "__doc__": view.__doc__,
-            "__module__": view.__module__,
-        }
-        for name, handler in inspect.getmembers(view, inspect.isfunction):
-            schema = getattr(handler, "kwargs", {}).get("schema")
-            if schema is not None:
-                attrs[name] = _rebased(handler, get_class(schema))
-        return type(view.__name__, (view,), attrs)
-
-
-_WITH_ERRORS: dict[type[Any], type[Any]] = {}
-
-
-def with_errors(schema_class: type[Any]) -> type[Any]:
-    """``schema_class`` (an ``AutoSchema``) with the error answers of ``ErrorsAutoSchema``."""
-    if issubclass(schema_class, ErrorsAutoSchema):
-        return schema_class
-    if schema_class not in _WITH_ERRORS:
-        name = f"Errors{schema_class.__name__}"
-        _WITH_ERRORS[schema_class] = type(name, (ErrorsAutoSchema, schema_class), {})
-    return _WITH_ERRORS[schema_class]
-
-
-def _rebased(handler: Callable[..., Any], schema_class: type[Any]) -> Callable[..., Any]:
-    @functools.wraps(handler)
-    def rebased(*args: Any, **kwargs: Any) -> Any:
-        return handler(*args, **kwargs)
-
-    rebased.kwargs = {**handler.kwargs, "schema": with_errors(schema_class)}  # type: ignore[attr-defined]
-    return rebased
