@@ -485,8 +485,8 @@ def queue_updated(conversation: Conversation, figures: Mapping[str, Any]) -> Non
 
 def queue_changed(shop_id: int, account_ids: Iterable[int], data: QueueChangedData) -> None:
     """E1: the shop's waiting buyers changed (queued, left, taken): to ``account_ids``, the
-    accounts that receive buyers (the lifecycle's ``queue_news`` picks them from its snapshot:
-    the main account and the chat permission, A4), once per transaction however many buyers
+    accounts that receive buyers (the main account and the chat permission, A4), coalesced to
+    at most one a second per shop by the lifecycle's ``queue_news``, however many buyers
     moved."""
     _emit(shop_id, [to_account(pk) for pk in account_ids], QUEUE_CHANGED, data)
 

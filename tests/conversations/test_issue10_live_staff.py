@@ -5,6 +5,7 @@ handing a pooled conversation to a chosen agent (seed 000, 第五步)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,12 +14,15 @@ from jsonschema import Draft202012Validator
 from apps.accounts.permissions import Perm
 from apps.conversations import events as catalogue
 from apps.conversations import lifecycle
+from apps.conversations.lifecycle import queue_news
 from apps.conversations.models import Conversation, State
 from apps.conversations.notes import internal_note_add
+from apps.core import coalesce
 from apps.events.models import Event
 from apps.shops.models import Shop
 from conftest import ShopKit
 from tests.conversations.conftest import Desk
+from tests.support.coalesce import Clock, stepped
 from tests.support.widget import widget_client
 
 pytestmark = pytest.mark.django_db
@@ -38,19 +42,42 @@ def store_requests(desk: Desk, *names: str) -> list[Conversation]:
     return [lifecycle.conversation_open(buyer=desk.buyer(name), human=True) for name in names]
 
 
+@pytest.fixture
+def news(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stepped]:
+    """The queue's coalescer, on, stepped by the test; each ``tell()`` lets a second pass first
+    (the gate of the previous run expires) and runs what was marked."""
+    with stepped(queue_news.QUEUE_TOPIC, settings, monkeypatch) as (coalescer, clock):
+        yield Stepped(coalescer, clock)
+
+
+class Stepped:
+    def __init__(self, coalescer: coalesce.Coalescer, clock: Clock) -> None:
+        self.coalescer = coalescer
+        self.clock = clock
+
+    def tell(self) -> list[int]:
+        self.clock.now += 5
+        return self.coalescer.step()
+
+
 # ---------------------------------------------------------------------------------------------
 # E1: the queue's counts, live and coalesced
 
 
-def test_a_pass_that_queues_a_burst_tells_each_agent_once(desk: Desk, shop_b: ShopKit) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_that_queues_a_burst_tells_each_agent_once(
+    desk: Desk, shop_b: ShopKit, news: Stepped
+) -> None:
     # given one agent, busy, and a colleague who cannot chat
     agent = desk.agent("a", max_concurrent=1)
     watcher = desk.kit.sub("watcher", {Perm.VIEW_MONITOR})
     desk.ask("first")
+    news.tell()
     before = len(queue_events(desk.shop_id, agent.pk))
     # when three buyers' requests are decided in one pass
     store_requests(desk, "b1", "b2", "b3")
     lifecycle.route_pending(shop_id=desk.shop_id)
+    assert news.tell() == [desk.shop_id]
     # then the agent and the main account get one queue.changed each, with the new length
     got = queue_events(desk.shop_id, agent.pk)[before:]
     assert got == [{"waiting": 3, "by_group": [], "queue_mode": "shop"}]
@@ -61,24 +88,56 @@ def test_a_pass_that_queues_a_burst_tells_each_agent_once(desk: Desk, shop_b: Sh
     assert not Event.objects.filter(shop_id=shop_b.shop.pk).exists()
 
 
-def test_leaving_and_being_taken_from_the_queue_tell_the_agents(desk: Desk) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_changes_within_a_second_give_one_event_then_the_trailing_one(
+    desk: Desk, news: Stepped
+) -> None:
+    # E1 coalesced as the board (G2): at most one a second per shop, the last change not lost
+    agent = desk.agent("a", max_concurrent=1)
+    desk.ask("first")
+    desk.ask("b1")
+    assert news.tell() == [desk.shop_id]
+    before = len(queue_events(desk.shop_id, agent.pk))
+    # when two more buyers queue within the same second
+    desk.ask("b2")
+    assert news.tell() == [desk.shop_id]  # the gate of the last run has expired
+    news.clock.now += 0.3
+    desk.ask("b3")
+    assert news.coalescer.step() == []
+    assert [e["waiting"] for e in queue_events(desk.shop_id, agent.pk)[before:]] == [2]
+    # then the trailing one, once the second is over, has the last length
+    due = news.coalescer.next_due()
+    assert due is not None
+    news.clock.now = due
+    assert news.coalescer.step() == [desk.shop_id]
+    assert [e["waiting"] for e in queue_events(desk.shop_id, agent.pk)[before:]] == [2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leaving_and_being_taken_from_the_queue_tell_the_agents(desk: Desk, news: Stepped) -> None:
     agent = desk.agent("a", max_concurrent=1)
     held = desk.ask("first")
     waiting = [desk.ask(name) for name in ("b1", "b2", "b3")]
     assert all(c.state == State.QUEUED for c in waiting)
+    news.tell()
     assert queue_events(desk.shop_id, agent.pk)[-1]["waiting"] == 3
     # a buyer leaves the queue (C5)
     lifecycle.conversation_leave(conversation=waiting[1])
+    news.tell()
     assert queue_events(desk.shop_id, agent.pk)[-1]["waiting"] == 2
     # the agent ends its chat: the freed slot takes the first waiting buyer (C3), one event
     before = len(queue_events(desk.shop_id, agent.pk))
     desk.close(desk.fresh(held), actor=agent)
+    news.tell()
     after = queue_events(desk.shop_id, agent.pk)[before:]
     assert [e["waiting"] for e in after] == [1]
     assert desk.fresh(waiting[0]).state == State.ACTIVE
 
 
-def test_the_counts_per_group_are_the_buyers_its_members_may_take(desk: Desk) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_the_counts_per_group_are_the_buyers_its_members_may_take(
+    desk: Desk, news: Stepped
+) -> None:
     # given two groups, each with one full agent; buyers scoped to the first group
     vip = desk.group("vip", scope_segments=["vip"])
     rest = desk.group("rest")
@@ -90,6 +149,7 @@ def test_the_counts_per_group_are_the_buyers_its_members_may_take(desk: Desk) ->
     for name in ("v1", "v2"):
         desk.ask(desk.buyer(name, segments=["vip"]))
     desk.ask(desk.buyer("r1"))
+    news.tell()
     # then each group's count is its own buyers'
     last = queue_events(desk.shop_id, a.pk)[-1]
     assert last["waiting"] == 3
@@ -99,15 +159,26 @@ def test_the_counts_per_group_are_the_buyers_its_members_may_take(desk: Desk) ->
     ]
 
 
-def test_a_status_change_that_empties_the_queue_tells_once(desk: Desk) -> None:
+@pytest.mark.django_db(transaction=True)
+def test_a_status_change_that_empties_the_queue_tells_once(desk: Desk, news: Stepped) -> None:
     a = desk.agent("a", max_concurrent=1)
     late = desk.agent("late", status="offline", max_concurrent=5)
     desk.ask("first")
     for name in ("b1", "b2"):
         desk.ask(name)
+    news.tell()
     before = len(queue_events(desk.shop_id, a.pk))
     desk.status(late, "online")  # takes both waiting buyers in one dispatch
+    news.tell()
     assert [e["waiting"] for e in queue_events(desk.shop_id, a.pk)[before:]] == [0]
+
+
+def test_nothing_is_told_while_the_coalescer_is_off(desk: Desk) -> None:
+    # the suite's default (root conftest): no event, and no daemon thread in other streams
+    agent = desk.agent("a", max_concurrent=1)
+    desk.ask("first")
+    desk.ask("b1")
+    assert queue_events(desk.shop_id, agent.pk) == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@
   API.md gives it; conversation events carry the conversation exactly as GET shows it.
 - Driving the flows (ask for a human, assign, queue, messages both ways, typing both ways,
   transfer, D6 warning, re-routing, close with dispatch, pool and claim, leave, agent status,
-  queue pushes), every stored event and every relayed live event validates against the schema of
-  its type, and a type outside the catalogue fails the test.
+  queue pushes, the staff's coalesced queue counts), every stored event and every relayed live
+  event validates against the schema of its type, and a type outside the catalogue fails the
+  test.
 - Only the catalogue emits: no module of the product calls ``emit``, builds a ``LiveEvent`` or
   spells an event type outside ``apps/conversations/events.py``.
 """
@@ -24,6 +25,7 @@ from jsonschema import Draft202012Validator
 from apps.conversations import events as catalogue
 from apps.conversations import lifecycle
 from apps.conversations.api.serializers import ConversationSerializer, MessageSerializer
+from apps.conversations.lifecycle import queue_news
 from apps.conversations.models import Conversation, Message, State
 from apps.conversations.notes import internal_note_add
 from apps.conversations.recall import agent_message_recall
@@ -158,6 +160,8 @@ def drive_the_flows(desk: Desk, clock: Any) -> list[LiveEvent]:
     third = desk.ask("b3")  # queued, with the queueing text
     assert (first.state, second.state, third.state) == ("active", "active", "queued")
     assert lifecycle.queue_push_updates(shop_id=desk.shop_id) == 1
+    # E1: the staff's queue.changed, as the coalescer's run after these commits stores it
+    queue_news.queue_push(desk.shop_id)
     holder = first.agent
     assert holder is not None
     lifecycle.buyer_message_send(buyer=first.buyer, entrance="product", body="hello?")

@@ -21,31 +21,16 @@ from apps.metrics.board import board_push, forget_pushed
 from apps.routing.models import AgentState
 from tests.conversations.conftest import Desk
 from tests.realtime.conftest import refused, token_of
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.coalesce import Clock, stepped
 
 
 @pytest.fixture
 def board(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[coalesce.Coalescer, Clock]]:
-    """The board's coalescer, on: no thread of its own, a gate in this process on the test's
-    clock; the test runs its steps."""
-    settings.HELPDESK_COALESCE_ENABLED = True
-    found = coalesce.coalescer(MONITOR_TOPIC)
-    clock = Clock()
-    monkeypatch.setattr(found, "autostart", False)
-    monkeypatch.setattr(found, "gate", coalesce.LocalGate(clock))
-    monkeypatch.setattr(found, "clock", clock)
-    monkeypatch.setattr(found, "_pid", None)
-    yield found, clock
-    found._marked, found._pending, found._pid = set(), {}, None
+    """The board's coalescer, on, stepped by the test (tests/support/coalesce.py)."""
+    with stepped(MONITOR_TOPIC, settings, monkeypatch) as found:
+        yield found
 
 
 def boards(desk: Desk) -> list[Event]:

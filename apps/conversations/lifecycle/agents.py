@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Account
 from apps.conversations import events
-from apps.conversations.lifecycle import automatic, queue_news
+from apps.conversations.lifecycle import automatic
 from apps.conversations.lifecycle.outcomes import dispatch, reroute, route_stranded
 from apps.conversations.models import Conversation, State
 from apps.events.services import batched_events
@@ -69,8 +69,8 @@ def agent_set_status(
     eligible agent starts the even rule from zero, with no catch-up (B5). One snapshot serves
     the whole change.
     """
-    # One statement for every event of the change, and one queue.changed (E1).
-    with batched_events(), queue_news.watch(account.shop_id):
+    # One statement for every event of the change.
+    with batched_events():
         return _set_status(account, status, reason, now or timezone.now(), reroute_always)
 
 
@@ -135,10 +135,9 @@ def agent_left_routing(*, account: Account, now: datetime | None = None) -> None
     lock_shop(account.shop_id)
     _lock_held(account)
     snapshot = load_snapshot(account.shop_id, now)
-    with queue_news.watch(account.shop_id):
-        _reroute_held(account, snapshot, now)
-        route_stranded(account.shop_id, now, snapshot)
-        dispatch(shop_id=account.shop_id, now=now, snapshot=snapshot)
+    _reroute_held(account, snapshot, now)
+    route_stranded(account.shop_id, now, snapshot)
+    dispatch(shop_id=account.shop_id, now=now, snapshot=snapshot)
 
 
 @transaction.atomic
@@ -147,9 +146,8 @@ def capacity_changed(*, shop_id: int, now: datetime | None = None) -> list[Conve
     An agent leaving routing or a group may also strand queued buyers (C3)."""
     now = now or timezone.now()
     snapshot = locked_snapshot(shop_id, now)
-    with queue_news.watch(shop_id):
-        route_stranded(shop_id, now, snapshot)
-        return dispatch(shop_id=shop_id, now=now, snapshot=snapshot)
+    route_stranded(shop_id, now, snapshot)
+    return dispatch(shop_id=shop_id, now=now, snapshot=snapshot)
 
 
 def presence_expire(*, now: datetime | None = None) -> int:

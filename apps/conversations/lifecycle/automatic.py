@@ -289,16 +289,13 @@ def _tell_place(
 
 def queueing_many(
     conversations: Sequence[Conversation], *, now: datetime, snapshot: Snapshot
-) -> list[list[int] | None] | None:
+) -> None:
     """``queueing`` for the buyers a routing pass queued, from one read of the queue: each
     reply reading the whole queue again made a pass quadratic in the buyers it queued (issue 8,
-    cProfile). Caller holds the shop's lock, ``snapshot`` its own. Answers the candidate ids of
-    every waiting buyer as that read found them (for the staff's ``queue.changed``, E1), or
-    None when nothing was read."""
+    cProfile). Caller holds the shop's lock, ``snapshot`` its own."""
     settings = snapshot.settings
     if not (conversations and settings.queueing_enabled):
-        return None
-    # The read of ``queue_figures_all``, kept: the staff's event counts the same rows.
+        return
     rows = _waiting(settings.queue_order).rows(shop_id=conversations[0].shop_id)
     figures = (
         queue.figures(rows, queue.capacity_of(snapshot.agents), settings.avg_handling_seconds)
@@ -307,7 +304,6 @@ def queueing_many(
     )
     for conversation in conversations:
         _tell_place(conversation, settings, figures.get(conversation.pk), now)
-    return [ids for _pk, ids in rows]
 
 
 def anyone_present(*, shop_id: int) -> bool:

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.conversations.lifecycle import queue_news
 from apps.conversations.lifecycle.outcomes import (
     apply_decision,
     dispatch,
@@ -98,8 +97,7 @@ def settings_changed(
             .order_by("id")
         )
     snapshot = load_snapshot(shop_id, now)
-    with queue_news.watch(shop_id):  # E1: one queue.changed for the whole change
-        _settings_moved(shop_id, kept, snapshot, now)
+    _settings_moved(shop_id, kept, snapshot, now)
 
 
 def _settings_moved(
@@ -136,8 +134,7 @@ def group_removed(*, shop_id: int, group_id: int, now: datetime | None = None) -
     ).values_list("pk", flat=True)
     rows = _locked(waiting)
     snapshot = load_snapshot(shop_id, now)
-    with queue_news.watch(shop_id):
-        for conversation in rows:
-            _decide_again(conversation, snapshot, now, keep_candidates=False)
-        route_stranded(shop_id, now, snapshot)
-        dispatch(shop_id=shop_id, now=now, snapshot=snapshot)
+    for conversation in rows:
+        _decide_again(conversation, snapshot, now, keep_candidates=False)
+    route_stranded(shop_id, now, snapshot)
+    dispatch(shop_id=shop_id, now=now, snapshot=snapshot)

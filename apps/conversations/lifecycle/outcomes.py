@@ -52,7 +52,7 @@ def apply_assign(
     assert agent is not None
     leaving_pool = conversation.state == State.POOLED
     if conversation.state == State.QUEUED:
-        queue_news.touched(conversation.shop_id, snapshot)  # E1: taken from the queue
+        queue_news.touched(conversation.shop_id)  # E1: taken from the queue
     conversation.state = State.ACTIVE
     conversation.agent_id = agent.id
     conversation.group_id = agent.group_id
@@ -156,7 +156,7 @@ def apply_queue(
     ``snapshot``: the caller's, for the queue figures without reading the agents again.
     ``tell=False``: the caller sends the queueing reply (D3) itself, as a routing pass does
     once for all the buyers it queued (``automatic.queueing_many``)."""
-    queue_news.touched(conversation.shop_id, snapshot)  # E1 (a re-queued one moves too)
+    queue_news.touched(conversation.shop_id)  # E1 (a re-queued one moves too)
     entered = conversation.state != State.QUEUED  # H4: a webhook event when it starts to wait
     conversation.state = State.QUEUED
     conversation.agent_id = None
@@ -248,8 +248,7 @@ def dispatch(
     assigned: list[Conversation] = []
     if not snapshot.anyone_free:
         return assigned
-    with queue_news.watch(shop_id):
-        _dispatch(shop_id, now, snapshot, assigned)
+    _dispatch(shop_id, now, snapshot, assigned)
     return assigned
 
 
@@ -294,10 +293,6 @@ def _dispatch(
                     now,
                 )
             )
-        if made and queryset is waiting[0]:  # E1: the queue after this dispatch, no new read
-            taken = {conversation_id for conversation_id, _decision in made}
-            left = [ids for pk, ids, _groups in rows if pk not in taken]
-            queue_news.waiting_known(shop_id, left, snapshot)
 
 
 def release(conversation: Conversation, snapshot: Snapshot | None = None) -> None:

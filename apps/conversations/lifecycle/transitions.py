@@ -581,7 +581,6 @@ def _route_pending(
             transaction.atomic(),
             deferred_writes(commit=True),
             batched_events(),
-            queue_news.watch(shop_id),  # E1: one queue.changed for the pass, from its reads
         ):
             asked = waiting if not decided and len(waiting) > 1 else frozenset()
             pending, snapshot, guessed, elsewhere_now = _locked_pending(shop_id, now, asked)
@@ -589,9 +588,7 @@ def _route_pending(
             if pending:
                 _note_welcomed(pending, snapshot, now, guessed)
                 queued = [conv for conv in pending if _route_one(conv, snapshot, now)]
-                in_queue = automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
-                if in_queue is not None:
-                    queue_news.waiting_known(shop_id, in_queue, snapshot)
+                automatic.queueing_many(queued, now=now, snapshot=snapshot)  # D3
         decided.update((conv.pk, conv) for conv in pending)
         if len(pending) < PENDING_BATCH:
             break
@@ -729,7 +726,7 @@ def conversation_close(
     may end any open one. ``actor`` None is the system (SPEC D5, D6), whose ``notice`` the buyer
     reads before the end; the rating request follows (D4)."""
     now = now or timezone.now()
-    with transaction.atomic(), batched_events(), queue_news.watch(conversation.shop_id):
+    with transaction.atomic(), batched_events():
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state == State.CLOSED:
@@ -746,7 +743,7 @@ def conversation_leave(*, conversation: Conversation, now: datetime | None = Non
     """C5: a queued buyer who wrote becomes an offline message (B11), else it closes as
     ``buyer_left``; from any other open state the buyer ends the conversation."""
     now = now or timezone.now()
-    with transaction.atomic(), queue_news.watch(conversation.shop_id):
+    with transaction.atomic():
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state == State.CLOSED:
@@ -813,7 +810,7 @@ def conversation_transfer(
     now = now or timezone.now()
     if (to_account is None) == (to_group is None):
         raise InvalidInput(_("Name either an account or a group."), field="to_account")
-    with transaction.atomic(), queue_news.watch(conversation.shop_id):
+    with transaction.atomic():
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         # Seed 000 (第五步): the main account hands a pooled conversation (an offline message)
@@ -932,7 +929,7 @@ def conversation_take_over(
     - its assign reason is ``transfer``; taking over one's own conversation changes nothing.
     """
     now = now or timezone.now()
-    with transaction.atomic(), queue_news.watch(conversation.shop_id):
+    with transaction.atomic():
         lock_shop(conversation.shop_id)
         conv = _lock(conversation.pk)
         if conv.state != State.ACTIVE:
