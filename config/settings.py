@@ -307,7 +307,7 @@ if EMBEDDED:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.core.cache.SharedRedisCache",  # one pool per process (its docstring)
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "helpdesk",
             # An unreachable Redis fails fast (a 503, apps.core.unavailable) instead of hanging.

@@ -2,7 +2,8 @@
 
 Driven as an ASGI server drives it (scope, receive, send), with views of a test URLconf: the
 whole request (signals, middleware, view, closing) runs on one pool thread, streaming answers
-arrive whole, and the pool bounds how many requests run at once."""
+arrive whole, the pool bounds how many requests run at once, and requests share the process's
+Redis connections."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import time
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings as django_settings
 from django.core import signals
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -34,6 +38,11 @@ def stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(iter([b"one,", b"two,", b"three"]), content_type="text/csv")
 
 
+def cached(request: HttpRequest) -> HttpResponse:
+    cache.set("asgi-http-test", "seen", 10)
+    return HttpResponse(cache.get("asgi-http-test"))
+
+
 def slow(request: HttpRequest) -> HttpResponse:
     with running_lock:
         running["now"] += 1
@@ -49,6 +58,7 @@ urlpatterns = [
     path("where/", csrf_exempt(where)),
     path("stream/", stream),
     path("slow/", slow),
+    path("cached/", cached),
     *product_urls.urlpatterns,
 ]
 
@@ -141,3 +151,15 @@ async def test_no_more_requests_run_at_once_than_the_pool_has_threads(
 async def test_an_unknown_path_is_answered_by_django(app: PooledHTTPHandler) -> None:
     answer = await call(app, "GET", "/nowhere/")
     assert answer["status"] == 404
+
+
+async def test_requests_share_the_process_s_redis_connections(app: PooledHTTPHandler) -> None:
+    # Each request runs in a context of its own, where Django keeps its cache backends: with
+    # Django's RedisCache every request opened a Redis connection (apps.core.cache, issue 8).
+    server = redis.Redis.from_url(django_settings.REDIS_URL)
+    await call(app, "GET", "/cached/")  # the process's first use opens what it needs
+    before = server.info("stats")["total_connections_received"]
+    answers = [await call(app, "GET", "/cached/") for _ in range(20)]
+    opened = server.info("stats")["total_connections_received"] - before
+    assert [a["body"] for a in answers] == [b"seen"] * 20
+    assert opened <= 2  # the pool's second thread may open one; not one per request
