@@ -387,3 +387,21 @@ def test_the_files_are_never_public_under_media_url(chat: Chat):
     sent = chat.buyer.post(WIDGET_IMAGES, {"image": upload(jpeg_with_exif())}, format="multipart")
     attachment = Attachment.objects.get(message_id=sent.json()["id"])
     assert APIClient().get(f"/media/{attachment.image.name}").status_code == 404
+
+
+def test_an_image_whose_file_was_lost_answers_404_with_a_message(chat: Chat, caplog: Any):
+    # given the buyer's photo, whose stored files were then lost (a volume, a bucket cleaned)
+    sent = chat.buyer.post(WIDGET_IMAGES, {"image": upload(jpeg_with_exif())}, format="multipart")
+    assert sent.status_code == 201
+    image = sent.json()["image"]
+    attachment = Attachment.objects.get(message_id=sent.json()["id"])
+    default_storage.delete(attachment.image.name)
+    default_storage.delete(attachment.thumbnail.name)
+    # then the agent and the buyer get a readable 404 for both, not a server error
+    for client in (chat.staff, chat.buyer):
+        for url in (image["url"], image["thumbnail_url"]):
+            got = client.get(url)
+            assert got.status_code == 404
+            assert "no longer available" in got.json()["detail"]
+    # and the operators are told which file is missing
+    assert attachment.image.name in caplog.text

@@ -3,12 +3,15 @@
 Nothing under MEDIA_ROOT (or the bucket) is public: ``GET /api/v1/attachments/{id}/`` and
 ``.../thumbnail/`` answer the file to the buyer of the conversation (``Authorization: Buyer``)
 and to staff who may see it (token or session, SPEC E6), and 404 to everybody else, another
-shop's staff included (one answer for missing and hidden). A recalled image is gone for all.
+shop's staff included (one answer for missing and hidden). A recalled image is gone for all;
+an image whose file was lost from storage answers 404 too, with its own message (and an error
+in the log), never a 500.
 The type is the one the upload was checked as, never guessed by the browser (``nosniff``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.files.storage import default_storage
@@ -30,6 +33,8 @@ from apps.conversations.buyers import BuyerPrincipal
 from apps.conversations.models import Attachment
 from apps.conversations.selectors import conversation_get
 from apps.core.errors import NotFound
+
+logger = logging.getLogger(__name__)
 
 
 class _AnyAccept(BaseContentNegotiation):
@@ -96,9 +101,14 @@ class AttachmentFileView(APIView):
         viewer: BuyerPrincipal | Account = request.user  # type: ignore[assignment]
         attachment = attachment_for_viewer(viewer, pk)
         stored = attachment.thumbnail if self.thumbnail else attachment.image
-        response = FileResponse(
-            default_storage.open(stored.name, "rb"), content_type=attachment.content_type
-        )
+        try:
+            file = default_storage.open(stored.name, "rb")
+        except FileNotFoundError:  # local storage and django-storages' S3 alike
+            # The row stands but its file is gone (a lost volume, a bucket cleaned by hand):
+            # the viewer gets a readable 404, the operators a log line, never a 500.
+            logger.error("attachment %s: file %s missing from storage", attachment.pk, stored.name)
+            raise NotFound(_("This image is no longer available.")) from None
+        response = FileResponse(file, content_type=attachment.content_type)
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Disposition"] = "inline"
         # Only the viewer's browser may keep it (never a shared cache): access is per person.
