@@ -17,7 +17,6 @@ is otherwise Django's own.
 
 from __future__ import annotations
 
-import re
 import threading
 from typing import Any
 
@@ -31,17 +30,13 @@ _clients_lock = threading.Lock()
 class SharedRedisCache(RedisCache):
     """``RedisCache`` whose client (and so its connection pools) is shared by the process."""
 
-    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
-        super().__init__(server, params)
-        self._shared_servers = re.split("[;,]", server) if isinstance(server, str) else server
-        self._shared_options: dict[str, Any] = params.get("OPTIONS", {})
-
     @cached_property
     def _cache(self) -> RedisCacheClient:
-        key = (tuple(self._shared_servers), repr(sorted(self._shared_options.items())))
+        # Django's parsed servers and options (django-stubs leaves these out).
+        servers, options = self._servers, self._options  # type: ignore[attr-defined]
+        key = (tuple(servers), repr(sorted(options.items())))
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = RedisCacheClient(self._shared_servers, **self._shared_options)
-                _clients[key] = client
+                client = _clients[key] = RedisCacheClient(servers, **options)
             return client
