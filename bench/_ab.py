@@ -27,6 +27,7 @@ from pathlib import Path
 
 from bench import _common as common
 from bench._common import Api, Buyer, Shop, cpu_reading, make_shop, step, widget_sessions
+from bench.widget_burst import burst
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
@@ -76,21 +77,10 @@ async def _prepare(api: Api, database: str, slug: str, args: argparse.Namespace)
     )
 
 
-async def _burst(api: Api, buyers: list[Buyer], concurrency: int) -> int:
-    semaphore = asyncio.Semaphore(concurrency)
-    assigned = 0
-
-    async def ask(buyer: Buyer) -> None:
-        nonlocal assigned
-        async with semaphore:
-            status, data = await api.call(
-                "POST", "/api/v1/widget/conversation/", {"human": True}, buyer.auth
-            )
-            if status == 200 and data["state"] == "active":
-                assigned += 1
-
-    await asyncio.gather(*(ask(b) for b in buyers))
-    return assigned
+async def _assigned(api: Api, buyers: list[Buyer], concurrency: int) -> int:
+    """``bench.widget_burst``'s burst; how many buyers it assigned."""
+    await burst(api, buyers, concurrency)
+    return sum(1 for b in buyers if b.conversation and b.conversation["state"] == "active")
 
 
 async def _run(
@@ -104,7 +94,7 @@ async def _run(
         step("warm-up: 300 buyers per server")
         for key in ("A", "B"):
             warm = await _prepare(apis[key], dbs[key], "ab-warm", args)
-            await _burst(apis[key], warm, args.concurrency)
+            await _assigned(apis[key], warm, args.concurrency)
         step(f"setup: {len(order)} shops of {args.agents} agents and {args.buyers} buyers")
         shops = [await _prepare(apis[k], dbs[k], f"ab-{i}", args) for i, k in enumerate(order)]
         figures: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
@@ -115,7 +105,7 @@ async def _run(
             pid = servers[key].pid
             before = cpu_reading(pid)
             started = time.perf_counter()
-            assigned = await _burst(apis[key], shops[i], args.concurrency)
+            assigned = await _assigned(apis[key], shops[i], args.concurrency)
             seconds = time.perf_counter() - started
             after = cpu_reading(pid)
             server_cpu = after.busy.get("server", 0) - before.busy.get("server", 0)

@@ -140,7 +140,7 @@ async def _product(
                 warm_buyers = await widget_sessions(
                     api, warm, [f"warm-{rung}-{i}" for i in range(args.warm_up)], args.concurrency
                 )
-                await _burst(api, warm_buyers, in_flight)
+                await burst(api, warm_buyers, in_flight)
         bare = [await _bare(database, args, "before")]
         await api.close()  # fresh connections for the burst (uvicorn drops idle ones after 5 s)
         api = Api(base, limit=args.concurrency)
@@ -149,7 +149,7 @@ async def _product(
         with py_spy(pid, args.profile, mode=args.profile_mode):
             cpu_before = cpu_reading(pid)
             started = time.perf_counter()
-            latencies, statuses = await _burst(api, buyers, args.concurrency)
+            latencies, statuses = await burst(api, buyers, args.concurrency)
             seconds = time.perf_counter() - started
             cpu_after = cpu_reading(pid)
         after = await asyncio.to_thread(db_counters, database)
@@ -171,7 +171,7 @@ async def _product(
         await api.close()
 
 
-async def _burst(
+async def burst(
     api: Api, buyers: list[Buyer], concurrency: int
 ) -> tuple[list[float], dict[int, int]]:
     """Every buyer's ``POST /api/v1/widget/conversation/ {"human": true}``, ``concurrency`` in
