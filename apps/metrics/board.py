@@ -25,6 +25,7 @@ from apps.conversations.events import MonitorAgent, MonitorData, MonitorGroup
 from apps.conversations.models import Conversation, State
 from apps.metrics.figures import Figures, conversation_figures
 from apps.metrics.reports import all_met, judge, targets_of
+from apps.routing import queue
 from apps.routing.models import AgentStatus, Group
 from apps.routing.snapshot import load_snapshot
 
@@ -61,7 +62,7 @@ def board_of(shop_id: int, now: datetime) -> MonitorData:
     targets = targets_of(shop_id)
 
     # Waiting buyers: the whole shop (id null), then each group: the buyers its members may
-    # take (their candidates include a member, or any participant), as ``queue.changed`` counts.
+    # take (``queue.may_take``), as ``queue.changed`` counts them.
     def group_entry(
         group_id: int | None, rows: list[tuple[list[int] | None, datetime | None]]
     ) -> MonitorGroup:
@@ -76,12 +77,8 @@ def board_of(shop_id: int, now: datetime) -> MonitorData:
 
     groups = [group_entry(None, waiting)]
     for group in snapshot.groups:
-        members = {
-            a.id
-            for a in snapshot.agents
-            if a.group_id == group.id and a.routing_enabled and a.can_chat
-        }
-        mine = [(ids, at) for ids, at in waiting if ids is None or members.intersection(ids)]
+        members = snapshot.routing_members(group.id)
+        mine = [(ids, at) for ids, at in waiting if queue.may_take(members, ids)]
         groups.append(group_entry(group.id, mine))
 
     today = Figures()

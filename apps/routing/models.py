@@ -50,6 +50,16 @@ def chat_holders(shop_id: int) -> models.QuerySet[ShopAccountPermission]:
     )
 
 
+def receives_buyers(shop_id: int) -> models.Q:
+    """A4, the one definition of who may be given buyers: an active account, the main one or
+    one with the ``chat`` permission. The queries below filter by it and the routing snapshot
+    reads it as a column (``engine.Agent.can_chat``), so the two never disagree."""
+    return models.Q(account__is_active=True) & (
+        models.Q(account__kind=AccountKind.MAIN)
+        | models.Q(account_id__in=chat_holders(shop_id).values("user_id"))
+    )
+
+
 class AgentStateQuerySet(models.QuerySet["AgentState"]):
     def present(self) -> AgentStateQuerySet:
         """Online or paused, on an active account: can keep and get back its buyers (SPEC
@@ -59,11 +69,8 @@ class AgentStateQuerySet(models.QuerySet["AgentState"]):
         )
 
     def receiving_buyers(self, shop_id: int) -> AgentStateQuerySet:
-        """Accounts that may be given buyers (A4): the main account, or the chat permission."""
-        return self.filter(shop_id=shop_id).filter(
-            models.Q(account__kind=AccountKind.MAIN)
-            | models.Q(account_id__in=chat_holders(shop_id).values("user_id"))
-        )
+        """The shop's accounts that may be given buyers (``receives_buyers``)."""
+        return self.filter(shop_id=shop_id).filter(receives_buyers(shop_id))
 
 
 class AgentState(ShopOwned):

@@ -8,7 +8,7 @@ and paused candidates. Hidden when S = 0, past 50 or past 30 minutes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,13 @@ class QueueFigures:
             "eta_seconds": None if self.hidden else self.eta_seconds,
             "hidden": self.hidden,
         }
+
+
+def may_take(members: frozenset[int], candidate_ids: Iterable[int] | None) -> bool:
+    """Whether a group whose routing members are ``members`` (``Snapshot.routing_members``) may
+    take a waiting buyer: one of its candidates is a member, or it has no list (any
+    participant). How ``queue.changed`` and the live board count a group's waiting buyers."""
+    return candidate_ids is None or not members.isdisjoint(candidate_ids)
 
 
 def queue_order(shop_queue_order: str) -> tuple[str, ...]:

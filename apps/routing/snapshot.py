@@ -3,7 +3,7 @@
 ``load_snapshot`` reads the shop's settings, groups and agents once; the lifecycle decides any
 number of conversations against it and keeps it true after each write (``Snapshot.moved``), so
 one locked pass needs one snapshot. The effective max concurrent (C1) is defined here once; who
-chats (A4) is ``models.chat_holders``, read here with the agents.
+receives buyers (A4) is ``models.receives_buyers``, read here as a column of the agents.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, ExpressionWrapper
 
 from apps.accounts.models import AccountKind
 from apps.core.prepared import Prepared, Statement, run_together
 from apps.routing import engine
 from apps.routing.locking import lock_shop, lock_statement
-from apps.routing.models import AgentState, Group, chat_holders
+from apps.routing.models import AgentState, Group, receives_buyers
 from apps.shops.models import ShopSettings
 
 
@@ -74,6 +74,18 @@ class Snapshot:
     def members_of(self, group_id: int) -> frozenset[int]:
         return frozenset(a.id for a in self.agents if a.group_id == group_id)
 
+    def routing_members(self, group_id: int) -> frozenset[int]:
+        """The group's members that take part in routing and receive buyers: whose waiting
+        buyers the group may take (``queue.may_take``)."""
+        return frozenset(
+            a.id for a in self.agents if a.group_id == group_id and a.routing_enabled and a.can_chat
+        )
+
+    @property
+    def receiving(self) -> list[int]:
+        """The accounts that receive buyers (A4), present or not."""
+        return [a.id for a in self.agents if a.can_chat]
+
     @property
     def anyone_free(self) -> bool:
         return any(a.eligible and a.below_max for a in self.agents)
@@ -109,8 +121,7 @@ class Snapshot:
 _AGENT_COLUMNS = (
     "account_id",
     "account__kind",
-    "account__is_active",
-    "chat",
+    "receives",
     "status",
     "routing_enabled",
     "group_id",
@@ -148,7 +159,7 @@ _GROUPS: Prepared[Group] = Prepared(
 _AGENTS: Prepared[AgentState] = Prepared(
     lambda shop_id: (
         AgentState.objects.filter(shop_id=shop_id)
-        .annotate(chat=Exists(chat_holders(shop_id).filter(user_id=OuterRef("account_id"))))
+        .annotate(receives=ExpressionWrapper(receives_buyers(shop_id), BooleanField()))
         .values_list(*_AGENT_COLUMNS)
         .order_by("account_id")
     ),
@@ -210,8 +221,7 @@ def _snapshot_of(
     for (
         account_id,
         kind,
-        is_active,
-        chat,
+        receives,
         status,
         routing_enabled,
         group_id,
@@ -229,7 +239,7 @@ def _snapshot_of(
                 is_main=is_main,
                 status=engine.Status(status),
                 routing_enabled=routing_enabled,
-                can_chat=is_active and (is_main or chat),
+                can_chat=receives,
                 group_id=group_id,
                 weight=weight,
                 max_concurrent=effective_max(

@@ -15,12 +15,13 @@ about twice an assigned one's (docs/routing.md, "Throughput").
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.conversations import events
 from apps.conversations.models import Conversation, State
 from apps.core import coalesce
-from apps.routing.models import AgentState, Group
-from apps.shops.models import ShopSettings
+from apps.routing import queue
+from apps.routing.snapshot import load_snapshot
 
 QUEUE_TOPIC = "queue"  # the coalescer's topic (apps.core.coalesce): "shop N's queue moved"
 INTERVAL_MS = 1000
@@ -38,32 +39,28 @@ def register() -> None:
 
 
 def queue_push(shop_id: int) -> None:
-    """The coalescer's handler: the queue as it is now, to every active account that receives
-    buyers (the main account and ``chat``, A4), present or not. ``by_group`` counts, for each
-    group, the waiting buyers its routing members may take (their candidates include a member,
-    or any participant), groups in id order."""
+    """The coalescer's handler: the queue as it is now, to every account that receives buyers
+    (the main account and ``chat``, A4), present or not. ``by_group`` counts, for each group,
+    the waiting buyers its routing members may take (``queue.may_take``, as the live board
+    counts them), groups in id order. Two round trips: the routing snapshot, the queue."""
     with transaction.atomic():
+        snapshot = load_snapshot(shop_id, timezone.now())
         waiting = list(
             Conversation.objects.filter(shop_id=shop_id, state=State.QUEUED).values_list(
                 "candidate_ids", flat=True
             )
         )
-        queue_mode = ShopSettings.objects.values_list("queue_mode", flat=True).get(shop_id=shop_id)
-        receiving = list(
-            AgentState.objects.receiving_buyers(shop_id)
-            .filter(account__is_active=True)
-            .values_list("account_id", "group_id", "routing_enabled")
-        )
         by_group: list[events.QueueGroupCount] = []
-        group_ids = (
-            Group.objects.filter(shop_id=shop_id).order_by("pk").values_list("pk", flat=True)
-        )
-        for group_id in group_ids:
-            members = {a for a, g, routing in receiving if g == group_id and routing}
-            count = sum(1 for ids in waiting if ids is None or members.intersection(ids))
-            by_group.append({"group": group_id, "waiting": count})
+        for group in snapshot.groups:
+            members = snapshot.routing_members(group.id)
+            count = sum(1 for ids in waiting if queue.may_take(members, ids))
+            by_group.append({"group": group.id, "waiting": count})
         events.queue_changed(
             shop_id,
-            [a for a, _g, _r in receiving],
-            {"waiting": len(waiting), "by_group": by_group, "queue_mode": str(queue_mode)},
+            snapshot.receiving,
+            {
+                "waiting": len(waiting),
+                "by_group": by_group,
+                "queue_mode": str(snapshot.settings.queue_mode),
+            },
         )
