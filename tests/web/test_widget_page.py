@@ -52,3 +52,23 @@ def test_an_unknown_shop_or_entrance(shop_a: ShopKit):
     offered = ShopSettings.objects.get(shop=shop_a.shop).entrances
     response = Client().get("/widget/shop-a/?entrance=nonsense")
     assert response.context["widget"]["entrance"] == offered[0]
+
+
+def test_each_response_gets_its_own_policy_when_policies_are_remembered(shop_a: ShopKit):
+    # The middleware remembers the policies it built (issue 8): a widget framed by one set of
+    # origins, a changed set, and the pages framed by nobody, in turn, each keep their own.
+    client = Client()
+    settings = ShopSettings.objects.filter(shop=shop_a.shop)
+    settings.update(widget_origins=["https://one.example"])
+    for _round in range(2):
+        assert frame_ancestors(client.get("/widget/shop-a/")) == (
+            "frame-ancestors 'self' https://one.example"
+        )
+        assert frame_ancestors(client.get("/login/")) == "frame-ancestors 'none'"
+    settings.update(widget_origins=["https://two.example"])
+    assert frame_ancestors(client.get("/widget/shop-a/")) == (
+        "frame-ancestors 'self' https://two.example"
+    )
+    assert frame_ancestors(client.get("/login/")) == "frame-ancestors 'none'"
+    full = client.get("/login/")["Content-Security-Policy"]
+    assert "default-src 'self'" in full and "object-src 'none'" in full
