@@ -31,6 +31,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import HttpResponseBase
 from django.urls import set_script_prefix
 
+from apps.core import precedence
+
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
@@ -64,6 +66,7 @@ class PooledHTTPHandler(ASGIHandler):
         """In a pool thread: the whole sync request, closed, with its body in memory."""
         response: HttpResponseBase | None = None
         try:
+            precedence.give_way()  # a routing pass holding its shop's lock goes first
             set_script_prefix(get_script_prefix(scope))
             signals.request_started.send(sender=self.__class__, scope=scope)
             request, response = self.create_request(scope, body_file)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -52,6 +53,7 @@ from apps.conversations.selectors import (
     routing_request,
     with_routing_facts,
 )
+from apps.core import precedence
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from apps.core.prepared import (
     Prepared,
@@ -449,6 +451,7 @@ def request_human(
             if fields:
                 conv.save(update_fields=fields)
     mine = _passes(conversation.shop_id).decide(conversation.pk, now)
+    precedence.give_way()  # the next pass goes first; this answer can wait
     return mine if mine is not None else _fresh(conversation.pk)
 
 
@@ -577,13 +580,18 @@ def _route_pending(
         # welcome check as the shop's last pass made it); every write with the events'
         # statement and the COMMIT (deferred_writes). A third when the welcome check has to be
         # asked again (the first pass of a shop in a process, a new day, a new text).
+        holding = ExitStack()
         with (
+            holding,
             transaction.atomic(),
             deferred_writes(commit=True),
             batched_events(),
         ):
             asked = waiting if not decided and len(waiting) > 1 else frozenset()
             pending, snapshot, guessed, elsewhere_now = _locked_pending(shop_id, now, asked)
+            # The lock is held from here to the COMMIT: this process's other request threads
+            # give way meanwhile (apps.core.precedence).
+            holding.enter_context(precedence.holding())
             elsewhere += elsewhere_now
             if pending:
                 _note_welcomed(pending, snapshot, now, guessed)
