@@ -6,7 +6,9 @@ process's other request threads held the one GIL in between (py-spy and a trace 
 docs/routing.md, "Throughput"). While a pass holds the lock (``holding``), the process's other
 HTTP request threads hold off at two points where they hold no transaction (``give_way``): before
 a request starts and after a request's routing decision, before its answer is built. They wait
-at most ``MAX_WAIT`` each time, so that the passes of many shops never starve a request.
+at most ``HELPDESK_PASS_PRECEDENCE_MS`` (50 by default; 0: never) each time, so that the passes of
+many shops never starve a request: in a process always running some shop's pass, a request
+waits that long at each point and then goes on.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
-
-MAX_WAIT = 0.02  # seconds a request thread waits for the passes running, at most, per point
 
 _changed = threading.Condition()
 _holders = 0
@@ -38,12 +39,15 @@ def holding() -> Iterator[None]:
                 _changed.notify_all()
 
 
-def give_way(max_wait: float = MAX_WAIT) -> None:
-    """Wait (at most ``max_wait``) while a routing lock is held in this process; not inside a
-    transaction (its row locks might be what the holder waits for)."""
+def give_way(max_wait: float | None = None) -> None:
+    """Wait (at most ``max_wait`` seconds, ``HELPDESK_PASS_PRECEDENCE_MS`` by default) while a
+    routing lock is held in this process; not inside a transaction (its row locks might be what
+    the holder waits for)."""
     if not _holders:  # unlocked read: the common case costs nothing
         return
-    if connection.in_atomic_block:
+    if max_wait is None:
+        max_wait = settings.HELPDESK_PASS_PRECEDENCE_MS / 1000
+    if max_wait <= 0 or connection.in_atomic_block:
         return
     with _changed:
         _changed.wait_for(lambda: _holders == 0, timeout=max_wait)

@@ -13,7 +13,7 @@ from django.db import transaction
 from apps.core import precedence
 
 
-def _give_way_in_thread(max_wait: float, *, atomic: bool = False) -> threading.Event:
+def _give_way_in_thread(max_wait: float | None, *, atomic: bool = False) -> threading.Event:
     done = threading.Event()
 
     def run() -> None:
@@ -64,3 +64,15 @@ def test_a_thread_inside_a_transaction_never_waits() -> None:
     with precedence.holding():
         done = _give_way_in_thread(max_wait=30, atomic=True)
         assert done.wait(5)
+
+
+def test_the_bound_comes_from_the_settings(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.HELPDESK_PASS_PRECEDENCE_MS = 0  # off: nobody waits
+    with precedence.holding():
+        done = _give_way_in_thread(max_wait=None)
+        assert done.wait(5)
+    settings.HELPDESK_PASS_PRECEDENCE_MS = 30_000
+    with precedence.holding():
+        done = _give_way_in_thread(max_wait=None)
+        assert not done.wait(0.2)
+    assert done.wait(5)
