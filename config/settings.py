@@ -432,9 +432,10 @@ HELPDESK_WS_DB_THREADS = env.int("HELPDESK_WS_DB_THREADS", default=8)
 # Threads that serve HTTP requests, per process (config.asgi): the pool's default size, so that a
 # request rarely waits for a connection; more requests at once wait for a thread, holding nothing.
 HELPDESK_HTTP_THREADS = env.int("HELPDESK_HTTP_THREADS", default=16)
-# While a routing pass holds its shop's lock, this process's other HTTP request threads wait for
-# it, at most this many milliseconds at a time, before starting and after their decision (0:
-# never): the lock is the bottleneck of a shop's burst (apps.core.precedence, docs/routing.md).
+# While a routing pass holds its shop's lock, this process's other request threads wait for it,
+# at most this many milliseconds at a time: HTTP requests before starting, and whoever asked for a
+# human after their decision (0: never): the lock is the bottleneck of a shop's burst
+# (apps.core.precedence, docs/routing.md).
 HELPDESK_PASS_PRECEDENCE_MS = env.int("HELPDESK_PASS_PRECEDENCE_MS", default=50)
 
 # Webhooks (SPEC H4; docs/integrations.md). Addresses on private, loopback and link-local

@@ -4,8 +4,10 @@ Under a burst the shop's lock is the bottleneck: one routing pass at a time deci
 pending requests, and a pass held the lock about twice as long as its own CPU time because the
 process's other request threads held the one GIL in between (py-spy and a trace of every pass,
 docs/routing.md, "Throughput"). While a pass holds the lock (``holding``), the process's other
-HTTP request threads hold off at two points where they hold no transaction (``give_way``): before
-a request starts and after a request's routing decision, before its answer is built. They wait
+threads hold off at two points where they hold no transaction (``give_way``): an HTTP request
+before it starts (``asgi_http``), and any thread that asked for a human (``request_human``: an
+HTTP request, or a buyer socket's database thread when its first message opens a conversation
+that skips the assistant) after its routing decision, before its answer is built. They wait
 at most ``HELPDESK_PASS_PRECEDENCE_MS`` (50 by default; 0: never) each time, so that the passes of
 many shops never starve a request: in a process always running some shop's pass, a request
 waits that long at each point and then goes on.
